@@ -1,0 +1,348 @@
+//! Field codecs: how one schema field becomes embedding-table row ids and a value.
+//!
+//! Codecs that need statistics (exact vocabularies, standard scaling, equal-frequency buckets) are
+//! fitted on the training split only by a [`Fitter`], then frozen into a [`Codec`] that is saved with
+//! the encoded data and reused at prediction and serving time.
+//!
+//! Ids per kind: hash -> `xxh3(value) % buckets`; vocab -> 1..=V by descending training count, 0
+//! for out-of-vocabulary and rare values; bucketize -> 0..=boundaries.len(); scaled numeric -> id 0
+//! with the scaled number as its value. A missing field's ids are 0 and its missing bit is set.
+
+use crate::schema::{CategoricalEncoding, FieldKind, FieldSpec, NumericTransform};
+use crate::value::Key;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Values kept to place equal-frequency boundaries; exact when the training split is smaller.
+pub const RESERVOIR_SIZE: usize = 200_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Codec {
+    Hash {
+        buckets: u32,
+        seed: u64,
+    },
+    Vocab {
+        tokens: Vec<String>,
+    },
+    Scale {
+        transform: NumericTransform,
+        mean: f64,
+        std: f64,
+    },
+    Bucketize {
+        boundaries: Vec<f64>,
+    },
+}
+
+impl Codec {
+    /// Rows the field's embedding table needs.
+    pub fn cardinality(&self) -> u32 {
+        match self {
+            Codec::Hash { buckets, .. } => *buckets,
+            Codec::Vocab { tokens } => tokens.len() as u32 + 1,
+            Codec::Scale { .. } => 1,
+            Codec::Bucketize { boundaries } => boundaries.len() as u32 + 1,
+        }
+    }
+
+    /// Whether the field carries a number (scaled) rather than a categorical id.
+    pub fn is_scalar(&self) -> bool {
+        matches!(self, Codec::Scale { .. })
+    }
+
+    pub fn scale(&self, v: f64) -> f32 {
+        match self {
+            Codec::Scale {
+                transform,
+                mean,
+                std,
+            } => {
+                let v = match transform {
+                    NumericTransform::Log | NumericTransform::LogStandard => signed_log(v),
+                    _ => v,
+                };
+                match transform {
+                    NumericTransform::Standard | NumericTransform::LogStandard => {
+                        ((v - mean) / std) as f32
+                    }
+                    _ => v as f32,
+                }
+            }
+            _ => 1.0,
+        }
+    }
+
+    pub fn bucket(&self, v: f64) -> u32 {
+        match self {
+            Codec::Bucketize { boundaries } => boundaries.partition_point(|b| *b <= v) as u32,
+            _ => 0,
+        }
+    }
+}
+
+fn signed_log(v: f64) -> f64 {
+    v.signum() * v.abs().ln_1p()
+}
+
+/// A frozen codec with a fast lookup for vocabularies.
+#[derive(Debug, Clone)]
+pub struct FieldCodec {
+    pub codec: Codec,
+    lookup: HashMap<String, u32>,
+}
+
+impl FieldCodec {
+    pub fn new(codec: Codec) -> Self {
+        let lookup = match &codec {
+            Codec::Vocab { tokens } => tokens
+                .iter()
+                .enumerate()
+                .map(|(i, t)| (t.clone(), i as u32 + 1))
+                .collect(),
+            _ => HashMap::new(),
+        };
+        Self { codec, lookup }
+    }
+
+    /// The table row of a categorical key.
+    pub fn id(&self, key: Key<'_>) -> u32 {
+        match &self.codec {
+            Codec::Hash { buckets, seed } => (key.hash(*seed) % *buckets as u64) as u32,
+            Codec::Vocab { .. } => key.with_str(|s| self.lookup.get(s).copied().unwrap_or(0)),
+            _ => 0,
+        }
+    }
+}
+
+/// Accumulates training statistics for one field.
+#[derive(Debug)]
+pub enum Fitter {
+    Fixed(Codec),
+    Vocab {
+        counts: HashMap<String, u64>,
+        min_count: u64,
+    },
+    Moments {
+        transform: NumericTransform,
+        n: u64,
+        mean: f64,
+        m2: f64,
+    },
+    Reservoir {
+        buckets: u32,
+        values: Vec<f64>,
+        seen: u64,
+        rng: ChaCha8Rng,
+    },
+}
+
+/// A per-field hash seed, so equal values in two fields land in unrelated buckets.
+fn field_seed(name: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(name.as_bytes())
+}
+
+impl Fitter {
+    pub fn new(spec: &FieldSpec, seed: u64) -> Self {
+        let categorical = matches!(spec.kind, FieldKind::Categorical | FieldKind::MultiHot);
+        match (categorical, spec.encoding(), spec.transform()) {
+            (true, CategoricalEncoding::Hash, _) => Fitter::Fixed(Codec::Hash {
+                buckets: spec.buckets.unwrap_or(1),
+                seed: field_seed(&spec.name),
+            }),
+            (true, CategoricalEncoding::Vocab, _) => Fitter::Vocab {
+                counts: HashMap::new(),
+                min_count: spec.min_count.unwrap_or(1),
+            },
+            (false, _, NumericTransform::Bucketize) => Fitter::Reservoir {
+                buckets: spec.buckets.unwrap_or(1),
+                values: Vec::new(),
+                seen: 0,
+                rng: ChaCha8Rng::seed_from_u64(seed ^ field_seed(&spec.name)),
+            },
+            (false, _, transform) => Fitter::Moments {
+                transform,
+                n: 0,
+                mean: 0.0,
+                m2: 0.0,
+            },
+        }
+    }
+
+    pub fn observe_key(&mut self, key: Key<'_>) {
+        if let Fitter::Vocab { counts, .. } = self {
+            key.with_str(|s| match counts.get_mut(s) {
+                Some(c) => *c += 1,
+                None => {
+                    counts.insert(s.to_string(), 1);
+                }
+            });
+        }
+    }
+
+    pub fn observe_number(&mut self, v: f64) {
+        match self {
+            Fitter::Moments {
+                transform,
+                n,
+                mean,
+                m2,
+            } => {
+                let x = match transform {
+                    NumericTransform::Log | NumericTransform::LogStandard => signed_log(v),
+                    _ => v,
+                };
+                *n += 1;
+                let d = x - *mean;
+                *mean += d / *n as f64;
+                *m2 += d * (x - *mean);
+            }
+            Fitter::Reservoir {
+                values, seen, rng, ..
+            } => {
+                *seen += 1;
+                if values.len() < RESERVOIR_SIZE {
+                    values.push(v);
+                } else {
+                    let j = rng.random_range(0..*seen);
+                    if (j as usize) < RESERVOIR_SIZE {
+                        values[j as usize] = v;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub fn finish(self) -> Codec {
+        match self {
+            Fitter::Fixed(c) => c,
+            Fitter::Vocab { counts, min_count } => {
+                let mut kept: Vec<(String, u64)> = counts
+                    .into_iter()
+                    .filter(|(_, c)| *c >= min_count)
+                    .collect();
+                kept.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                Codec::Vocab {
+                    tokens: kept.into_iter().map(|(t, _)| t).collect(),
+                }
+            }
+            Fitter::Moments {
+                transform,
+                n,
+                mean,
+                m2,
+            } => {
+                let std = if n > 1 {
+                    (m2 / (n - 1) as f64).sqrt()
+                } else {
+                    0.0
+                };
+                Codec::Scale {
+                    transform,
+                    mean,
+                    std: if std > 0.0 { std } else { 1.0 },
+                }
+            }
+            Fitter::Reservoir {
+                buckets,
+                mut values,
+                ..
+            } => {
+                values.sort_unstable_by(f64::total_cmp);
+                Codec::Bucketize {
+                    boundaries: equal_frequency_boundaries(&values, buckets),
+                }
+            }
+        }
+    }
+}
+
+/// Boundaries `b` such that `partition_point(b <= v)` splits sorted `values` into about `buckets`
+/// groups of equal size; repeated values never produce empty buckets.
+pub fn equal_frequency_boundaries(sorted: &[f64], buckets: u32) -> Vec<f64> {
+    let mut out: Vec<f64> = Vec::new();
+    if sorted.is_empty() {
+        return out;
+    }
+    for q in 1..buckets as usize {
+        let b = sorted[(q * sorted.len() / buckets as usize).min(sorted.len() - 1)];
+        if out.last().is_none_or(|l| *l < b) && b > sorted[0] {
+            out.push(b);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vocab_orders_by_count_and_maps_rare_values_to_oov() {
+        let mut f = Fitter::Vocab {
+            counts: HashMap::new(),
+            min_count: 2,
+        };
+        for k in ["b", "a", "b", "c", "a", "b"] {
+            f.observe_key(Key::Str(k));
+        }
+        let codec = FieldCodec::new(f.finish());
+        assert_eq!(
+            codec.codec,
+            Codec::Vocab {
+                tokens: vec!["b".into(), "a".into()]
+            }
+        );
+        assert_eq!(
+            (
+                codec.id(Key::Str("b")),
+                codec.id(Key::Str("a")),
+                codec.id(Key::Str("c"))
+            ),
+            (1, 2, 0)
+        );
+        assert_eq!(codec.codec.cardinality(), 3);
+    }
+
+    #[test]
+    fn integer_and_text_keys_hash_alike() {
+        let c = FieldCodec::new(Codec::Hash {
+            buckets: 1000,
+            seed: 7,
+        });
+        assert_eq!(c.id(Key::Int(42)), c.id(Key::Str("42")));
+    }
+
+    #[test]
+    fn standard_scaling_uses_training_moments() {
+        let mut f = Fitter::Moments {
+            transform: NumericTransform::Standard,
+            n: 0,
+            mean: 0.0,
+            m2: 0.0,
+        };
+        for v in [1.0, 2.0, 3.0] {
+            f.observe_number(v);
+        }
+        let c = f.finish();
+        assert!((c.scale(3.0) - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn equal_frequency_buckets_hold_equal_shares() {
+        let values: Vec<f64> = (0..1000).map(|i| i as f64).collect();
+        let b = equal_frequency_boundaries(&values, 4);
+        assert_eq!(b, vec![250.0, 500.0, 750.0]);
+        let codec = Codec::Bucketize { boundaries: b };
+        let mut counts = [0; 4];
+        for v in &values {
+            counts[codec.bucket(*v) as usize] += 1;
+        }
+        assert_eq!(counts, [250; 4]);
+        assert_eq!(equal_frequency_boundaries(&[5.0; 10], 4), Vec::<f64>::new());
+    }
+}

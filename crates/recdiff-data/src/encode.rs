@@ -1,0 +1,358 @@
+//! Encoding a schema's source into train/valid/test split files in recdiff's format.
+//!
+//! Three streaming passes keep memory flat in the number of rows (one byte of split assignment
+//! per row, plus user keys and timestamps when the split needs them):
+//! 1. validate every row, index users, read timestamps; assign splits;
+//! 2. fit vocabularies and numeric statistics on the training rows only;
+//! 3. encode every row into its split file (temporary name, renamed when complete).
+
+use crate::codec::{Codec, FieldCodec, Fitter};
+use crate::error::{DataError, Result};
+use crate::format::{EMPTY, NO_USER, RowBuilder, RowLayout, SplitWriter};
+use crate::rows::{BadRows, RowParser};
+use crate::schema::{BadRowPolicy, FieldKind, Schema};
+use crate::source::RowBatch;
+use crate::split::{NAMES, SplitSpec, TRAIN};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::Path;
+
+pub const META_FILE: &str = "meta.json";
+const SKIPPED: u8 = u8::MAX;
+
+/// One field's place in the row and its frozen codec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldMeta {
+    pub name: String,
+    pub kind: FieldKind,
+    pub group: Option<String>,
+    /// First id slot and number of slots (1, or `max_len` for multi-hot).
+    pub id_offset: usize,
+    pub width: usize,
+    /// Multi-hot token separator.
+    pub separator: Option<String>,
+    pub codec: Codec,
+}
+
+impl FieldMeta {
+    /// Rows of this field's embedding table.
+    pub fn cardinality(&self) -> u32 {
+        self.codec.cardinality()
+    }
+}
+
+/// Everything needed to read the split files and to encode new rows the same way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncodedMeta {
+    pub schema: Schema,
+    pub split: SplitSpec,
+    pub layout: RowLayout,
+    pub fields: Vec<FieldMeta>,
+    /// Rows in train, valid, test.
+    pub rows: [u64; 3],
+    pub positives: [u64; 3],
+    pub users: u64,
+    pub skipped_rows: u64,
+    /// The first few skipped rows' reasons.
+    pub skipped_examples: Vec<String>,
+    pub truncated_tokens: u64,
+}
+
+impl EncodedMeta {
+    pub fn load(dir: &Path) -> Result<Self> {
+        let path = dir.join(META_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| DataError::io(&path, e))?;
+        serde_json::from_str(&text).map_err(|e| DataError::Encoded {
+            path,
+            message: e.to_string(),
+        })
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        let path = dir.join(META_FILE);
+        let text =
+            serde_json::to_string_pretty(self).map_err(|e| DataError::Invalid(e.to_string()))?;
+        crate::write_atomic(&path, text.as_bytes())
+    }
+
+    pub fn split_path(dir: &Path, split: u8) -> std::path::PathBuf {
+        dir.join(format!("{}.bin", NAMES[split as usize]))
+    }
+}
+
+/// Turns parsed rows into encoded rows with frozen codecs.
+pub struct RowEncoder {
+    pub parser: RowParser,
+    pub fields: Vec<FieldMeta>,
+    codecs: Vec<FieldCodec>,
+    pub layout: RowLayout,
+    users: HashMap<String, u32>,
+}
+
+impl RowEncoder {
+    pub fn new(schema: &Schema, fields: Vec<FieldMeta>, users: HashMap<String, u32>) -> Self {
+        let id_slots = fields.iter().map(|f| f.width).sum();
+        let layout = RowLayout {
+            fields: fields.len(),
+            id_slots,
+        };
+        let codecs = fields
+            .iter()
+            .map(|f| FieldCodec::new(f.codec.clone()))
+            .collect();
+        Self {
+            parser: RowParser::new(schema),
+            fields,
+            codecs,
+            layout,
+            users,
+        }
+    }
+
+    /// Encodes row `row` of `b`; returns the number of multi-hot tokens dropped past `max_len`.
+    pub fn encode(&self, b: &dyn RowBatch, row: usize, out: &mut RowBuilder) -> Result<u64> {
+        out.clear();
+        out.set_label(self.parser.label(b, row)?);
+        let user = match self.parser.user(b, row)? {
+            Some(k) => k.with_str(|s| self.users.get(s).copied().unwrap_or(NO_USER)),
+            None => NO_USER,
+        };
+        out.set_user(user);
+        out.set_timestamp(self.parser.timestamp(b, row)?.unwrap_or(0));
+        let mut truncated = 0;
+        for (f, (meta, codec)) in self.fields.iter().zip(&self.codecs).enumerate() {
+            let (col, name) = self.parser.field_column(f);
+            let r = &self.parser.reader;
+            let present = match meta.kind {
+                FieldKind::Categorical => {
+                    r.key(b, row, col, name)?.map(|k| codec.id(k)).map(|id| {
+                        out.set_id(meta.id_offset, id);
+                        out.set_value(f, 1.0);
+                    })
+                }
+                FieldKind::Numeric => r.number(b, row, col, name)?.map(|v| {
+                    if codec.codec.is_scalar() {
+                        out.set_value(f, codec.codec.scale(v));
+                    } else {
+                        out.set_id(meta.id_offset, codec.codec.bucket(v));
+                        out.set_value(f, 1.0);
+                    }
+                }),
+                FieldKind::MultiHot => {
+                    let sep = meta.separator.as_deref().unwrap_or("|");
+                    let mut kept = 0;
+                    let n = r.tokens(b, row, col, sep, |k| {
+                        if kept < meta.width {
+                            out.set_id(meta.id_offset + kept, codec.id(k));
+                            kept += 1;
+                        }
+                    });
+                    for slot in kept..meta.width {
+                        out.set_id(meta.id_offset + slot, EMPTY);
+                    }
+                    truncated += (n - kept) as u64;
+                    (kept > 0).then(|| out.set_value(f, kept as f32))
+                }
+            };
+            if present.is_none() {
+                out.set_missing(f);
+            }
+        }
+        Ok(truncated)
+    }
+}
+
+/// What pass 1 learned about the rows.
+struct Scan {
+    /// Split of each row the reader produced, `SKIPPED` for bad rows.
+    assignment: Vec<u8>,
+    users: HashMap<String, u32>,
+}
+
+/// Runs `per_row(batch, row, ordinal)` over every row the reader yields; reader-level bad rows go
+/// to `bad` (skipped and counted, or the error returned).
+fn for_each_row(
+    schema: &Schema,
+    parser: &RowParser,
+    bad: &RefCell<BadRows>,
+    per_row: &mut dyn FnMut(&dyn RowBatch, usize, usize) -> Result<()>,
+) -> Result<()> {
+    let skip = schema.source.on_bad_row == BadRowPolicy::Skip;
+    let mut source = parser.open(schema)?;
+    let mut ordinal = 0usize;
+    source.for_each_batch(
+        &mut |b| {
+            for row in 0..b.len() {
+                per_row(b, row, ordinal)?;
+                ordinal += 1;
+            }
+            Ok(())
+        },
+        &mut |e| bad.borrow_mut().handle(skip, e),
+    )
+}
+
+fn scan(
+    schema: &Schema,
+    parser: &RowParser,
+    split: &SplitSpec,
+    bad: &RefCell<BadRows>,
+) -> Result<Scan> {
+    let skip = schema.source.on_bad_row == BadRowPolicy::Skip;
+    let (mut valid, mut users_of_rows, mut timestamps) = (Vec::new(), Vec::new(), Vec::new());
+    let mut users: HashMap<String, u32> = HashMap::new();
+    for_each_row(schema, parser, bad, &mut |b, row, _| {
+        if let Err(e) = parser.validate(b, row) {
+            bad.borrow_mut().handle(skip, e)?;
+            valid.push(false);
+            return Ok(());
+        }
+        valid.push(true);
+        if let Some(k) = parser.user(b, row)? {
+            let next = users.len() as u32;
+            let u = k.with_str(|s| *users.entry(s.to_string()).or_insert(next));
+            if split.needs_user() {
+                users_of_rows.push(u);
+            }
+        }
+        if split.needs_timestamp() {
+            timestamps.push(parser.timestamp(b, row)?.unwrap_or(0));
+        }
+        Ok(())
+    })?;
+    if split.needs_user() && users.is_empty() {
+        return Err(DataError::Invalid(
+            "leave-one-out split needs keys.user in the schema".into(),
+        ));
+    }
+    if split.needs_timestamp() && schema.keys.timestamp.is_none() {
+        return Err(DataError::Invalid(
+            "this split needs keys.timestamp in the schema".into(),
+        ));
+    }
+    let kept = valid.iter().filter(|v| **v).count();
+    let mut kept_split = split.assign(kept, &users_of_rows, &timestamps)?.into_iter();
+    let assignment = valid
+        .iter()
+        .map(|&v| {
+            if v {
+                kept_split.next().unwrap_or(SKIPPED)
+            } else {
+                SKIPPED
+            }
+        })
+        .collect();
+    Ok(Scan { assignment, users })
+}
+
+/// Fits each field's codec on the training rows.
+fn fit(schema: &Schema, parser: &RowParser, scan: &Scan, seed: u64) -> Result<Vec<FieldMeta>> {
+    let mut fitters: Vec<Fitter> = schema.fields.iter().map(|f| Fitter::new(f, seed)).collect();
+    let needs_pass = fitters.iter().any(|f| !matches!(f, Fitter::Fixed(_)));
+    if needs_pass {
+        // Reader-level bad rows were counted in pass 1; this pass only skips them.
+        let bad = RefCell::new(BadRows::default());
+        for_each_row(schema, parser, &bad, &mut |b, row, ordinal| {
+            if scan.assignment[ordinal] != TRAIN {
+                return Ok(());
+            }
+            for (f, (spec, fitter)) in schema.fields.iter().zip(fitters.iter_mut()).enumerate() {
+                let (col, name) = parser.field_column(f);
+                let r = &parser.reader;
+                match spec.kind {
+                    FieldKind::Numeric => r
+                        .number(b, row, col, name)?
+                        .into_iter()
+                        .for_each(|v| fitter.observe_number(v)),
+                    FieldKind::Categorical => r
+                        .key(b, row, col, name)?
+                        .into_iter()
+                        .for_each(|k| fitter.observe_key(k)),
+                    FieldKind::MultiHot => {
+                        r.tokens(b, row, col, spec.separator(), |k| fitter.observe_key(k));
+                    }
+                }
+            }
+            Ok(())
+        })?;
+    }
+    let mut offset = 0;
+    let fields = schema
+        .fields
+        .iter()
+        .zip(fitters)
+        .map(|(spec, fitter)| {
+            let width = if spec.kind == FieldKind::MultiHot {
+                spec.max_len()
+            } else {
+                1
+            };
+            let meta = FieldMeta {
+                name: spec.name.clone(),
+                kind: spec.kind,
+                group: spec.group.clone(),
+                id_offset: offset,
+                width,
+                separator: (spec.kind == FieldKind::MultiHot).then(|| spec.separator().to_string()),
+                codec: fitter.finish(),
+            };
+            offset += width;
+            meta
+        })
+        .collect();
+    Ok(fields)
+}
+
+/// Encodes `schema`'s source into `out_dir` (created if needed): `meta.json` and one `.bin` file
+/// per split. `seed` drives the bucket reservoirs; the split carries its own seed.
+pub fn encode(
+    schema: &Schema,
+    split: &SplitSpec,
+    out_dir: &Path,
+    seed: u64,
+) -> Result<EncodedMeta> {
+    std::fs::create_dir_all(out_dir).map_err(|e| DataError::io(out_dir, e))?;
+    let parser = RowParser::new(schema);
+    let bad = RefCell::new(BadRows::default());
+    let scan = scan(schema, &parser, split, &bad)?;
+    let fields = fit(schema, &parser, &scan, seed)?;
+    let encoder = RowEncoder::new(schema, fields, scan.users.clone());
+    let mut writers = (0..3u8)
+        .map(|s| SplitWriter::create(&EncodedMeta::split_path(out_dir, s), encoder.layout))
+        .collect::<Result<Vec<_>>>()?;
+    let mut row_buf = RowBuilder::new(encoder.layout);
+    let (mut positives, mut truncated) = ([0u64; 3], 0u64);
+    for_each_row(
+        schema,
+        &parser,
+        &RefCell::new(BadRows::default()),
+        &mut |b, row, ordinal| {
+            let split = scan.assignment[ordinal];
+            if split == SKIPPED {
+                return Ok(());
+            }
+            truncated += encoder.encode(b, row, &mut row_buf)?;
+            positives[split as usize] += (row_buf.words[RowLayout::LABEL] == 1f32.to_bits()) as u64;
+            writers[split as usize].push(&row_buf)
+        },
+    )?;
+    let mut rows = [0u64; 3];
+    for (s, w) in writers.into_iter().enumerate() {
+        rows[s] = w.finish()?;
+    }
+    let meta = EncodedMeta {
+        schema: schema.clone(),
+        split: split.clone(),
+        layout: encoder.layout,
+        fields: encoder.fields,
+        rows,
+        positives,
+        users: scan.users.len() as u64,
+        skipped_rows: bad.borrow().count,
+        skipped_examples: bad.borrow().examples.clone(),
+        truncated_tokens: truncated,
+    };
+    meta.save(out_dir)?;
+    Ok(meta)
+}

@@ -1,0 +1,39 @@
+//! recdiff's data layer.
+//!
+//! * [`schema`]: the dataset schema (TOML) — label, keys, fields and their encodings.
+//! * [`source`]: streaming readers for CSV/TSV, Parquet and the MovieLens-100K files.
+//! * [`stats`]: one-pass dataset statistics (`recdiff data stats`).
+//! * [`encode`]: splits, fitted codecs, and the compact memory-mapped [`format`].
+//! * [`synth`]: the synthetic impression-log generator, recdiff's embedded default dataset.
+
+pub mod codec;
+pub mod encode;
+pub mod error;
+pub mod format;
+pub mod rows;
+pub mod schema;
+pub mod source;
+pub mod split;
+pub mod stats;
+pub mod synth;
+pub mod value;
+
+pub use encode::{EncodedMeta, FieldMeta, RowEncoder, encode};
+pub use error::{DataError, Location, Result};
+pub use format::{Row, RowLayout, SplitFile};
+pub use schema::Schema;
+pub use split::SplitSpec;
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so readers
+/// never see a half-written file.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    let mut f = std::fs::File::create(&tmp).map_err(|e| DataError::io(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| DataError::io(&tmp, e))?;
+    f.sync_all().map_err(|e| DataError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| DataError::io(path, e))
+}

@@ -1,0 +1,172 @@
+//! Reading a whole schema row (label, keys, every field) out of a batch, with errors naming the cell.
+//! Shared by `data stats`, encoding and prediction so they agree on what a valid row is.
+
+use crate::error::{DataError, Result};
+use crate::schema::{FieldKind, NumericTransform, Schema};
+use crate::source::{self, RowBatch, RowSource};
+use crate::value::{CellReader, Key, bad_cell};
+
+/// Column positions of the schema's parts in the projected batch.
+#[derive(Debug, Clone)]
+pub struct RowParser {
+    pub reader: CellReader,
+    pub columns: Vec<String>,
+    label: usize,
+    threshold: Option<f64>,
+    user: Option<usize>,
+    item: Option<usize>,
+    timestamp: Option<usize>,
+    /// Per field: (column index, kind, numeric?).
+    fields: Vec<(usize, FieldKind, bool, String)>,
+}
+
+impl RowParser {
+    pub fn new(schema: &Schema) -> Self {
+        let columns = schema.referenced_columns();
+        let idx = |name: &str| columns.iter().position(|c| c == name).unwrap_or(0);
+        let fields = schema
+            .fields
+            .iter()
+            .map(|f| {
+                let numeric = f.kind == FieldKind::Numeric;
+                (idx(f.column()), f.kind, numeric, f.column().to_string())
+            })
+            .collect();
+        Self {
+            reader: CellReader::new(&schema.source.missing_tokens),
+            label: idx(&schema.label.column),
+            threshold: schema.label.threshold,
+            user: schema.keys.user.as_deref().map(idx),
+            item: schema.keys.item.as_deref().map(idx),
+            timestamp: schema.keys.timestamp.as_deref().map(idx),
+            fields,
+            columns,
+        }
+    }
+
+    /// Opens the schema's source with exactly the columns this parser reads.
+    pub fn open(&self, schema: &Schema) -> Result<Box<dyn RowSource>> {
+        source::open(schema, &self.columns)
+    }
+
+    /// The 0/1 label; a missing label is an error.
+    pub fn label(&self, b: &dyn RowBatch, row: usize) -> Result<f32> {
+        let name = &self.columns[self.label];
+        let v = self
+            .reader
+            .number(b, row, self.label, name)?
+            .ok_or_else(|| bad_cell(b, row, name, "the label is missing".into()))?;
+        match self.threshold {
+            Some(t) => Ok((v >= t) as u8 as f32),
+            None if v == 0.0 || v == 1.0 => Ok(v as f32),
+            None => Err(bad_cell(
+                b,
+                row,
+                name,
+                format!("label must be 0 or 1 (or set label.threshold), found {v}"),
+            )),
+        }
+    }
+
+    fn required_key<'a>(
+        &self,
+        b: &'a dyn RowBatch,
+        row: usize,
+        col: Option<usize>,
+    ) -> Result<Option<Key<'a>>> {
+        let Some(col) = col else { return Ok(None) };
+        let name = &self.columns[col];
+        match self.reader.key(b, row, col, name)? {
+            Some(k) => Ok(Some(k)),
+            None => Err(bad_cell(b, row, name, "the key is missing".into())),
+        }
+    }
+
+    pub fn user<'a>(&self, b: &'a dyn RowBatch, row: usize) -> Result<Option<Key<'a>>> {
+        self.required_key(b, row, self.user)
+    }
+
+    pub fn item<'a>(&self, b: &'a dyn RowBatch, row: usize) -> Result<Option<Key<'a>>> {
+        self.required_key(b, row, self.item)
+    }
+
+    /// The integer timestamp, if the schema has one; missing or fractional is an error.
+    pub fn timestamp(&self, b: &dyn RowBatch, row: usize) -> Result<Option<i64>> {
+        let Some(col) = self.timestamp else {
+            return Ok(None);
+        };
+        let name = &self.columns[col];
+        match self.reader.number(b, row, col, name)? {
+            Some(v) if v.fract() == 0.0 => Ok(Some(v as i64)),
+            Some(v) => Err(bad_cell(
+                b,
+                row,
+                name,
+                format!("timestamp must be an integer, found {v}"),
+            )),
+            None => Err(bad_cell(b, row, name, "the timestamp is missing".into())),
+        }
+    }
+
+    /// Checks every part of the row: label, keys and each field's value type.
+    pub fn validate(&self, b: &dyn RowBatch, row: usize) -> Result<()> {
+        self.label(b, row)?;
+        self.user(b, row)?;
+        self.item(b, row)?;
+        self.timestamp(b, row)?;
+        for (col, kind, numeric, name) in &self.fields {
+            match (kind, numeric) {
+                (_, true) => {
+                    self.reader.number(b, row, *col, name)?;
+                }
+                (FieldKind::MultiHot, _) => {}
+                _ => {
+                    self.reader.key(b, row, *col, name)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn field_column(&self, field: usize) -> (usize, &str) {
+        (self.fields[field].0, &self.fields[field].3)
+    }
+}
+
+/// Whether a numeric field is turned into categorical buckets.
+pub fn is_bucketized(kind: FieldKind, transform: NumericTransform) -> bool {
+    kind == FieldKind::Numeric && transform == NumericTransform::Bucketize
+}
+
+/// Collects skipped rows under `on_bad_row = "skip"`, keeping the first few messages.
+#[derive(Debug, Default)]
+pub struct BadRows {
+    pub count: u64,
+    pub examples: Vec<String>,
+}
+
+impl BadRows {
+    pub const EXAMPLES: usize = 5;
+
+    /// Records `e` when skipping; returns it as an error otherwise.
+    pub fn handle(&mut self, skip: bool, e: DataError) -> Result<()> {
+        if !skip || !matches!(e, DataError::BadRow { .. }) {
+            return Err(e);
+        }
+        self.count += 1;
+        if self.examples.len() < Self::EXAMPLES {
+            self.examples.push(e.to_string());
+        }
+        Ok(())
+    }
+
+    pub fn summary(&self) -> Option<String> {
+        (self.count > 0).then(|| {
+            format!(
+                "skipped {} bad rows; first: {}",
+                self.count,
+                self.examples.join(" | ")
+            )
+        })
+    }
+}
