@@ -1,1 +1,52 @@
-fn main() {}
+//! `recdiff`: the command-line program. A thin layer over the library crates: it parses arguments,
+//! calls the library and prints; errors are printed as a chain and exit with code 2.
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+mod bench;
+mod data;
+mod quickstart;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "recdiff", version, about = "Train, evaluate and serve diffusion-based recommenders")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Datasets: statistics, the synthetic generator, encoding into recdiff's format.
+    #[command(subcommand)]
+    Data(data::DataCommand),
+    /// Benchmarks that print a table.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// The embedded default job: generate the synthetic log, summarise and encode it.
+    Quickstart(quickstart::QuickstartArgs),
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Data(cmd) => data::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd),
+        Command::Quickstart(args) => quickstart::run(args),
+    }
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("RECDIFF_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("error: {e}");
+        for cause in e.chain().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
+        std::process::exit(2);
+    }
+}
