@@ -136,7 +136,7 @@ pub enum Fitter {
         buckets: u32,
         values: Vec<f64>,
         seen: u64,
-        rng: ChaCha8Rng,
+        rng: Box<ChaCha8Rng>,
     },
 }
 
@@ -161,7 +161,7 @@ impl Fitter {
                 buckets: spec.buckets.unwrap_or(1),
                 values: Vec::new(),
                 seen: 0,
-                rng: ChaCha8Rng::seed_from_u64(seed ^ field_seed(&spec.name)),
+                rng: Box::new(ChaCha8Rng::seed_from_u64(seed ^ field_seed(&spec.name))),
             },
             (false, _, transform) => Fitter::Moments {
                 transform,

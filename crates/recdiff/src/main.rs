@@ -11,7 +11,11 @@ mod quickstart;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "recdiff", version, about = "Train, evaluate and serve diffusion-based recommenders")]
+#[command(
+    name = "recdiff",
+    version,
+    about = "Train, evaluate and serve diffusion-based recommenders"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
