@@ -1,0 +1,166 @@
+//! DCN-V2 (Wang et al., "DCN V2: Improved Deep & Cross Network", WWW 2021) split into a feature
+//! extractor `h` and a head `f`, as AsymDiffRec needs.
+//!
+//! * Cross network, `L` layers over the embedded input `x0` (`[B, F*D]`):
+//!   full rank `x_{l+1} = x0 ⊙ (W_l x_l + b_l) + x_l`, or the low-rank mixture of experts
+//!   `x_{l+1} = Σ_i g_i(x_l) · x0 ⊙ (U_i V_i^T x_l + b_i) + x_l` with softmax gates `g = softmax(G x_l)`
+//!   (the paper's DCN-Mix without the inner non-linearity).
+//! * Deep network: ReLU MLP. Structure `parallel` concatenates cross and deep outputs (both on
+//!   `x0`); `stacked` feeds the cross output into the deep network.
+//! * `h(x) = ReLU(P · [..])`, a `latent_dim` projection (128 by default, as in the paper's online
+//!   system); `f(z) = w^T z + b`, one logit.
+
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::tensor::activation::{relu, softmax};
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CrossKind {
+    FullRank,
+    LowRankMixture { rank: usize, experts: usize },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Structure {
+    Parallel,
+    Stacked,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DcnV2Config {
+    pub cross_layers: usize,
+    pub cross: CrossKind,
+    pub deep: Vec<usize>,
+    pub structure: Structure,
+    pub latent_dim: usize,
+    pub dropout: f64,
+}
+
+impl Default for DcnV2Config {
+    fn default() -> Self {
+        Self {
+            cross_layers: 3,
+            cross: CrossKind::FullRank,
+            deep: vec![512, 256],
+            structure: Structure::Parallel,
+            latent_dim: 128,
+            dropout: 0.0,
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct CrossLayer {
+    full: Option<Linear>,
+    down: Vec<Linear>,
+    up: Vec<Linear>,
+    gate: Option<Linear>,
+}
+
+impl CrossLayer {
+    fn new(width: usize, kind: CrossKind, device: &Device) -> Self {
+        match kind {
+            CrossKind::FullRank => Self {
+                full: Some(LinearConfig::new(width, width).init(device)),
+                down: vec![],
+                up: vec![],
+                gate: None,
+            },
+            CrossKind::LowRankMixture { rank, experts } => Self {
+                full: None,
+                down: (0..experts).map(|_| LinearConfig::new(width, rank).with_bias(false).init(device)).collect(),
+                up: (0..experts).map(|_| LinearConfig::new(rank, width).init(device)).collect(),
+                gate: Some(LinearConfig::new(width, experts).init(device)),
+            },
+        }
+    }
+
+    /// `[B, W]`, `[B, W]` -> `[B, W]`.
+    pub fn forward(&self, x0: Tensor<2>, x: Tensor<2>) -> Tensor<2> {
+        if let Some(w) = &self.full {
+            return x0 * w.forward(x.clone()) + x;
+        }
+        let gate = match &self.gate {
+            Some(g) => softmax(g.forward(x.clone()), 1),
+            None => return x,
+        };
+        let mut out = x.clone();
+        for (i, (down, up)) in self.down.iter().zip(&self.up).enumerate() {
+            let expert = x0.clone() * up.forward(down.forward(x.clone()));
+            out = out + expert * gate.clone().narrow(1, i, 1);
+        }
+        out
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct DcnV2 {
+    cross: Vec<CrossLayer>,
+    deep: Vec<Linear>,
+    proj: Linear,
+    head: Linear,
+    dropout: Dropout,
+    stacked: bool,
+    pub latent_dim: usize,
+}
+
+impl DcnV2Config {
+    /// A DCN-V2 over `input_width = fields * dim` embedded inputs.
+    pub fn init(&self, input_width: usize, device: &Device) -> DcnV2 {
+        let cross = (0..self.cross_layers).map(|_| CrossLayer::new(input_width, self.cross, device)).collect();
+        let stacked = self.structure == Structure::Stacked;
+        let mut deep = Vec::new();
+        let mut width = input_width;
+        for &h in &self.deep {
+            deep.push(LinearConfig::new(width, h).init(device));
+            width = h;
+        }
+        let proj_in = if stacked { width } else { input_width + width };
+        DcnV2 {
+            cross,
+            deep,
+            proj: LinearConfig::new(proj_in, self.latent_dim).init(device),
+            head: LinearConfig::new(self.latent_dim, 1).init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            stacked,
+            latent_dim: self.latent_dim,
+        }
+    }
+}
+
+impl DcnV2 {
+    fn cross_net(&self, x0: Tensor<2>) -> Tensor<2> {
+        let mut x = x0.clone();
+        for layer in &self.cross {
+            x = layer.forward(x0.clone(), x);
+        }
+        x
+    }
+
+    fn deep_net(&self, mut x: Tensor<2>) -> Tensor<2> {
+        for layer in &self.deep {
+            x = self.dropout.forward(relu(layer.forward(x)));
+        }
+        x
+    }
+
+    /// Feature extractor: `[B, F*D]` -> latent `z`, `[B, latent_dim]`.
+    pub fn h(&self, x0: Tensor<2>) -> Tensor<2> {
+        let features = if self.stacked {
+            self.deep_net(self.cross_net(x0))
+        } else {
+            Tensor::cat(vec![self.cross_net(x0.clone()), self.deep_net(x0)], 1)
+        };
+        relu(self.proj.forward(features))
+    }
+
+    /// Head: `[B, latent_dim]` -> logit `[B, 1]`.
+    pub fn f(&self, z: Tensor<2>) -> Tensor<2> {
+        self.head.forward(z)
+    }
+}
