@@ -37,7 +37,15 @@ pub struct AsymDiffRecConfig {
 
 impl Default for AsymDiffRecConfig {
     fn default() -> Self {
-        Self { hidden: 256, layers: 2, main_weight: 1.0, recon_weight: 1.0, aux_weight: 1.0, stop_gradient: true, max_drop_fraction: 1.0 }
+        Self {
+            hidden: 256,
+            layers: 2,
+            main_weight: 1.0,
+            recon_weight: 1.0,
+            aux_weight: 1.0,
+            stop_gradient: true,
+            max_drop_fraction: 1.0,
+        }
     }
 }
 
@@ -52,7 +60,10 @@ impl AsymDiffRecConfig {
         let mut widths = vec![fields + latent_dim];
         widths.extend(std::iter::repeat_n(self.hidden, self.layers.max(1) - 1));
         widths.push(latent_dim);
-        let layers = widths.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect();
+        let layers = widths
+            .windows(2)
+            .map(|w| LinearConfig::new(w[0], w[1]).init(device))
+            .collect();
         AsymDenoiser { layers }
     }
 }

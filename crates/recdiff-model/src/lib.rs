@@ -7,6 +7,7 @@ pub mod ctr;
 pub mod dcn;
 pub mod diffusion;
 pub mod embedding;
+pub mod embedding_io;
 pub mod mask;
 
 pub use ctr::{CtrModel, CtrModelConfig, Losses};

@@ -7,6 +7,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench;
 mod data;
 mod quickstart;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -29,6 +30,10 @@ enum Command {
     /// Benchmarks that print a table.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Train an experiment from its config (TOML).
+    Train(train::TrainArgs),
+    /// Evaluate a trained run on a split (AUC, UAUC, LogLoss).
+    Eval(train::EvalArgs),
     /// The embedded default job: generate the synthetic log, summarise and encode it.
     Quickstart(quickstart::QuickstartArgs),
 }
@@ -38,6 +43,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(cmd) => data::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Quickstart(args) => quickstart::run(args),
+        Command::Train(args) => train::train(args),
+        Command::Eval(args) => train::eval(args),
     }
 }
 

@@ -1,0 +1,220 @@
+//! The experiment config: one TOML file per experiment (unknown keys rejected). Relative paths are
+//! resolved against the config file; the resolved config is saved next to every run.
+//!
+//! ```toml
+//! name = "ml100k-asymdiffrec"
+//! seed = 1
+//! [data]
+//! schema = "ml-100k.schema.toml"
+//! split = { kind = "random", ratios = [0.8, 0.1, 0.1], seed = 42 }
+//! [model]
+//! embedding_dim = 16
+//! [model.asymdiffrec]          # omit for the plain DCN-V2 base
+//! recon_weight = 1.0
+//! [train]
+//! batch_size = 2048
+//! epochs = 20
+//! ```
+
+use recdiff_data::SplitSpec;
+use recdiff_model::asymdiffrec::AsymDiffRecConfig;
+use recdiff_model::dcn::DcnV2Config;
+use recdiff_model::{CtrModelConfig, SparseOptimizer};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    pub name: String,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Run directory; default `runs/<name>` relative to the working directory.
+    #[serde(default)]
+    pub output: Option<PathBuf>,
+    pub data: DataConfig,
+    #[serde(default)]
+    pub model: ModelConfig,
+    #[serde(default)]
+    pub train: TrainConfig,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Dataset schema (TOML).
+    pub schema: PathBuf,
+    #[serde(default)]
+    pub split: SplitSpec,
+    /// Where the encoded splits are cached; default `<output>/data`. Reused when its recorded
+    /// schema and split equal this config's.
+    #[serde(default)]
+    pub encoded: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    pub embedding_dim: usize,
+    pub embedding_init_std: f32,
+    pub embedding_optimizer: SparseOptimizer,
+    /// L2 penalty on touched embedding rows.
+    pub embedding_l2: f32,
+    pub dcn: DcnV2Config,
+    /// Absent: the plain DCN-V2 base. Present: base + AsymDiffRec.
+    pub asymdiffrec: Option<AsymDiffRecConfig>,
+}
+
+impl ModelConfig {
+    pub fn ctr(&self) -> CtrModelConfig {
+        CtrModelConfig {
+            dcn: self.dcn.clone(),
+            asymdiffrec: self.asymdiffrec.clone(),
+        }
+    }
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            embedding_dim: 16,
+            embedding_init_std: 0.01,
+            embedding_optimizer: SparseOptimizer::default(),
+            embedding_l2: 0.0,
+            dcn: DcnV2Config::default(),
+            asymdiffrec: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    Auc,
+    Uauc,
+    Logloss,
+}
+
+impl Metric {
+    pub fn higher_is_better(self) -> bool {
+        !matches!(self, Metric::Logloss)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Schedule {
+    Constant,
+    /// Cosine decay from the base rate to `min_factor` times it over all training steps.
+    Cosine {
+        min_factor: f64,
+    },
+    /// Multiply the rate by `factor` every `every_epochs` epochs.
+    Step {
+        every_epochs: usize,
+        factor: f64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    pub batch_size: usize,
+    pub epochs: usize,
+    /// Learning rate of the dense parameters (Adam).
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub schedule: Schedule,
+    /// Linear warm-up steps.
+    pub warmup_steps: usize,
+    /// Validate every this many steps; 0 = once per epoch.
+    pub eval_every_steps: usize,
+    pub early_stopping_metric: Metric,
+    /// Evaluations without improvement before stopping.
+    pub patience: usize,
+    pub eval_batch_size: usize,
+    /// Show a progress bar (only when stderr is a terminal).
+    pub progress: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 2048,
+            epochs: 20,
+            lr: 1e-3,
+            weight_decay: 0.0,
+            schedule: Schedule::Constant,
+            warmup_steps: 0,
+            eval_every_steps: 0,
+            early_stopping_metric: Metric::Auc,
+            patience: 2,
+            eval_batch_size: 8192,
+            progress: true,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("experiment config {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl ExperimentConfig {
+    /// Reads a config and resolves its relative paths against the file's directory.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.into(),
+            source,
+        })?;
+        let mut c: ExperimentConfig = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        c.validate().map_err(|message| ConfigError::Invalid {
+            path: path.into(),
+            message,
+        })?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &Path| {
+            if p.is_relative() {
+                dir.join(p)
+            } else {
+                p.to_path_buf()
+            }
+        };
+        c.data.schema = resolve(&c.data.schema);
+        c.data.encoded = c.data.encoded.as_deref().map(resolve);
+        Ok(c)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        let t = &self.train;
+        if t.batch_size == 0 || t.eval_batch_size == 0 || t.epochs == 0 {
+            return Err("train.batch_size, eval_batch_size and epochs must be positive".into());
+        }
+        if !(t.lr > 0.0 && t.lr.is_finite()) {
+            return Err(format!("train.lr must be positive, got {}", t.lr));
+        }
+        if self.model.embedding_dim == 0 || self.model.dcn.latent_dim == 0 {
+            return Err("model.embedding_dim and model.dcn.latent_dim must be positive".into());
+        }
+        Ok(())
+    }
+
+    pub fn output_dir(&self) -> PathBuf {
+        self.output
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("runs").join(&self.name))
+    }
+}

@@ -1,0 +1,102 @@
+//! Scoring a split with a trained model and computing AUC, UAUC and LogLoss.
+
+use crate::batch;
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use recdiff_data::SplitFile;
+use recdiff_data::format::NO_USER;
+use recdiff_model::{CtrModel, EmbeddingStore};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EvalMetrics {
+    pub auc: f64,
+    pub uauc: f64,
+    /// Users whose AUC entered UAUC (both classes present).
+    pub uauc_users: usize,
+    pub logloss: f64,
+    pub rows: usize,
+}
+
+impl EvalMetrics {
+    pub fn get(&self, m: crate::config::Metric) -> f64 {
+        match m {
+            crate::config::Metric::Auc => self.auc,
+            crate::config::Metric::Uauc => self.uauc,
+            crate::config::Metric::Logloss => self.logloss,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("metric: {0}")]
+    Metric(#[from] recdiff_metrics::MetricError),
+    #[error("tensor data: {0}")]
+    Tensor(String),
+}
+
+/// Click probabilities for every row of `split`. `remove` > 0 hides that share of each row's
+/// present fields (seeded by `seed`), as a robustness probe; the model sees them as missing.
+pub fn predict_split(
+    model: &CtrModel,
+    store: &EmbeddingStore,
+    split: &SplitFile,
+    device: &Device,
+    batch_size: usize,
+    remove: f64,
+    seed: u64,
+) -> Result<Vec<f32>, EvalError> {
+    let fields = store.fields();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut probs = Vec::with_capacity(split.len());
+    let mut buf = Vec::new();
+    let all: Vec<u32> = (0..split.len() as u32).collect();
+    for chunk in all.chunks(batch_size) {
+        let b = batch::build_eval(split, chunk, fields, remove, &mut rng);
+        probs.extend(score_batch(model, store, &b, device, &mut buf)?);
+    }
+    Ok(probs)
+}
+
+/// Probabilities of one batch; `buf` is reused between calls.
+pub fn score_batch(
+    model: &CtrModel,
+    store: &EmbeddingStore,
+    b: &batch::Batch<'_>,
+    device: &Device,
+    buf: &mut Vec<f32>,
+) -> Result<Vec<f32>, EvalError> {
+    let (n, width, fields) = (b.rows.len(), store.width(), store.fields());
+    buf.resize(n * width, 0.0);
+    store.gather(&b.rows, &b.masks, buf);
+    let x = Tensor::<2>::from_data(TensorData::new(buf.clone(), [n, width]), device);
+    let s = Tensor::<2>::from_data(TensorData::new(b.masks.to_f32(), [n, fields]), device);
+    let p = sigmoid(model.logits(x, s));
+    p.into_data()
+        .try_into_vec::<f32>()
+        .map_err(|e| EvalError::Tensor(format!("{e:?}")))
+}
+
+/// AUC, UAUC (per user, weighted by sample count) and LogLoss of `probs` on `split`.
+pub fn metrics(probs: &[f32], split: &SplitFile) -> Result<EvalMetrics, EvalError> {
+    let labels: Vec<f32> = (0..split.len()).map(|i| split.row(i).label()).collect();
+    let users: Vec<u32> = (0..split.len()).map(|i| split.row(i).user()).collect();
+    let auc = recdiff_metrics::auc(probs, &labels)?;
+    let logloss = recdiff_metrics::logloss(probs, &labels)?;
+    let (uauc, uauc_users) = if users.iter().all(|&u| u == NO_USER) {
+        (f64::NAN, 0)
+    } else {
+        let u = recdiff_metrics::uauc(probs, &labels, &users)?;
+        (u.value, u.users_used)
+    };
+    Ok(EvalMetrics {
+        auc,
+        uauc,
+        uauc_users,
+        logloss,
+        rows: probs.len(),
+    })
+}

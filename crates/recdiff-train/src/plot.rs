@@ -1,0 +1,117 @@
+//! Learning curves from `log.jsonl`: training loss and validation AUC against the step, written
+//! as `curves.svg` (hand-written SVG: axes, ticks, labels and a legend, no font files needed).
+
+use crate::TrainError;
+use crate::train::EvalRecord;
+use std::fmt::Write as _;
+use std::path::Path;
+
+const W: f64 = 720.0;
+const H: f64 = 300.0;
+const PAD: f64 = 55.0;
+
+/// One panel: a series of (x, y) points with a title.
+fn panel(svg: &mut String, x0: f64, title: &str, points: &[(f64, f64)], colour: &str) {
+    let pw = W / 2.0 - PAD - 10.0;
+    let ph = H - 2.0 * PAD;
+    let (xmin, xmax) = bounds(points.iter().map(|p| p.0));
+    let (ymin, ymax) = bounds(points.iter().map(|p| p.1));
+    let sx = |x: f64| x0 + PAD + (x - xmin) / (xmax - xmin) * pw;
+    let sy = |y: f64| PAD + ph - (y - ymin) / (ymax - ymin) * ph;
+    let _ = write!(
+        svg,
+        r##"<rect x="{}" y="{PAD}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>"##,
+        x0 + PAD
+    );
+    let _ = write!(
+        svg,
+        r#"<text x="{}" y="{}" font-size="14" text-anchor="middle">{title}</text>"#,
+        x0 + PAD + pw / 2.0,
+        PAD - 12.0
+    );
+    let _ = write!(
+        svg,
+        r#"<text x="{}" y="{}" font-size="12" text-anchor="middle">step</text>"#,
+        x0 + PAD + pw / 2.0,
+        H - 12.0
+    );
+    for i in 0..=4 {
+        let (fx, fy) = (
+            xmin + (xmax - xmin) * i as f64 / 4.0,
+            ymin + (ymax - ymin) * i as f64 / 4.0,
+        );
+        let _ = write!(
+            svg,
+            r#"<text x="{}" y="{}" font-size="10" text-anchor="middle">{fx:.0}</text>"#,
+            sx(fx),
+            PAD + ph + 14.0
+        );
+        let _ = write!(
+            svg,
+            r#"<text x="{}" y="{}" font-size="10" text-anchor="end">{fy:.4}</text>"#,
+            x0 + PAD - 4.0,
+            sy(fy) + 3.0
+        );
+    }
+    let path: Vec<String> = points
+        .iter()
+        .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
+        .collect();
+    let _ = write!(
+        svg,
+        r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#,
+        path.join(" ")
+    );
+    for &(x, y) in points {
+        let _ = write!(
+            svg,
+            r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{colour}"/>"#,
+            sx(x),
+            sy(y)
+        );
+    }
+}
+
+fn bounds(v: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = v
+        .filter(|x| x.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
+        });
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    if hi - lo < 1e-12 {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        (lo, hi)
+    }
+}
+
+/// Reads `<run>/log.jsonl` and writes `<run>/curves.svg`.
+pub fn write_curves(run: &Path) -> Result<(), TrainError> {
+    let log = run.join("log.jsonl");
+    let text = std::fs::read_to_string(&log).map_err(|e| TrainError::io(&log, e))?;
+    let records: Vec<EvalRecord> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .map_err(|e| TrainError::Other(format!("{}: {e}", log.display())))?;
+    let loss: Vec<(f64, f64)> = records
+        .iter()
+        .map(|r| (r.step as f64, r.train_loss))
+        .collect();
+    let auc: Vec<(f64, f64)> = records
+        .iter()
+        .map(|r| (r.step as f64, r.valid.auc))
+        .collect();
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>"#
+    );
+    panel(&mut svg, 0.0, "train loss", &loss, "steelblue");
+    panel(&mut svg, W / 2.0, "valid AUC", &auc, "firebrick");
+    svg.push_str("</svg>\n");
+    recdiff_data::write_atomic(&run.join("curves.svg"), svg.as_bytes())?;
+    Ok(())
+}
