@@ -21,21 +21,10 @@ pub const RESERVOIR_SIZE: usize = 200_000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Codec {
-    Hash {
-        buckets: u32,
-        seed: u64,
-    },
-    Vocab {
-        tokens: Vec<String>,
-    },
-    Scale {
-        transform: NumericTransform,
-        mean: f64,
-        std: f64,
-    },
-    Bucketize {
-        boundaries: Vec<f64>,
-    },
+    Hash { buckets: u32, seed: u64 },
+    Vocab { tokens: Vec<String> },
+    Scale { transform: NumericTransform, mean: f64, std: f64 },
+    Bucketize { boundaries: Vec<f64> },
 }
 
 impl Codec {
@@ -56,19 +45,13 @@ impl Codec {
 
     pub fn scale(&self, v: f64) -> f32 {
         match self {
-            Codec::Scale {
-                transform,
-                mean,
-                std,
-            } => {
+            Codec::Scale { transform, mean, std } => {
                 let v = match transform {
                     NumericTransform::Log | NumericTransform::LogStandard => signed_log(v),
                     _ => v,
                 };
                 match transform {
-                    NumericTransform::Standard | NumericTransform::LogStandard => {
-                        ((v - mean) / std) as f32
-                    }
+                    NumericTransform::Standard | NumericTransform::LogStandard => ((v - mean) / std) as f32,
                     _ => v as f32,
                 }
             }
@@ -98,11 +81,7 @@ pub struct FieldCodec {
 impl FieldCodec {
     pub fn new(codec: Codec) -> Self {
         let lookup = match &codec {
-            Codec::Vocab { tokens } => tokens
-                .iter()
-                .enumerate()
-                .map(|(i, t)| (t.clone(), i as u32 + 1))
-                .collect(),
+            Codec::Vocab { tokens } => tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32 + 1)).collect(),
             _ => HashMap::new(),
         };
         Self { codec, lookup }
@@ -122,22 +101,9 @@ impl FieldCodec {
 #[derive(Debug)]
 pub enum Fitter {
     Fixed(Codec),
-    Vocab {
-        counts: HashMap<String, u64>,
-        min_count: u64,
-    },
-    Moments {
-        transform: NumericTransform,
-        n: u64,
-        mean: f64,
-        m2: f64,
-    },
-    Reservoir {
-        buckets: u32,
-        values: Vec<f64>,
-        seen: u64,
-        rng: Box<ChaCha8Rng>,
-    },
+    Vocab { counts: HashMap<String, u64>, min_count: u64 },
+    Moments { transform: NumericTransform, n: u64, mean: f64, m2: f64 },
+    Reservoir { buckets: u32, values: Vec<f64>, seen: u64, rng: Box<ChaCha8Rng> },
 }
 
 /// A per-field hash seed, so equal values in two fields land in unrelated buckets.
@@ -149,26 +115,19 @@ impl Fitter {
     pub fn new(spec: &FieldSpec, seed: u64) -> Self {
         let categorical = matches!(spec.kind, FieldKind::Categorical | FieldKind::MultiHot);
         match (categorical, spec.encoding(), spec.transform()) {
-            (true, CategoricalEncoding::Hash, _) => Fitter::Fixed(Codec::Hash {
-                buckets: spec.buckets.unwrap_or(1),
-                seed: field_seed(&spec.name),
-            }),
-            (true, CategoricalEncoding::Vocab, _) => Fitter::Vocab {
-                counts: HashMap::new(),
-                min_count: spec.min_count.unwrap_or(1),
-            },
+            (true, CategoricalEncoding::Hash, _) => {
+                Fitter::Fixed(Codec::Hash { buckets: spec.buckets.unwrap_or(1), seed: field_seed(&spec.name) })
+            }
+            (true, CategoricalEncoding::Vocab, _) => {
+                Fitter::Vocab { counts: HashMap::new(), min_count: spec.min_count.unwrap_or(1) }
+            }
             (false, _, NumericTransform::Bucketize) => Fitter::Reservoir {
                 buckets: spec.buckets.unwrap_or(1),
                 values: Vec::new(),
                 seen: 0,
                 rng: Box::new(ChaCha8Rng::seed_from_u64(seed ^ field_seed(&spec.name))),
             },
-            (false, _, transform) => Fitter::Moments {
-                transform,
-                n: 0,
-                mean: 0.0,
-                m2: 0.0,
-            },
+            (false, _, transform) => Fitter::Moments { transform, n: 0, mean: 0.0, m2: 0.0 },
         }
     }
 
@@ -185,12 +144,7 @@ impl Fitter {
 
     pub fn observe_number(&mut self, v: f64) {
         match self {
-            Fitter::Moments {
-                transform,
-                n,
-                mean,
-                m2,
-            } => {
+            Fitter::Moments { transform, n, mean, m2 } => {
                 let x = match transform {
                     NumericTransform::Log | NumericTransform::LogStandard => signed_log(v),
                     _ => v,
@@ -200,9 +154,7 @@ impl Fitter {
                 *mean += d / *n as f64;
                 *m2 += d * (x - *mean);
             }
-            Fitter::Reservoir {
-                values, seen, rng, ..
-            } => {
+            Fitter::Reservoir { values, seen, rng, .. } => {
                 *seen += 1;
                 if values.len() < RESERVOIR_SIZE {
                     values.push(v);
@@ -221,41 +173,17 @@ impl Fitter {
         match self {
             Fitter::Fixed(c) => c,
             Fitter::Vocab { counts, min_count } => {
-                let mut kept: Vec<(String, u64)> = counts
-                    .into_iter()
-                    .filter(|(_, c)| *c >= min_count)
-                    .collect();
+                let mut kept: Vec<(String, u64)> = counts.into_iter().filter(|(_, c)| *c >= min_count).collect();
                 kept.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-                Codec::Vocab {
-                    tokens: kept.into_iter().map(|(t, _)| t).collect(),
-                }
+                Codec::Vocab { tokens: kept.into_iter().map(|(t, _)| t).collect() }
             }
-            Fitter::Moments {
-                transform,
-                n,
-                mean,
-                m2,
-            } => {
-                let std = if n > 1 {
-                    (m2 / (n - 1) as f64).sqrt()
-                } else {
-                    0.0
-                };
-                Codec::Scale {
-                    transform,
-                    mean,
-                    std: if std > 0.0 { std } else { 1.0 },
-                }
+            Fitter::Moments { transform, n, mean, m2 } => {
+                let std = if n > 1 { (m2 / (n - 1) as f64).sqrt() } else { 0.0 };
+                Codec::Scale { transform, mean, std: if std > 0.0 { std } else { 1.0 } }
             }
-            Fitter::Reservoir {
-                buckets,
-                mut values,
-                ..
-            } => {
+            Fitter::Reservoir { buckets, mut values, .. } => {
                 values.sort_unstable_by(f64::total_cmp);
-                Codec::Bucketize {
-                    boundaries: equal_frequency_boundaries(&values, buckets),
-                }
+                Codec::Bucketize { boundaries: equal_frequency_boundaries(&values, buckets) }
             }
         }
     }
@@ -283,48 +211,25 @@ mod tests {
 
     #[test]
     fn vocab_orders_by_count_and_maps_rare_values_to_oov() {
-        let mut f = Fitter::Vocab {
-            counts: HashMap::new(),
-            min_count: 2,
-        };
+        let mut f = Fitter::Vocab { counts: HashMap::new(), min_count: 2 };
         for k in ["b", "a", "b", "c", "a", "b"] {
             f.observe_key(Key::Str(k));
         }
         let codec = FieldCodec::new(f.finish());
-        assert_eq!(
-            codec.codec,
-            Codec::Vocab {
-                tokens: vec!["b".into(), "a".into()]
-            }
-        );
-        assert_eq!(
-            (
-                codec.id(Key::Str("b")),
-                codec.id(Key::Str("a")),
-                codec.id(Key::Str("c"))
-            ),
-            (1, 2, 0)
-        );
+        assert_eq!(codec.codec, Codec::Vocab { tokens: vec!["b".into(), "a".into()] });
+        assert_eq!((codec.id(Key::Str("b")), codec.id(Key::Str("a")), codec.id(Key::Str("c"))), (1, 2, 0));
         assert_eq!(codec.codec.cardinality(), 3);
     }
 
     #[test]
     fn integer_and_text_keys_hash_alike() {
-        let c = FieldCodec::new(Codec::Hash {
-            buckets: 1000,
-            seed: 7,
-        });
+        let c = FieldCodec::new(Codec::Hash { buckets: 1000, seed: 7 });
         assert_eq!(c.id(Key::Int(42)), c.id(Key::Str("42")));
     }
 
     #[test]
     fn standard_scaling_uses_training_moments() {
-        let mut f = Fitter::Moments {
-            transform: NumericTransform::Standard,
-            n: 0,
-            mean: 0.0,
-            m2: 0.0,
-        };
+        let mut f = Fitter::Moments { transform: NumericTransform::Standard, n: 0, mean: 0.0, m2: 0.0 };
         for v in [1.0, 2.0, 3.0] {
             f.observe_number(v);
         }

@@ -63,16 +63,12 @@ impl EncodedMeta {
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join(META_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| DataError::io(&path, e))?;
-        serde_json::from_str(&text).map_err(|e| DataError::Encoded {
-            path,
-            message: e.to_string(),
-        })
+        serde_json::from_str(&text).map_err(|e| DataError::Encoded { path, message: e.to_string() })
     }
 
     fn save(&self, dir: &Path) -> Result<()> {
         let path = dir.join(META_FILE);
-        let text =
-            serde_json::to_string_pretty(self).map_err(|e| DataError::Invalid(e.to_string()))?;
+        let text = serde_json::to_string_pretty(self).map_err(|e| DataError::Invalid(e.to_string()))?;
         crate::write_atomic(&path, text.as_bytes())
     }
 
@@ -93,21 +89,9 @@ pub struct RowEncoder {
 impl RowEncoder {
     pub fn new(schema: &Schema, fields: Vec<FieldMeta>, users: HashMap<String, u32>) -> Self {
         let id_slots = fields.iter().map(|f| f.width).sum();
-        let layout = RowLayout {
-            fields: fields.len(),
-            id_slots,
-        };
-        let codecs = fields
-            .iter()
-            .map(|f| FieldCodec::new(f.codec.clone()))
-            .collect();
-        Self {
-            parser: RowParser::new(schema),
-            fields,
-            codecs,
-            layout,
-            users,
-        }
+        let layout = RowLayout { fields: fields.len(), id_slots };
+        let codecs = fields.iter().map(|f| FieldCodec::new(f.codec.clone())).collect();
+        Self { parser: RowParser::new(schema), fields, codecs, layout, users }
     }
 
     /// Encodes row `row` of `b`; returns the number of multi-hot tokens dropped past `max_len`.
@@ -125,12 +109,10 @@ impl RowEncoder {
             let (col, name) = self.parser.field_column(f);
             let r = &self.parser.reader;
             let present = match meta.kind {
-                FieldKind::Categorical => {
-                    r.key(b, row, col, name)?.map(|k| codec.id(k)).map(|id| {
-                        out.set_id(meta.id_offset, id);
-                        out.set_value(f, 1.0);
-                    })
-                }
+                FieldKind::Categorical => r.key(b, row, col, name)?.map(|k| codec.id(k)).map(|id| {
+                    out.set_id(meta.id_offset, id);
+                    out.set_value(f, 1.0);
+                }),
                 FieldKind::Numeric => r.number(b, row, col, name)?.map(|v| {
                     if codec.codec.is_scalar() {
                         out.set_value(f, codec.codec.scale(v));
@@ -193,12 +175,7 @@ fn for_each_row(
     )
 }
 
-fn scan(
-    schema: &Schema,
-    parser: &RowParser,
-    split: &SplitSpec,
-    bad: &RefCell<BadRows>,
-) -> Result<Scan> {
+fn scan(schema: &Schema, parser: &RowParser, split: &SplitSpec, bad: &RefCell<BadRows>) -> Result<Scan> {
     let skip = schema.source.on_bad_row == BadRowPolicy::Skip;
     let (mut valid, mut users_of_rows, mut timestamps) = (Vec::new(), Vec::new(), Vec::new());
     let mut users: HashMap<String, u32> = HashMap::new();
@@ -222,27 +199,14 @@ fn scan(
         Ok(())
     })?;
     if split.needs_user() && users.is_empty() {
-        return Err(DataError::Invalid(
-            "leave-one-out split needs keys.user in the schema".into(),
-        ));
+        return Err(DataError::Invalid("leave-one-out split needs keys.user in the schema".into()));
     }
     if split.needs_timestamp() && schema.keys.timestamp.is_none() {
-        return Err(DataError::Invalid(
-            "this split needs keys.timestamp in the schema".into(),
-        ));
+        return Err(DataError::Invalid("this split needs keys.timestamp in the schema".into()));
     }
     let kept = valid.iter().filter(|v| **v).count();
     let mut kept_split = split.assign(kept, &users_of_rows, &timestamps)?.into_iter();
-    let assignment = valid
-        .iter()
-        .map(|&v| {
-            if v {
-                kept_split.next().unwrap_or(SKIPPED)
-            } else {
-                SKIPPED
-            }
-        })
-        .collect();
+    let assignment = valid.iter().map(|&v| if v { kept_split.next().unwrap_or(SKIPPED) } else { SKIPPED }).collect();
     Ok(Scan { assignment, users })
 }
 
@@ -261,14 +225,10 @@ fn fit(schema: &Schema, parser: &RowParser, scan: &Scan, seed: u64) -> Result<Ve
                 let (col, name) = parser.field_column(f);
                 let r = &parser.reader;
                 match spec.kind {
-                    FieldKind::Numeric => r
-                        .number(b, row, col, name)?
-                        .into_iter()
-                        .for_each(|v| fitter.observe_number(v)),
-                    FieldKind::Categorical => r
-                        .key(b, row, col, name)?
-                        .into_iter()
-                        .for_each(|k| fitter.observe_key(k)),
+                    FieldKind::Numeric => {
+                        r.number(b, row, col, name)?.into_iter().for_each(|v| fitter.observe_number(v))
+                    }
+                    FieldKind::Categorical => r.key(b, row, col, name)?.into_iter().for_each(|k| fitter.observe_key(k)),
                     FieldKind::MultiHot => {
                         r.tokens(b, row, col, spec.separator(), |k| fitter.observe_key(k));
                     }
@@ -283,11 +243,7 @@ fn fit(schema: &Schema, parser: &RowParser, scan: &Scan, seed: u64) -> Result<Ve
         .iter()
         .zip(fitters)
         .map(|(spec, fitter)| {
-            let width = if spec.kind == FieldKind::MultiHot {
-                spec.max_len()
-            } else {
-                1
-            };
+            let width = if spec.kind == FieldKind::MultiHot { spec.max_len() } else { 1 };
             let meta = FieldMeta {
                 name: spec.name.clone(),
                 kind: spec.kind,
@@ -306,12 +262,7 @@ fn fit(schema: &Schema, parser: &RowParser, scan: &Scan, seed: u64) -> Result<Ve
 
 /// Encodes `schema`'s source into `out_dir` (created if needed): `meta.json` and one `.bin` file
 /// per split. `seed` drives the bucket reservoirs; the split carries its own seed.
-pub fn encode(
-    schema: &Schema,
-    split: &SplitSpec,
-    out_dir: &Path,
-    seed: u64,
-) -> Result<EncodedMeta> {
+pub fn encode(schema: &Schema, split: &SplitSpec, out_dir: &Path, seed: u64) -> Result<EncodedMeta> {
     std::fs::create_dir_all(out_dir).map_err(|e| DataError::io(out_dir, e))?;
     let parser = RowParser::new(schema);
     let bad = RefCell::new(BadRows::default());
@@ -323,20 +274,15 @@ pub fn encode(
         .collect::<Result<Vec<_>>>()?;
     let mut row_buf = RowBuilder::new(encoder.layout);
     let (mut positives, mut truncated) = ([0u64; 3], 0u64);
-    for_each_row(
-        schema,
-        &parser,
-        &RefCell::new(BadRows::default()),
-        &mut |b, row, ordinal| {
-            let split = scan.assignment[ordinal];
-            if split == SKIPPED {
-                return Ok(());
-            }
-            truncated += encoder.encode(b, row, &mut row_buf)?;
-            positives[split as usize] += (row_buf.words[RowLayout::LABEL] == 1f32.to_bits()) as u64;
-            writers[split as usize].push(&row_buf)
-        },
-    )?;
+    for_each_row(schema, &parser, &RefCell::new(BadRows::default()), &mut |b, row, ordinal| {
+        let split = scan.assignment[ordinal];
+        if split == SKIPPED {
+            return Ok(());
+        }
+        truncated += encoder.encode(b, row, &mut row_buf)?;
+        positives[split as usize] += (row_buf.words[RowLayout::LABEL] == 1f32.to_bits()) as u64;
+        writers[split as usize].push(&row_buf)
+    })?;
     let mut rows = [0u64; 3];
     for (s, w) in writers.into_iter().enumerate() {
         rows[s] = w.finish()?;

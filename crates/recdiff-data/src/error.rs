@@ -53,17 +53,11 @@ pub enum DataError {
 
 impl DataError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        DataError::Io {
-            path: path.into(),
-            source,
-        }
+        DataError::Io { path: path.into(), source }
     }
 
     pub fn schema(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
-        DataError::Schema {
-            path: path.into(),
-            message: message.into(),
-        }
+        DataError::Schema { path: path.into(), message: message.into() }
     }
 }
 

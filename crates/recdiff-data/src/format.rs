@@ -89,10 +89,7 @@ pub struct RowBuilder {
 
 impl RowBuilder {
     pub fn new(layout: RowLayout) -> Self {
-        Self {
-            layout,
-            words: vec![0; layout.words_per_row()],
-        }
+        Self { layout, words: vec![0; layout.words_per_row()] }
     }
     pub fn clear(&mut self) {
         self.words.fill(0);
@@ -145,22 +142,13 @@ impl SplitWriter {
         let tmp = path.with_extension("bin.tmp");
         let file = std::fs::File::create(&tmp).map_err(|e| DataError::io(&tmp, e))?;
         let mut out = BufWriter::with_capacity(1 << 20, file);
-        out.write_all(&header(layout, 0))
-            .map_err(|e| DataError::io(&tmp, e))?;
-        Ok(Self {
-            path: path.into(),
-            tmp,
-            out,
-            layout,
-            rows: 0,
-        })
+        out.write_all(&header(layout, 0)).map_err(|e| DataError::io(&tmp, e))?;
+        Ok(Self { path: path.into(), tmp, out, layout, rows: 0 })
     }
 
     pub fn push(&mut self, row: &RowBuilder) -> Result<()> {
         let bytes: &[u8] = bytemuck::cast_slice(&row.words);
-        self.out
-            .write_all(bytes)
-            .map_err(|e| DataError::io(&self.tmp, e))?;
+        self.out.write_all(bytes).map_err(|e| DataError::io(&self.tmp, e))?;
         self.rows += 1;
         Ok(())
     }
@@ -168,14 +156,9 @@ impl SplitWriter {
     pub fn finish(mut self) -> Result<u64> {
         let io = |e| DataError::io(&self.tmp, e);
         self.out.flush().map_err(io)?;
-        let mut file = self
-            .out
-            .into_inner()
-            .map_err(|e| DataError::io(&self.tmp, e.into_error()))?;
-        file.seek(SeekFrom::Start(0))
-            .map_err(|e| DataError::io(&self.tmp, e))?;
-        file.write_all(&header(self.layout, self.rows))
-            .map_err(|e| DataError::io(&self.tmp, e))?;
+        let mut file = self.out.into_inner().map_err(|e| DataError::io(&self.tmp, e.into_error()))?;
+        file.seek(SeekFrom::Start(0)).map_err(|e| DataError::io(&self.tmp, e))?;
+        file.write_all(&header(self.layout, self.rows)).map_err(|e| DataError::io(&self.tmp, e))?;
         file.sync_all().map_err(|e| DataError::io(&self.tmp, e))?;
         std::fs::rename(&self.tmp, &self.path).map_err(|e| DataError::io(&self.path, e))?;
         Ok(self.rows)
@@ -192,10 +175,7 @@ pub struct SplitFile {
 
 impl SplitFile {
     pub fn open(path: &Path) -> Result<Self> {
-        let bad = |message: String| DataError::Encoded {
-            path: path.into(),
-            message,
-        };
+        let bad = |message: String| DataError::Encoded { path: path.into(), message };
         let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
         // SAFETY: the file is only read; recdiff writes split files under a temporary name and renames
         // them, so a mapped file is never modified in place by recdiff.
@@ -204,27 +184,16 @@ impl SplitFile {
             return Err(bad("not a recdiff encoded split (bad magic)".into()));
         }
         let u32_at = |o: usize| u32::from_le_bytes(map[o..o + 4].try_into().unwrap_or_default());
-        let layout = RowLayout {
-            fields: u32_at(12) as usize,
-            id_slots: u32_at(16) as usize,
-        };
+        let layout = RowLayout { fields: u32_at(12) as usize, id_slots: u32_at(16) as usize };
         let rows = u64::from_le_bytes(map[24..32].try_into().unwrap_or_default()) as usize;
         if u32_at(8) as usize != layout.words_per_row() {
             return Err(bad("header row width disagrees with its layout".into()));
         }
         let expected = HEADER_BYTES + rows * layout.words_per_row() * 4;
         if map.len() != expected || cfg!(target_endian = "big") {
-            return Err(bad(format!(
-                "size {} bytes, expected {expected} for {rows} rows",
-                map.len()
-            )));
+            return Err(bad(format!("size {} bytes, expected {expected} for {rows} rows", map.len())));
         }
-        Ok(Self {
-            path: path.into(),
-            map,
-            layout,
-            rows,
-        })
+        Ok(Self { path: path.into(), map, layout, rows })
     }
 
     pub fn len(&self) -> usize {
@@ -246,10 +215,7 @@ impl SplitFile {
 
     pub fn row(&self, i: usize) -> Row<'_> {
         let w = self.layout.words_per_row();
-        Row {
-            words: &self.words()[i * w..(i + 1) * w],
-            layout: self.layout,
-        }
+        Row { words: &self.words()[i * w..(i + 1) * w], layout: self.layout }
     }
 }
 
@@ -261,10 +227,7 @@ mod tests {
     fn rows_round_trip_through_a_mapped_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("train.bin");
-        let layout = RowLayout {
-            fields: 35,
-            id_slots: 40,
-        };
+        let layout = RowLayout { fields: 35, id_slots: 40 };
         let mut w = SplitWriter::create(&path, layout).unwrap();
         let mut b = RowBuilder::new(layout);
         for i in 0..3u32 {
@@ -282,10 +245,7 @@ mod tests {
         let f = SplitFile::open(&path).unwrap();
         assert_eq!(f.len(), 3);
         let r = f.row(2);
-        assert_eq!(
-            (r.label(), r.user(), r.timestamp()),
-            (0.0, 2, -4_999_999_998)
-        );
+        assert_eq!((r.label(), r.user(), r.timestamp()), (0.0, 2, -4_999_999_998));
         assert_eq!(r.ids()[39], 9);
         assert_eq!(r.value(34), 0.5);
         assert!(r.is_missing(33) && !r.is_missing(32) && !r.is_missing(34));
@@ -295,19 +255,13 @@ mod tests {
     fn truncated_file_is_rejected_with_its_path() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("valid.bin");
-        let layout = RowLayout {
-            fields: 2,
-            id_slots: 2,
-        };
+        let layout = RowLayout { fields: 2, id_slots: 2 };
         let mut w = SplitWriter::create(&path, layout).unwrap();
         w.push(&RowBuilder::new(layout)).unwrap();
         w.finish().unwrap();
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 4]).unwrap();
         let err = SplitFile::open(&path).err().unwrap().to_string();
-        assert!(
-            err.contains("valid.bin") && err.contains("expected"),
-            "{err}"
-        );
+        assert!(err.contains("valid.bin") && err.contains("expected"), "{err}");
     }
 }

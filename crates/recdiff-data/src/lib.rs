@@ -28,10 +28,7 @@ pub use split::SplitSpec;
 /// never see a half-written file.
 pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
+    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
     let mut f = std::fs::File::create(&tmp).map_err(|e| DataError::io(&tmp, e))?;
     f.write_all(bytes).map_err(|e| DataError::io(&tmp, e))?;
     f.sync_all().map_err(|e| DataError::io(&tmp, e))?;

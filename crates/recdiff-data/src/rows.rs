@@ -59,21 +59,11 @@ impl RowParser {
         match self.threshold {
             Some(t) => Ok((v >= t) as u8 as f32),
             None if v == 0.0 || v == 1.0 => Ok(v as f32),
-            None => Err(bad_cell(
-                b,
-                row,
-                name,
-                format!("label must be 0 or 1 (or set label.threshold), found {v}"),
-            )),
+            None => Err(bad_cell(b, row, name, format!("label must be 0 or 1 (or set label.threshold), found {v}"))),
         }
     }
 
-    fn required_key<'a>(
-        &self,
-        b: &'a dyn RowBatch,
-        row: usize,
-        col: Option<usize>,
-    ) -> Result<Option<Key<'a>>> {
+    fn required_key<'a>(&self, b: &'a dyn RowBatch, row: usize, col: Option<usize>) -> Result<Option<Key<'a>>> {
         let Some(col) = col else { return Ok(None) };
         let name = &self.columns[col];
         match self.reader.key(b, row, col, name)? {
@@ -98,12 +88,7 @@ impl RowParser {
         let name = &self.columns[col];
         match self.reader.number(b, row, col, name)? {
             Some(v) if v.fract() == 0.0 => Ok(Some(v as i64)),
-            Some(v) => Err(bad_cell(
-                b,
-                row,
-                name,
-                format!("timestamp must be an integer, found {v}"),
-            )),
+            Some(v) => Err(bad_cell(b, row, name, format!("timestamp must be an integer, found {v}"))),
             None => Err(bad_cell(b, row, name, "the timestamp is missing".into())),
         }
     }
@@ -161,12 +146,6 @@ impl BadRows {
     }
 
     pub fn summary(&self) -> Option<String> {
-        (self.count > 0).then(|| {
-            format!(
-                "skipped {} bad rows; first: {}",
-                self.count,
-                self.examples.join(" | ")
-            )
-        })
+        (self.count > 0).then(|| format!("skipped {} bad rows; first: {}", self.count, self.examples.join(" | ")))
     }
 }

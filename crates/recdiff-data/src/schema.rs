@@ -77,9 +77,7 @@ pub struct SourceSpec {
 }
 
 fn default_missing_tokens() -> Vec<String> {
-    ["NA", "N/A", "?", "null", "NULL", "NaN", "nan"]
-        .map(String::from)
-        .to_vec()
+    ["NA", "N/A", "?", "null", "NULL", "NaN", "nan"].map(String::from).to_vec()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -196,28 +194,15 @@ impl FieldSpec {
         let bucketize = self.transform == Some(NumericTransform::Bucketize);
         let misplaced = [
             ("encoding", self.encoding.is_some() && !categorical_like),
-            (
-                "min_count",
-                self.min_count.is_some() && self.encoding() != CategoricalEncoding::Vocab,
-            ),
-            (
-                "transform",
-                self.transform.is_some() && self.kind != FieldKind::Numeric,
-            ),
-            (
-                "separator",
-                self.separator.is_some() && self.kind != FieldKind::MultiHot,
-            ),
-            (
-                "max_len",
-                self.max_len.is_some() && self.kind != FieldKind::MultiHot,
-            ),
+            ("min_count", self.min_count.is_some() && self.encoding() != CategoricalEncoding::Vocab),
+            ("transform", self.transform.is_some() && self.kind != FieldKind::Numeric),
+            ("separator", self.separator.is_some() && self.kind != FieldKind::MultiHot),
+            ("max_len", self.max_len.is_some() && self.kind != FieldKind::MultiHot),
         ];
         if let Some((key, _)) = misplaced.iter().find(|(_, bad)| *bad) {
             return Err(format!("`{key}` does not apply to a {:?} field", self.kind));
         }
-        let needs_buckets =
-            (categorical_like && self.encoding() == CategoricalEncoding::Hash) || bucketize;
+        let needs_buckets = (categorical_like && self.encoding() == CategoricalEncoding::Hash) || bucketize;
         match (needs_buckets, self.buckets) {
             (true, None) => return Err("`buckets` is required here".into()),
             (true, Some(0)) => return Err("`buckets` must be at least 1".into()),
@@ -226,8 +211,7 @@ impl FieldSpec {
             }
             _ => {}
         }
-        if self.kind == FieldKind::MultiHot && (self.separator().is_empty() || self.max_len() == 0)
-        {
+        if self.kind == FieldKind::MultiHot && (self.separator().is_empty() || self.max_len() == 0) {
             return Err("multi_hot needs a non-empty separator and max_len >= 1".into());
         }
         Ok(())
@@ -249,9 +233,7 @@ impl SourceSpec {
         if self.format != SourceFormat::Csv
             && (self.delimiter.is_some() || self.header.is_some() || self.columns.is_some())
         {
-            return Err(
-                "`delimiter`, `header` and `columns` apply only to format = \"csv\"".into(),
-            );
+            return Err("`delimiter`, `header` and `columns` apply only to format = \"csv\"".into());
         }
         self.delimiter_byte()?;
         if self.header == Some(false) && self.columns.is_none() {
@@ -281,16 +263,13 @@ impl Schema {
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
-        self.source
-            .validate()
-            .map_err(|m| format!("[source]: {m}"))?;
+        self.source.validate().map_err(|m| format!("[source]: {m}"))?;
         if self.fields.is_empty() {
             return Err("no [[fields]]".into());
         }
         let mut names = std::collections::HashSet::new();
         for (i, f) in self.fields.iter().enumerate() {
-            f.validate()
-                .map_err(|m| format!("fields[{i}] '{}': {m}", f.name))?;
+            f.validate().map_err(|m| format!("fields[{i}] '{}': {m}", f.name))?;
             if !names.insert(f.name.as_str()) {
                 return Err(format!("fields[{i}]: duplicate field name '{}'", f.name));
             }
@@ -336,10 +315,7 @@ kind = "categorical"
 
     #[test]
     fn unknown_key_is_rejected_with_its_name_and_line() {
-        let text = MINIMAL.replace(
-            "kind = \"categorical\"",
-            "kind = \"categorical\"\nbukets = 3",
-        );
+        let text = MINIMAL.replace("kind = \"categorical\"", "kind = \"categorical\"\nbukets = 3");
         let err = Schema::parse(&text).unwrap_err();
         assert!(err.contains("bukets"), "{err}");
         assert!(err.contains("line 11"), "{err}");
@@ -347,24 +323,11 @@ kind = "categorical"
 
     #[test]
     fn option_for_the_wrong_kind_names_the_field() {
-        let text = MINIMAL.replace(
-            "kind = \"categorical\"",
-            "kind = \"categorical\"\nseparator = \",\"",
-        );
+        let text = MINIMAL.replace("kind = \"categorical\"", "kind = \"categorical\"\nseparator = \",\"");
         let err = Schema::parse(&text).unwrap_err();
-        assert!(
-            err.contains("fields[0] 'a'") && err.contains("separator"),
-            "{err}"
-        );
-        let text = MINIMAL.replace(
-            "kind = \"categorical\"",
-            "kind = \"categorical\"\nencoding = \"hash\"",
-        );
-        assert!(
-            Schema::parse(&text)
-                .unwrap_err()
-                .contains("`buckets` is required")
-        );
+        assert!(err.contains("fields[0] 'a'") && err.contains("separator"), "{err}");
+        let text = MINIMAL.replace("kind = \"categorical\"", "kind = \"categorical\"\nencoding = \"hash\"");
+        assert!(Schema::parse(&text).unwrap_err().contains("`buckets` is required"));
     }
 
     #[test]

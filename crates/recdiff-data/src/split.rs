@@ -26,10 +26,7 @@ pub enum SplitSpec {
 
 impl Default for SplitSpec {
     fn default() -> Self {
-        SplitSpec::Random {
-            ratios: [0.8, 0.1, 0.1],
-            seed: 42,
-        }
+        SplitSpec::Random { ratios: [0.8, 0.1, 0.1], seed: 42 }
     }
 }
 
@@ -45,9 +42,7 @@ impl SplitSpec {
     fn check_ratios(ratios: &[f64; 3]) -> Result<()> {
         let sum: f64 = ratios.iter().sum();
         if ratios.iter().any(|r| !(0.0..=1.0).contains(r)) || (sum - 1.0).abs() > 1e-6 {
-            return Err(DataError::Invalid(format!(
-                "split ratios {ratios:?} must be in [0, 1] and sum to 1"
-            )));
+            return Err(DataError::Invalid(format!("split ratios {ratios:?} must be in [0, 1] and sum to 1")));
         }
         Ok(())
     }
@@ -113,29 +108,19 @@ mod tests {
 
     #[test]
     fn random_split_has_exact_sizes_and_is_seeded() {
-        let spec = SplitSpec::Random {
-            ratios: [0.8, 0.1, 0.1],
-            seed: 3,
-        };
+        let spec = SplitSpec::Random { ratios: [0.8, 0.1, 0.1], seed: 3 };
         let a = spec.assign(1000, &[], &[]).unwrap();
         let count = |s| a.iter().filter(|&&x| x == s).count();
         assert_eq!((count(TRAIN), count(VALID), count(TEST)), (800, 100, 100));
         assert_eq!(a, spec.assign(1000, &[], &[]).unwrap());
-        let other = SplitSpec::Random {
-            ratios: [0.8, 0.1, 0.1],
-            seed: 4,
-        };
+        let other = SplitSpec::Random { ratios: [0.8, 0.1, 0.1], seed: 4 };
         assert_ne!(a, other.assign(1000, &[], &[]).unwrap());
     }
 
     #[test]
     fn temporal_split_tests_on_the_latest_rows() {
         let ts: Vec<i64> = vec![50, 10, 40, 20, 30, 90, 80, 70, 60, 100];
-        let a = SplitSpec::Temporal {
-            ratios: [0.6, 0.2, 0.2],
-        }
-        .assign(10, &[], &ts)
-        .unwrap();
+        let a = SplitSpec::Temporal { ratios: [0.6, 0.2, 0.2] }.assign(10, &[], &ts).unwrap();
         for (i, &t) in ts.iter().enumerate() {
             let expected = if t <= 60 {
                 TRAIN
@@ -158,11 +143,7 @@ mod tests {
 
     #[test]
     fn ratios_must_sum_to_one() {
-        let err = SplitSpec::Random {
-            ratios: [0.8, 0.3, 0.1],
-            seed: 1,
-        }
-        .assign(10, &[], &[]);
+        let err = SplitSpec::Random { ratios: [0.8, 0.3, 0.1], seed: 1 }.assign(10, &[], &[]);
         assert!(err.unwrap_err().to_string().contains("sum to 1"));
     }
 }

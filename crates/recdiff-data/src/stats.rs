@@ -44,14 +44,7 @@ struct Acc {
 
 impl Acc {
     fn new() -> Self {
-        Self {
-            distinct: HashSet::new(),
-            missing: 0,
-            sum: 0.0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-            present: 0,
-        }
+        Self { distinct: HashSet::new(), missing: 0, sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, present: 0 }
     }
     fn number(&mut self, v: f64) {
         self.distinct.insert(v.to_bits());
@@ -94,14 +87,10 @@ pub fn compute(schema: &Schema, max_rows: u64) -> Result<DatasetStats> {
                     let (col, name) = parser.field_column(f);
                     let r = &parser.reader;
                     let present = match spec.kind {
-                        FieldKind::Numeric => r
-                            .number(b, row, col, name)?
-                            .map(|v| acc.number(v))
-                            .is_some(),
-                        FieldKind::Categorical => r
-                            .key(b, row, col, name)?
-                            .map(|k| acc.distinct.insert(hash(k)))
-                            .is_some(),
+                        FieldKind::Numeric => r.number(b, row, col, name)?.map(|v| acc.number(v)).is_some(),
+                        FieldKind::Categorical => {
+                            r.key(b, row, col, name)?.map(|k| acc.distinct.insert(hash(k))).is_some()
+                        }
                         FieldKind::MultiHot => {
                             r.tokens(b, row, col, spec.separator(), |k| {
                                 acc.distinct.insert(hash(k));
@@ -120,11 +109,7 @@ pub fn compute(schema: &Schema, max_rows: u64) -> Result<DatasetStats> {
         other => other?,
     }
     let rate = |n: u64| {
-        if rows > 0 {
-            n as f64 / rows as f64
-        } else {
-            0.0
-        }
+        if rows > 0 { n as f64 / rows as f64 } else { 0.0 }
     };
     let fields = schema
         .fields

@@ -33,9 +33,7 @@ pub struct CellReader {
 
 impl CellReader {
     pub fn new(missing_tokens: &[String]) -> Self {
-        Self {
-            missing_tokens: missing_tokens.to_vec(),
-        }
+        Self { missing_tokens: missing_tokens.to_vec() }
     }
 
     fn is_missing_text(&self, s: &str) -> bool {
@@ -44,13 +42,7 @@ impl CellReader {
     }
 
     /// A finite number, `None` when missing; text that is not a number is an error naming the cell.
-    pub fn number(
-        &self,
-        b: &dyn RowBatch,
-        row: usize,
-        col: usize,
-        name: &str,
-    ) -> Result<Option<f64>> {
+    pub fn number(&self, b: &dyn RowBatch, row: usize, col: usize, name: &str) -> Result<Option<f64>> {
         let v = match b.cell(row, col) {
             Cell::Null => return Ok(None),
             Cell::Int(i) => i as f64,
@@ -71,25 +63,14 @@ impl CellReader {
     }
 
     /// A categorical key, `None` when missing. Integral floats read as integers.
-    pub fn key<'a>(
-        &self,
-        b: &'a dyn RowBatch,
-        row: usize,
-        col: usize,
-        name: &str,
-    ) -> Result<Option<Key<'a>>> {
+    pub fn key<'a>(&self, b: &'a dyn RowBatch, row: usize, col: usize, name: &str) -> Result<Option<Key<'a>>> {
         Ok(match b.cell(row, col) {
             Cell::Null => None,
             Cell::Int(i) => Some(Key::Int(i)),
             Cell::Float(f) if f.is_nan() => None,
             Cell::Float(f) if f.fract() == 0.0 && f.abs() < 9e15 => Some(Key::Int(f as i64)),
             Cell::Float(f) => {
-                return Err(bad_cell(
-                    b,
-                    row,
-                    name,
-                    format!("categorical value {f} is not an integer or text"),
-                ));
+                return Err(bad_cell(b, row, name, format!("categorical value {f} is not an integer or text")));
             }
             Cell::Text(s) if self.is_missing_text(s) => None,
             Cell::Text(s) => Some(Key::Str(s.trim())),
@@ -119,11 +100,7 @@ impl CellReader {
             Cell::Text(s) if self.is_missing_text(s) => 0,
             Cell::Text(s) => {
                 let mut n = 0;
-                for t in s
-                    .split(separator)
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty() && !self.is_missing_text(t))
-                {
+                for t in s.split(separator).map(str::trim).filter(|t| !t.is_empty() && !self.is_missing_text(t)) {
                     f(Key::Str(t));
                     n += 1;
                 }
@@ -134,10 +111,7 @@ impl CellReader {
 }
 
 pub fn bad_cell(b: &dyn RowBatch, row: usize, column: &str, message: String) -> DataError {
-    DataError::BadRow {
-        location: b.location(row, Some(column)),
-        message,
-    }
+    DataError::BadRow { location: b.location(row, Some(column)), message }
 }
 
 pub fn bad_location(location: Location, message: String) -> DataError {

@@ -11,11 +11,7 @@ fn repo_root() -> PathBuf {
 fn movielens_schema() -> Option<Schema> {
     let dir = repo_root().join("../shared/data/ml-100k");
     if !dir.join("u.data").exists() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI needs MovieLens-100K at {} (see README)",
-            dir.display()
-        );
+        assert!(std::env::var("CI").is_err(), "CI needs MovieLens-100K at {} (see README)", dir.display());
         eprintln!("skipping: {} not found", dir.display());
         return None;
     }
@@ -35,10 +31,7 @@ fn stats_report_rows_users_items_and_positive_rate() {
     let genres = s.fields.iter().find(|f| f.name == "genres").unwrap();
     assert_eq!(genres.distinct, 19);
     let year = s.fields.iter().find(|f| f.name == "release_year").unwrap();
-    assert!(
-        year.missing > 0 && year.missing < 100,
-        "a few ratings have an item without date"
-    );
+    assert!(year.missing > 0 && year.missing < 100, "a few ratings have an item without date");
 }
 
 #[test]

@@ -7,16 +7,9 @@
 use crate::MetricError;
 
 /// Checks that scores are finite and labels are 0/1 and both have length `n`.
-fn validate<S: Copy + Into<f64>, L: Copy + Into<f64>>(
-    scores: &[S],
-    labels: &[L],
-) -> Result<(), MetricError> {
+fn validate<S: Copy + Into<f64>, L: Copy + Into<f64>>(scores: &[S], labels: &[L]) -> Result<(), MetricError> {
     if scores.len() != labels.len() {
-        return Err(MetricError::LengthMismatch {
-            what: "labels",
-            got: labels.len(),
-            expected: scores.len(),
-        });
+        return Err(MetricError::LengthMismatch { what: "labels", got: labels.len(), expected: scores.len() });
     }
     if scores.is_empty() {
         return Err(MetricError::Empty);
@@ -24,11 +17,7 @@ fn validate<S: Copy + Into<f64>, L: Copy + Into<f64>>(
     for (index, &s) in scores.iter().enumerate() {
         let value = s.into();
         if !value.is_finite() {
-            return Err(MetricError::NotFinite {
-                what: "score",
-                index,
-                value,
-            });
+            return Err(MetricError::NotFinite { what: "score", index, value });
         }
     }
     for (index, &l) in labels.iter().enumerate() {
@@ -74,8 +63,7 @@ fn count_pairs(order: &[u32], scores: &[f64], labels: &[bool]) -> PairCounts {
             }
             i += 1;
         }
-        counts.doubled_correct +=
-            2 * pos as u128 * counts.negatives as u128 + pos as u128 * neg as u128;
+        counts.doubled_correct += 2 * pos as u128 * counts.negatives as u128 + pos as u128 * neg as u128;
         counts.positives += pos;
         counts.negatives += neg;
     }
@@ -91,20 +79,16 @@ fn to_bool<T: Copy + Into<f64>>(v: &[T]) -> Vec<bool> {
 }
 
 /// Area under the ROC curve; ties between a positive and a negative count one half.
-pub fn auc<S: Copy + Into<f64>, L: Copy + Into<f64>>(
-    scores: &[S],
-    labels: &[L],
-) -> Result<f64, MetricError> {
+pub fn auc<S: Copy + Into<f64>, L: Copy + Into<f64>>(scores: &[S], labels: &[L]) -> Result<f64, MetricError> {
     validate(scores, labels)?;
     let scores = to_f64(scores);
     let labels = to_bool(labels);
     let mut order: Vec<u32> = (0..scores.len() as u32).collect();
     order.sort_unstable_by(|&a, &b| scores[a as usize].total_cmp(&scores[b as usize]));
     let counts = count_pairs(&order, &scores, &labels);
-    counts.auc().ok_or(MetricError::SingleClass {
-        positives: counts.positives as usize,
-        negatives: counts.negatives as usize,
-    })
+    counts
+        .auc()
+        .ok_or(MetricError::SingleClass { positives: counts.positives as usize, negatives: counts.negatives as usize })
 }
 
 /// Per-user AUC averaged with weights equal to each user's sample count.
@@ -127,20 +111,14 @@ pub fn uauc<S: Copy + Into<f64>, L: Copy + Into<f64>>(
 ) -> Result<Uauc, MetricError> {
     validate(scores, labels)?;
     if users.len() != scores.len() {
-        return Err(MetricError::LengthMismatch {
-            what: "users",
-            got: users.len(),
-            expected: scores.len(),
-        });
+        return Err(MetricError::LengthMismatch { what: "users", got: users.len(), expected: scores.len() });
     }
     let scores = to_f64(scores);
     let labels = to_bool(labels);
     let mut order: Vec<u32> = (0..scores.len() as u32).collect();
     order.sort_unstable_by(|&a, &b| {
         let (a, b) = (a as usize, b as usize);
-        users[a]
-            .cmp(&users[b])
-            .then(scores[a].total_cmp(&scores[b]))
+        users[a].cmp(&users[b]).then(scores[a].total_cmp(&scores[b]))
     });
     let (mut weighted, mut samples_used, mut users_used, mut users_skipped) = (0.0, 0usize, 0, 0);
     for group in order.chunk_by(|&a, &b| users[a as usize] == users[b as usize]) {
@@ -154,35 +132,21 @@ pub fn uauc<S: Copy + Into<f64>, L: Copy + Into<f64>>(
         }
     }
     if users_used == 0 {
-        return Err(MetricError::NoUsableUser {
-            users: users_skipped,
-        });
+        return Err(MetricError::NoUsableUser { users: users_skipped });
     }
-    Ok(Uauc {
-        value: weighted / samples_used as f64,
-        users_used,
-        users_skipped,
-        samples_used,
-    })
+    Ok(Uauc { value: weighted / samples_used as f64, users_used, users_skipped, samples_used })
 }
 
 /// Probabilities are clipped to `[EPS, 1 - EPS]` before the logarithm.
 pub const LOGLOSS_EPS: f64 = 1e-7;
 
 /// Mean binary cross-entropy of probabilities `probs` against 0/1 `labels`.
-pub fn logloss<S: Copy + Into<f64>, L: Copy + Into<f64>>(
-    probs: &[S],
-    labels: &[L],
-) -> Result<f64, MetricError> {
+pub fn logloss<S: Copy + Into<f64>, L: Copy + Into<f64>>(probs: &[S], labels: &[L]) -> Result<f64, MetricError> {
     validate(probs, labels)?;
     let mut total = 0.0;
     for (&p, &y) in probs.iter().zip(labels) {
         let p = p.into().clamp(LOGLOSS_EPS, 1.0 - LOGLOSS_EPS);
-        total -= if y.into() == 1.0 {
-            p.ln()
-        } else {
-            (1.0 - p).ln()
-        };
+        total -= if y.into() == 1.0 { p.ln() } else { (1.0 - p).ln() };
     }
     Ok(total / probs.len() as f64)
 }
@@ -213,11 +177,7 @@ mod tests {
     /// Scores drawn from a handful of values so that ties are frequent.
     fn tied_samples() -> impl Strategy<Value = Vec<(f64, f64, u32)>> {
         prop::collection::vec(
-            (
-                (0u8..6).prop_map(|v| v as f64 * 0.25),
-                prop::bool::ANY,
-                0u32..8,
-            )
+            ((0u8..6).prop_map(|v| v as f64 * 0.25), prop::bool::ANY, 0u32..8)
                 .prop_map(|(s, l, u)| (s, l as u8 as f64, u)),
             1..120,
         )
@@ -292,22 +252,10 @@ mod tests {
 
     #[test]
     fn auc_rejects_nan_scores_bad_labels_and_one_class() {
-        assert!(matches!(
-            auc(&[0.1f64, f64::NAN], &[0.0f64, 1.0]),
-            Err(MetricError::NotFinite { index: 1, .. })
-        ));
-        assert!(matches!(
-            auc(&[0.1f64, 0.2], &[0.0f64, 2.0]),
-            Err(MetricError::BadLabel { index: 1, .. })
-        ));
-        assert!(matches!(
-            auc(&[0.1f64, 0.2], &[1.0f64, 1.0]),
-            Err(MetricError::SingleClass { positives: 2, .. })
-        ));
-        assert!(matches!(
-            auc(&[0.1f64], &[1.0f64, 0.0]),
-            Err(MetricError::LengthMismatch { .. })
-        ));
+        assert!(matches!(auc(&[0.1f64, f64::NAN], &[0.0f64, 1.0]), Err(MetricError::NotFinite { index: 1, .. })));
+        assert!(matches!(auc(&[0.1f64, 0.2], &[0.0f64, 2.0]), Err(MetricError::BadLabel { index: 1, .. })));
+        assert!(matches!(auc(&[0.1f64, 0.2], &[1.0f64, 1.0]), Err(MetricError::SingleClass { positives: 2, .. })));
+        assert!(matches!(auc(&[0.1f64], &[1.0f64, 0.0]), Err(MetricError::LengthMismatch { .. })));
     }
 
     #[test]

@@ -23,17 +23,9 @@ pub use stats::{MeanCi, mean_ci95};
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum MetricError {
     #[error("length mismatch: {what} has {got} entries, expected {expected}")]
-    LengthMismatch {
-        what: &'static str,
-        got: usize,
-        expected: usize,
-    },
+    LengthMismatch { what: &'static str, got: usize, expected: usize },
     #[error("{what} at index {index} is not finite ({value})")]
-    NotFinite {
-        what: &'static str,
-        index: usize,
-        value: f64,
-    },
+    NotFinite { what: &'static str, index: usize, value: f64 },
     #[error("label at index {index} is {value}; labels must be 0 or 1")]
     BadLabel { index: usize, value: f64 },
     #[error("AUC needs both classes; got {positives} positives and {negatives} negatives")]

@@ -14,22 +14,14 @@ fn check(ranked: &[u32], relevant: &[u32]) -> Result<(), MetricError> {
     let mut seen = HashSet::with_capacity(ranked.len());
     for (index, &id) in ranked.iter().enumerate() {
         if !seen.insert(id) {
-            return Err(MetricError::NotFinite {
-                what: "ranked list (duplicate item id)",
-                index,
-                value: id as f64,
-            });
+            return Err(MetricError::NotFinite { what: "ranked list (duplicate item id)", index, value: id as f64 });
         }
     }
     Ok(())
 }
 
 fn hits_in_top(ranked: &[u32], relevant: &[u32], k: usize) -> usize {
-    ranked
-        .iter()
-        .take(k)
-        .filter(|id| relevant.contains(id))
-        .count()
+    ranked.iter().take(k).filter(|id| relevant.contains(id)).count()
 }
 
 /// 1 if any relevant item is among the first `k`, else 0.
@@ -48,13 +40,8 @@ pub fn recall_at(ranked: &[u32], relevant: &[u32], k: usize) -> Result<f64, Metr
 pub fn ndcg_at(ranked: &[u32], relevant: &[u32], k: usize) -> Result<f64, MetricError> {
     check(ranked, relevant)?;
     let discount = |pos: usize| 1.0 / ((pos + 2) as f64).log2();
-    let dcg: f64 = ranked
-        .iter()
-        .take(k)
-        .enumerate()
-        .filter(|(_, id)| relevant.contains(id))
-        .map(|(pos, _)| discount(pos))
-        .sum();
+    let dcg: f64 =
+        ranked.iter().take(k).enumerate().filter(|(_, id)| relevant.contains(id)).map(|(pos, _)| discount(pos)).sum();
     let ideal: f64 = (0..relevant.len().min(k)).map(discount).sum();
     Ok(if ideal > 0.0 { dcg / ideal } else { 0.0 })
 }
@@ -62,10 +49,7 @@ pub fn ndcg_at(ranked: &[u32], relevant: &[u32], k: usize) -> Result<f64, Metric
 /// Reciprocal rank of the first relevant item in the whole list, 0 if none is present.
 pub fn mrr(ranked: &[u32], relevant: &[u32]) -> Result<f64, MetricError> {
     check(ranked, relevant)?;
-    Ok(ranked
-        .iter()
-        .position(|id| relevant.contains(id))
-        .map_or(0.0, |pos| 1.0 / (pos + 1) as f64))
+    Ok(ranked.iter().position(|id| relevant.contains(id)).map_or(0.0, |pos| 1.0 / (pos + 1) as f64))
 }
 
 /// Running means of HR/NDCG/Recall at several cut-offs and MRR over queries.
@@ -128,16 +112,9 @@ mod tests {
 
     /// Reference NDCG written from the textbook definition with explicit relevance gains.
     fn naive_ndcg(ranked: &[u32], relevant: &[u32], k: usize) -> f64 {
-        let gains: Vec<f64> = ranked
-            .iter()
-            .map(|id| if relevant.contains(id) { 1.0 } else { 0.0 })
-            .collect();
+        let gains: Vec<f64> = ranked.iter().map(|id| if relevant.contains(id) { 1.0 } else { 0.0 }).collect();
         let dcg = |g: &[f64]| -> f64 {
-            g.iter()
-                .take(k)
-                .enumerate()
-                .map(|(i, g)| (2f64.powf(*g) - 1.0) / (i as f64 + 2.0).log2())
-                .sum()
+            g.iter().take(k).enumerate().map(|(i, g)| (2f64.powf(*g) - 1.0) / (i as f64 + 2.0).log2()).sum()
         };
         let mut ideal = vec![1.0; relevant.len()];
         ideal.resize(ranked.len().max(relevant.len()), 0.0);
@@ -146,11 +123,7 @@ mod tests {
     }
 
     fn query() -> impl Strategy<Value = (Vec<u32>, Vec<u32>, usize)> {
-        (
-            Just((0u32..40).collect::<Vec<_>>()).prop_shuffle(),
-            prop::collection::btree_set(0u32..60, 1..6),
-            1usize..45,
-        )
+        (Just((0u32..40).collect::<Vec<_>>()).prop_shuffle(), prop::collection::btree_set(0u32..60, 1..6), 1usize..45)
             .prop_map(|(r, rel, k)| (r, rel.into_iter().collect(), k))
     }
 

@@ -14,9 +14,8 @@ pub struct MeanCi {
 
 /// Two-sided 97.5% quantiles of Student's t for 1..=30 degrees of freedom.
 const T975: [f64; 30] = [
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-    2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-    2.052, 2.048, 2.045, 2.042,
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120,
+    2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
 ];
 
 /// The t quantile for `df` degrees of freedom (normal approximation beyond 30).
@@ -34,30 +33,16 @@ pub fn mean_ci95(values: &[f64]) -> Result<MeanCi, MetricError> {
         return Err(MetricError::Empty);
     }
     if let Some(index) = values.iter().position(|v| !v.is_finite()) {
-        return Err(MetricError::NotFinite {
-            what: "value",
-            index,
-            value: values[index],
-        });
+        return Err(MetricError::NotFinite { what: "value", index, value: values[index] });
     }
     let n = values.len();
     let mean = values.iter().sum::<f64>() / n as f64;
     if n == 1 {
-        return Ok(MeanCi {
-            mean,
-            half_width: 0.0,
-            n,
-            std: 0.0,
-        });
+        return Ok(MeanCi { mean, half_width: 0.0, n, std: 0.0 });
     }
     let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
     let std = var.sqrt();
-    Ok(MeanCi {
-        mean,
-        half_width: t_quantile_975(n - 1) * std / (n as f64).sqrt(),
-        n,
-        std,
-    })
+    Ok(MeanCi { mean, half_width: t_quantile_975(n - 1) * std / (n as f64).sqrt(), n, std })
 }
 
 #[cfg(test)]

@@ -60,10 +60,7 @@ impl AsymDiffRecConfig {
         let mut widths = vec![fields + latent_dim];
         widths.extend(std::iter::repeat_n(self.hidden, self.layers.max(1) - 1));
         widths.push(latent_dim);
-        let layers = widths
-            .windows(2)
-            .map(|w| LinearConfig::new(w[0], w[1]).init(device))
-            .collect();
+        let layers = widths.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect();
         AsymDenoiser { layers }
     }
 }

@@ -35,10 +35,7 @@ pub struct Losses {
 impl CtrModelConfig {
     pub fn init(&self, fields: usize, dim: usize, device: &Device) -> CtrModel {
         let base = self.dcn.init(fields * dim, device);
-        let denoiser = self
-            .asymdiffrec
-            .as_ref()
-            .map(|a| a.init(fields, base.latent_dim, device));
+        let denoiser = self.asymdiffrec.as_ref().map(|a| a.init(fields, base.latent_dim, device));
         CtrModel { base, denoiser }
     }
 }
@@ -47,9 +44,7 @@ impl CtrModelConfig {
 pub fn bce_with_logits(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
     let pos = log_sigmoid(logits.clone());
     let neg = log_sigmoid(logits.neg());
-    (targets.clone() * pos + (targets.neg() + 1.0) * neg)
-        .neg()
-        .mean()
+    (targets.clone() * pos + (targets.neg() + 1.0) * neg).neg().mean()
 }
 
 impl CtrModel {
@@ -65,23 +60,12 @@ impl CtrModel {
     /// Base training loss on `x` (`[B, F*D]`) and targets `[B, 1]`.
     pub fn base_losses(&self, x: Tensor<2>, y: Tensor<2>) -> Losses {
         let main = bce_with_logits(self.base.f(self.base.h(x)), y);
-        Losses {
-            total: main.clone(),
-            main,
-            recon: None,
-            aux: None,
-        }
+        Losses { total: main.clone(), main, recon: None, aux: None }
     }
 
     /// AsymDiffRec training losses. `x` stacks the clean batch over its feature-dropped copy
     /// (`[2B, F*D]`, one pass of `h` over both), `s_noisy` is the noisy copy's mask `[B, F]`.
-    pub fn asym_losses(
-        &self,
-        x: Tensor<2>,
-        s_noisy: Tensor<2>,
-        y: Tensor<2>,
-        cfg: &AsymDiffRecConfig,
-    ) -> Losses {
+    pub fn asym_losses(&self, x: Tensor<2>, s_noisy: Tensor<2>, y: Tensor<2>, cfg: &AsymDiffRecConfig) -> Losses {
         let Some(g) = &self.denoiser else {
             return self.base_losses(x, y);
         };
@@ -94,14 +78,7 @@ impl CtrModel {
         let target = if cfg.stop_gradient { z0.detach() } else { z0 };
         let recon = (z0p.clone() - target).powi_scalar(2).mean();
         let aux = bce_with_logits(self.base.f(z0p), y);
-        let total = main.clone() * cfg.main_weight
-            + recon.clone() * cfg.recon_weight
-            + aux.clone() * cfg.aux_weight;
-        Losses {
-            total,
-            main,
-            recon: Some(recon),
-            aux: Some(aux),
-        }
+        let total = main.clone() * cfg.main_weight + recon.clone() * cfg.recon_weight + aux.clone() * cfg.aux_weight;
+        Losses { total, main, recon: Some(recon), aux: Some(aux) }
     }
 }

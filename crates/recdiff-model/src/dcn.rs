@@ -65,20 +65,13 @@ pub struct CrossLayer {
 impl CrossLayer {
     fn new(width: usize, kind: CrossKind, device: &Device) -> Self {
         match kind {
-            CrossKind::FullRank => Self {
-                full: Some(LinearConfig::new(width, width).init(device)),
-                down: vec![],
-                up: vec![],
-                gate: None,
-            },
+            CrossKind::FullRank => {
+                Self { full: Some(LinearConfig::new(width, width).init(device)), down: vec![], up: vec![], gate: None }
+            }
             CrossKind::LowRankMixture { rank, experts } => Self {
                 full: None,
-                down: (0..experts)
-                    .map(|_| LinearConfig::new(width, rank).with_bias(false).init(device))
-                    .collect(),
-                up: (0..experts)
-                    .map(|_| LinearConfig::new(rank, width).init(device))
-                    .collect(),
+                down: (0..experts).map(|_| LinearConfig::new(width, rank).with_bias(false).init(device)).collect(),
+                up: (0..experts).map(|_| LinearConfig::new(rank, width).init(device)).collect(),
                 gate: Some(LinearConfig::new(width, experts).init(device)),
             },
         }
@@ -116,9 +109,7 @@ pub struct DcnV2 {
 impl DcnV2Config {
     /// A DCN-V2 over `input_width = fields * dim` embedded inputs.
     pub fn init(&self, input_width: usize, device: &Device) -> DcnV2 {
-        let cross = (0..self.cross_layers)
-            .map(|_| CrossLayer::new(input_width, self.cross, device))
-            .collect();
+        let cross = (0..self.cross_layers).map(|_| CrossLayer::new(input_width, self.cross, device)).collect();
         let stacked = self.structure == Structure::Stacked;
         let mut deep = Vec::new();
         let mut width = input_width;

@@ -23,24 +23,14 @@ use serde::{Deserialize, Serialize};
 pub enum SparseOptimizer {
     /// Lazy Adam: moments kept per element, updated only for touched rows; bias correction uses the
     /// global step.
-    Adam {
-        lr: f32,
-        beta1: f32,
-        beta2: f32,
-        eps: f32,
-    },
+    Adam { lr: f32, beta1: f32, beta2: f32, eps: f32 },
     /// Row-wise Adagrad: one accumulator per row (the mean squared gradient of the row).
     Adagrad { lr: f32, eps: f32 },
 }
 
 impl Default for SparseOptimizer {
     fn default() -> Self {
-        SparseOptimizer::Adam {
-            lr: 1e-3,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-        }
+        SparseOptimizer::Adam { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
     }
 }
 
@@ -91,39 +81,20 @@ impl EmbeddingStore {
             .enumerate()
             .map(|(f, meta)| {
                 let rows = meta.cardinality().max(1) as usize;
-                let mut rng = ChaCha8Rng::seed_from_u64(
-                    seed ^ (f as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-                );
+                let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (f as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
                 let weights = (0..rows * dim).map(|_| normal.sample(&mut rng)).collect();
                 let (m, v) = match optimizer {
                     SparseOptimizer::Adam { .. } => (vec![0.0; rows * dim], vec![0.0; rows * dim]),
                     SparseOptimizer::Adagrad { .. } => (Vec::new(), vec![0.0; rows]),
                 };
-                Table {
-                    name: meta.name.clone(),
-                    rows,
-                    weights,
-                    m,
-                    v,
-                }
+                Table { name: meta.name.clone(), rows, weights, m, v }
             })
             .collect();
         let slots = fields
             .iter()
-            .map(|m| FieldSlots {
-                offset: m.id_offset,
-                width: m.width,
-                scalar: m.codec.is_scalar(),
-            })
+            .map(|m| FieldSlots { offset: m.id_offset, width: m.width, scalar: m.codec.is_scalar() })
             .collect();
-        Self {
-            dim,
-            tables,
-            slots,
-            optimizer,
-            l2,
-            step: 0,
-        }
+        Self { dim, tables, slots, optimizer, l2, step: 0 }
     }
 
     pub fn fields(&self) -> usize {
@@ -138,77 +109,52 @@ impl EmbeddingStore {
     /// Writes the pooled embeddings of `rows` (masked per `masks`) into `out` (`rows.len() * width`).
     pub fn gather(&self, rows: &[Row<'_>], masks: &MaskMatrix, out: &mut [f32]) {
         let (dim, width) = (self.dim, self.width());
-        out.par_chunks_mut(width)
-            .zip(rows.par_iter())
-            .enumerate()
-            .for_each(|(b, (dst, row))| {
-                dst.fill(0.0);
-                for f in 0..self.fields() {
-                    if masks.get(b, f) {
-                        continue;
-                    }
-                    let table = &self.tables[f].weights;
-                    let d = &mut dst[f * dim..(f + 1) * dim];
-                    lookups_of(self.slots[f], f, row, |id, w| {
-                        let src = &table[id * dim..(id + 1) * dim];
-                        d.iter_mut().zip(src).for_each(|(o, s)| *o += w * s);
-                    });
+        out.par_chunks_mut(width).zip(rows.par_iter()).enumerate().for_each(|(b, (dst, row))| {
+            dst.fill(0.0);
+            for f in 0..self.fields() {
+                if masks.get(b, f) {
+                    continue;
                 }
-            });
+                let table = &self.tables[f].weights;
+                let d = &mut dst[f * dim..(f + 1) * dim];
+                lookups_of(self.slots[f], f, row, |id, w| {
+                    let src = &table[id * dim..(id + 1) * dim];
+                    d.iter_mut().zip(src).for_each(|(o, s)| *o += w * s);
+                });
+            }
+        });
     }
 
     /// Applies one optimiser step from `grad`, the gradient of the gathered input, with the
     /// optimiser's learning rate multiplied by `lr_scale` (the schedule's factor).
-    pub fn apply_gradients(
-        &mut self,
-        rows: &[Row<'_>],
-        masks: &MaskMatrix,
-        grad: &[f32],
-        lr_scale: f32,
-    ) {
+    pub fn apply_gradients(&mut self, rows: &[Row<'_>], masks: &MaskMatrix, grad: &[f32], lr_scale: f32) {
         self.step += 1;
         let opt = match self.optimizer {
-            SparseOptimizer::Adam {
-                lr,
-                beta1,
-                beta2,
-                eps,
-            } => SparseOptimizer::Adam {
-                lr: lr * lr_scale,
-                beta1,
-                beta2,
-                eps,
-            },
-            SparseOptimizer::Adagrad { lr, eps } => SparseOptimizer::Adagrad {
-                lr: lr * lr_scale,
-                eps,
-            },
+            SparseOptimizer::Adam { lr, beta1, beta2, eps } => {
+                SparseOptimizer::Adam { lr: lr * lr_scale, beta1, beta2, eps }
+            }
+            SparseOptimizer::Adagrad { lr, eps } => SparseOptimizer::Adagrad { lr: lr * lr_scale, eps },
         };
         let (dim, width, step, l2) = (self.dim, self.width(), self.step, self.l2);
         let slots = &self.slots;
-        self.tables
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(f, table)| {
-                let mut touched: Vec<(u32, u32, f32)> = Vec::with_capacity(rows.len());
-                for (b, row) in rows.iter().enumerate() {
-                    if !masks.get(b, f) {
-                        lookups_of(slots[f], f, row, |id, w| {
-                            touched.push((id as u32, b as u32, w))
-                        });
-                    }
+        self.tables.par_iter_mut().enumerate().for_each(|(f, table)| {
+            let mut touched: Vec<(u32, u32, f32)> = Vec::with_capacity(rows.len());
+            for (b, row) in rows.iter().enumerate() {
+                if !masks.get(b, f) {
+                    lookups_of(slots[f], f, row, |id, w| touched.push((id as u32, b as u32, w)));
                 }
-                touched.sort_unstable_by_key(|t| (t.0, t.1));
-                let mut acc = vec![0f32; dim];
-                for group in touched.chunk_by(|a, b| a.0 == b.0) {
-                    acc.fill(0.0);
-                    for &(_, b, w) in group {
-                        let g = &grad[b as usize * width + f * dim..][..dim];
-                        acc.iter_mut().zip(g).for_each(|(a, g)| *a += w * g);
-                    }
-                    update_row(table, group[0].0 as usize, dim, &mut acc, l2, step, opt);
+            }
+            touched.sort_unstable_by_key(|t| (t.0, t.1));
+            let mut acc = vec![0f32; dim];
+            for group in touched.chunk_by(|a, b| a.0 == b.0) {
+                acc.fill(0.0);
+                for &(_, b, w) in group {
+                    let g = &grad[b as usize * width + f * dim..][..dim];
+                    acc.iter_mut().zip(g).for_each(|(a, g)| *a += w * g);
                 }
-            });
+                update_row(table, group[0].0 as usize, dim, &mut acc, l2, step, opt);
+            }
+        });
     }
 }
 
@@ -227,28 +173,13 @@ fn lookups_of(s: FieldSlots, f: usize, row: &Row<'_>, mut emit: impl FnMut(usize
     }
 }
 
-fn update_row(
-    table: &mut Table,
-    id: usize,
-    dim: usize,
-    grad: &mut [f32],
-    l2: f32,
-    step: u64,
-    opt: SparseOptimizer,
-) {
+fn update_row(table: &mut Table, id: usize, dim: usize, grad: &mut [f32], l2: f32, step: u64, opt: SparseOptimizer) {
     let w = &mut table.weights[id * dim..(id + 1) * dim];
     if l2 > 0.0 {
-        grad.iter_mut()
-            .zip(w.iter())
-            .for_each(|(g, w)| *g += l2 * w);
+        grad.iter_mut().zip(w.iter()).for_each(|(g, w)| *g += l2 * w);
     }
     match opt {
-        SparseOptimizer::Adam {
-            lr,
-            beta1,
-            beta2,
-            eps,
-        } => {
+        SparseOptimizer::Adam { lr, beta1, beta2, eps } => {
             let t = step.min(i32::MAX as u64) as i32;
             let (bc1, bc2) = (1.0 - beta1.powi(t), 1.0 - beta2.powi(t));
             let m = &mut table.m[id * dim..(id + 1) * dim];
@@ -263,9 +194,7 @@ fn update_row(
             let g2 = grad.iter().map(|g| g * g).sum::<f32>() / dim as f32;
             table.v[id] += g2;
             let scale = lr / (table.v[id].sqrt() + eps);
-            w.iter_mut()
-                .zip(grad.iter())
-                .for_each(|(w, g)| *w -= scale * g);
+            w.iter_mut().zip(grad.iter()).for_each(|(w, g)| *w -= scale * g);
         }
     }
 }

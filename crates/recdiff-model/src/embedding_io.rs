@@ -19,9 +19,7 @@ fn bytes(v: &[f32]) -> Vec<u8> {
 }
 
 fn floats(b: &[u8]) -> Vec<f32> {
-    b.chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
+    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
 impl EmbeddingStore {
@@ -29,11 +27,7 @@ impl EmbeddingStore {
     pub fn to_safetensors(&self, with_state: bool) -> Result<Vec<u8>, StoreError> {
         let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
         for t in &self.tables {
-            buffers.push((
-                format!("{}.weight", t.name),
-                vec![t.rows, self.dim],
-                bytes(&t.weights),
-            ));
+            buffers.push((format!("{}.weight", t.name), vec![t.rows, self.dim], bytes(&t.weights)));
             if with_state {
                 if !t.m.is_empty() {
                     buffers.push((format!("{}.m", t.name), vec![t.m.len()], bytes(&t.m)));
@@ -43,14 +37,10 @@ impl EmbeddingStore {
         }
         let views = buffers
             .iter()
-            .map(|(n, shape, data)| {
-                Ok((n.clone(), TensorView::new(Dtype::F32, shape.clone(), data)?))
-            })
+            .map(|(n, shape, data)| Ok((n.clone(), TensorView::new(Dtype::F32, shape.clone(), data)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let meta = HashMap::from([
-            ("step".to_string(), self.step.to_string()),
-            ("dim".to_string(), self.dim.to_string()),
-        ]);
+        let meta =
+            HashMap::from([("step".to_string(), self.step.to_string()), ("dim".to_string(), self.dim.to_string())]);
         Ok(safetensors::serialize(views, Some(meta))?)
     }
 
@@ -75,9 +65,7 @@ impl EmbeddingStore {
             restore(t, &st, "v")?;
         }
         if let Some(step) = meta.metadata().as_ref().and_then(|m| m.get("step")) {
-            self.step = step
-                .parse()
-                .map_err(|_| StoreError::Mismatch(format!("bad step {step:?}")))?;
+            self.step = step.parse().map_err(|_| StoreError::Mismatch(format!("bad step {step:?}")))?;
         }
         Ok(())
     }

@@ -12,11 +12,7 @@ pub struct MaskMatrix {
 impl MaskMatrix {
     pub fn new(rows: usize, fields: usize) -> Self {
         let words_per_row = fields.div_ceil(64).max(1);
-        Self {
-            fields,
-            words_per_row,
-            bits: vec![0; rows * words_per_row],
-        }
+        Self { fields, words_per_row, bits: vec![0; rows * words_per_row] }
     }
 
     /// The encoded rows' own missing masks.

@@ -35,13 +35,7 @@ pub fn build<'a>(
         masks.extend(&noisy);
         noisy.to_f32()
     });
-    Batch {
-        rows,
-        masks,
-        labels,
-        noisy_mask,
-        samples,
-    }
+    Batch { rows, masks, labels, noisy_mask, samples }
 }
 
 /// Rows `indices` of `split` with their own masks plus, optionally, a share of present fields
@@ -66,11 +60,5 @@ pub fn build_eval<'a>(
         }
     }
     let samples = rows.len();
-    Batch {
-        rows,
-        masks,
-        labels,
-        noisy_mask: None,
-        samples,
-    }
+    Batch { rows, masks, labels, noisy_mask: None, samples }
 }

@@ -22,26 +22,17 @@ pub struct LoopState {
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path}: {message}")]
     Format { path: PathBuf, message: String },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
-    move |source| CheckpointError::Io {
-        path: path.into(),
-        source,
-    }
+    move |source| CheckpointError::Io { path: path.into(), source }
 }
 
 fn fmt_err(path: &Path, e: impl std::fmt::Debug) -> CheckpointError {
-    CheckpointError::Format {
-        path: path.into(),
-        message: format!("{e:?}"),
-    }
+    CheckpointError::Format { path: path.into(), message: format!("{e:?}") }
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
@@ -64,10 +55,7 @@ pub fn save(
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
     let mut dense = SafetensorsStore::from_bytes(None);
     model.save_into(&mut dense).map_err(|e| fmt_err(&tmp, e))?;
-    write_file(
-        &tmp.join("dense.safetensors"),
-        &dense.get_bytes().map_err(|e| fmt_err(&tmp, e))?,
-    )?;
+    write_file(&tmp.join("dense.safetensors"), &dense.get_bytes().map_err(|e| fmt_err(&tmp, e))?)?;
     let optim_bytes = optim.into_bytes().map_err(|e| fmt_err(&tmp, e))?;
     write_file(&tmp.join("optimizer.bin"), &optim_bytes)?;
     let emb = store.to_safetensors(true).map_err(|e| fmt_err(&tmp, e))?;
@@ -98,29 +86,16 @@ pub fn load(
     let mut dense = SafetensorsStore::from_bytes(Some(read("dense.safetensors")?));
     let applied = model.load_from(&mut dense).map_err(|e| fmt_err(dir, e))?;
     if !applied.missing.is_empty() {
-        return Err(fmt_err(
-            dir,
-            format!("dense weights missing tensors: {:?}", applied.missing),
-        ));
+        return Err(fmt_err(dir, format!("dense weights missing tensors: {:?}", applied.missing)));
     }
-    let optim = optim
-        .from_bytes(burn::tensor::Bytes::from_bytes_vec(read("optimizer.bin")?))
-        .map_err(|e| fmt_err(dir, e))?;
-    store
-        .load_safetensors(&read("embeddings.safetensors")?)
-        .map_err(|e| fmt_err(dir, e))?;
+    let optim =
+        optim.from_bytes(burn::tensor::Bytes::from_bytes_vec(read("optimizer.bin")?)).map_err(|e| fmt_err(dir, e))?;
+    store.load_safetensors(&read("embeddings.safetensors")?).map_err(|e| fmt_err(dir, e))?;
     let state = serde_json::from_slice(&read("state.json")?).map_err(|e| fmt_err(dir, e))?;
     Ok((optim, state))
 }
 
 /// Whether `dir` holds a complete checkpoint.
 pub fn exists(dir: &Path) -> bool {
-    [
-        "dense.safetensors",
-        "optimizer.bin",
-        "embeddings.safetensors",
-        "state.json",
-    ]
-    .iter()
-    .all(|f| dir.join(f).is_file())
+    ["dense.safetensors", "optimizer.bin", "embeddings.safetensors", "state.json"].iter().all(|f| dir.join(f).is_file())
 }

@@ -71,10 +71,7 @@ pub struct ModelConfig {
 
 impl ModelConfig {
     pub fn ctr(&self) -> CtrModelConfig {
-        CtrModelConfig {
-            dcn: self.dcn.clone(),
-            asymdiffrec: self.asymdiffrec.clone(),
-        }
+        CtrModelConfig { dcn: self.dcn.clone(), asymdiffrec: self.asymdiffrec.clone() }
     }
 }
 
@@ -162,10 +159,7 @@ impl Default for TrainConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("experiment config {path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -173,25 +167,13 @@ pub enum ConfigError {
 impl ExperimentConfig {
     /// Reads a config and resolves its relative paths against the file's directory.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.into(),
-            source,
-        })?;
-        let mut c: ExperimentConfig = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
-            path: path.into(),
-            message: e.to_string(),
-        })?;
-        c.validate().map_err(|message| ConfigError::Invalid {
-            path: path.into(),
-            message,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.into(), source })?;
+        let mut c: ExperimentConfig =
+            toml::from_str(&text).map_err(|e| ConfigError::Invalid { path: path.into(), message: e.to_string() })?;
+        c.validate().map_err(|message| ConfigError::Invalid { path: path.into(), message })?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &Path| {
-            if p.is_relative() {
-                dir.join(p)
-            } else {
-                p.to_path_buf()
-            }
+            if p.is_relative() { dir.join(p) } else { p.to_path_buf() }
         };
         c.data.schema = resolve(&c.data.schema);
         c.data.encoded = c.data.encoded.as_deref().map(resolve);
@@ -213,8 +195,6 @@ impl ExperimentConfig {
     }
 
     pub fn output_dir(&self) -> PathBuf {
-        self.output
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("runs").join(&self.name))
+        self.output.clone().unwrap_or_else(|| PathBuf::from("runs").join(&self.name))
     }
 }

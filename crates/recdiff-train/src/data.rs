@@ -13,10 +13,7 @@ pub fn prepare(cfg: &ExperimentConfig, out: &Path) -> Result<(EncodedMeta, PathB
         if meta.schema == schema && meta.split == cfg.data.split {
             return Ok((meta, dir));
         }
-        tracing::info!(
-            "encoded data in {} is for another schema or split; re-encoding",
-            dir.display()
-        );
+        tracing::info!("encoded data in {} is for another schema or split; re-encoding", dir.display());
     }
     let meta = recdiff_data::encode(&schema, &cfg.data.split, &dir, cfg.seed)?;
     Ok((meta, dir))

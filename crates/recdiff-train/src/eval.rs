@@ -75,9 +75,7 @@ pub fn score_batch(
     let x = Tensor::<2>::from_data(TensorData::new(buf.clone(), [n, width]), device);
     let s = Tensor::<2>::from_data(TensorData::new(b.masks.to_f32(), [n, fields]), device);
     let p = sigmoid(model.logits(x, s));
-    p.into_data()
-        .try_into_vec::<f32>()
-        .map_err(|e| EvalError::Tensor(format!("{e:?}")))
+    p.into_data().try_into_vec::<f32>().map_err(|e| EvalError::Tensor(format!("{e:?}")))
 }
 
 /// AUC, UAUC (per user, weighted by sample count) and LogLoss of `probs` on `split`.
@@ -92,11 +90,5 @@ pub fn metrics(probs: &[f32], split: &SplitFile) -> Result<EvalMetrics, EvalErro
         let u = recdiff_metrics::uauc(probs, &labels, &users)?;
         (u.value, u.users_used)
     };
-    Ok(EvalMetrics {
-        auc,
-        uauc,
-        uauc_users,
-        logloss,
-        rows: probs.len(),
-    })
+    Ok(EvalMetrics { auc, uauc, uauc_users, logloss, rows: probs.len() })
 }

@@ -5,6 +5,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod engine;
 pub mod eval;
 pub mod plot;
 mod progress;
@@ -27,10 +28,7 @@ pub enum TrainError {
     #[error(transparent)]
     Eval(#[from] eval::EvalError),
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("training diverged at step {step}: loss {loss}")]
     Diverged { step: u64, loss: f64 },
     #[error("{0}")]
@@ -39,9 +37,6 @@ pub enum TrainError {
 
 impl TrainError {
     pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
-        TrainError::Io {
-            path: path.into(),
-            source,
-        }
+        TrainError::Io { path: path.into(), source }
     }
 }

@@ -18,11 +18,7 @@ fn panel(svg: &mut String, x0: f64, title: &str, points: &[(f64, f64)], colour: 
     let (ymin, ymax) = bounds(points.iter().map(|p| p.1));
     let sx = |x: f64| x0 + PAD + (x - xmin) / (xmax - xmin) * pw;
     let sy = |y: f64| PAD + ph - (y - ymin) / (ymax - ymin) * ph;
-    let _ = write!(
-        svg,
-        r##"<rect x="{}" y="{PAD}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>"##,
-        x0 + PAD
-    );
+    let _ = write!(svg, r##"<rect x="{}" y="{PAD}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>"##, x0 + PAD);
     let _ = write!(
         svg,
         r#"<text x="{}" y="{}" font-size="14" text-anchor="middle">{title}</text>"#,
@@ -36,10 +32,7 @@ fn panel(svg: &mut String, x0: f64, title: &str, points: &[(f64, f64)], colour: 
         H - 12.0
     );
     for i in 0..=4 {
-        let (fx, fy) = (
-            xmin + (xmax - xmin) * i as f64 / 4.0,
-            ymin + (ymax - ymin) * i as f64 / 4.0,
-        );
+        let (fx, fy) = (xmin + (xmax - xmin) * i as f64 / 4.0, ymin + (ymax - ymin) * i as f64 / 4.0);
         let _ = write!(
             svg,
             r#"<text x="{}" y="{}" font-size="10" text-anchor="middle">{fx:.0}</text>"#,
@@ -53,39 +46,20 @@ fn panel(svg: &mut String, x0: f64, title: &str, points: &[(f64, f64)], colour: 
             sy(fy) + 3.0
         );
     }
-    let path: Vec<String> = points
-        .iter()
-        .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
-        .collect();
-    let _ = write!(
-        svg,
-        r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#,
-        path.join(" ")
-    );
+    let path: Vec<String> = points.iter().map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y))).collect();
+    let _ = write!(svg, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, path.join(" "));
     for &(x, y) in points {
-        let _ = write!(
-            svg,
-            r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{colour}"/>"#,
-            sx(x),
-            sy(y)
-        );
+        let _ = write!(svg, r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{colour}"/>"#, sx(x), sy(y));
     }
 }
 
 fn bounds(v: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = v
-        .filter(|x| x.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
-            (a.min(x), b.max(x))
-        });
+    let (lo, hi) =
+        v.filter(|x| x.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
     if !lo.is_finite() {
         return (0.0, 1.0);
     }
-    if hi - lo < 1e-12 {
-        (lo - 0.5, hi + 0.5)
-    } else {
-        (lo, hi)
-    }
+    if hi - lo < 1e-12 { (lo - 0.5, hi + 0.5) } else { (lo, hi) }
 }
 
 /// Reads `<run>/log.jsonl` and writes `<run>/curves.svg`.
@@ -98,14 +72,8 @@ pub fn write_curves(run: &Path) -> Result<(), TrainError> {
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()
         .map_err(|e| TrainError::Other(format!("{}: {e}", log.display())))?;
-    let loss: Vec<(f64, f64)> = records
-        .iter()
-        .map(|r| (r.step as f64, r.train_loss))
-        .collect();
-    let auc: Vec<(f64, f64)> = records
-        .iter()
-        .map(|r| (r.step as f64, r.valid.auc))
-        .collect();
+    let loss: Vec<(f64, f64)> = records.iter().map(|r| (r.step as f64, r.train_loss)).collect();
+    let auc: Vec<(f64, f64)> = records.iter().map(|r| (r.step as f64, r.valid.auc)).collect();
     let mut svg = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>"#
     );

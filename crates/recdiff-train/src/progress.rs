@@ -11,10 +11,9 @@ pub fn bar(enabled: bool, steps_per_epoch: u64) -> Progress {
         return Progress { bar: None };
     }
     let bar = ProgressBar::with_draw_target(Some(steps_per_epoch), ProgressDrawTarget::stderr());
-    let style =
-        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+    let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
     bar.set_style(style);
     Progress { bar: Some(bar) }
 }

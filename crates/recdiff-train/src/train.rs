@@ -6,17 +6,18 @@
 use crate::batch::{self, Batch};
 use crate::checkpoint::{self, LoopState};
 use crate::config::{ExperimentConfig, Schedule};
+use crate::engine::Engine;
 use crate::eval::{self, EvalMetrics};
 use crate::{TrainError, data};
 use burn::module::Module;
+use burn::optim::AdamConfig;
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use recdiff_data::{EncodedMeta, SplitFile};
-use recdiff_model::{CtrModel, EmbeddingStore};
+use recdiff_model::EmbeddingStore;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -55,39 +56,24 @@ pub struct RunSummary {
 pub struct Session {
     pub cfg: ExperimentConfig,
     pub meta: EncodedMeta,
-    pub device: Device,
-    /// Always `Some` between steps; taken while the optimiser consumes it.
-    model: Option<CtrModel>,
-    pub optim: ModuleOptimizer,
-    pub store: EmbeddingStore,
+    pub engine: Engine,
     pub state: LoopState,
     pub out: PathBuf,
     pub data_dir: PathBuf,
 }
 
 /// Learning-rate factor at `step` of `total` steps (epoch boundaries for step decay).
-pub fn lr_factor(
-    schedule: Schedule,
-    warmup: usize,
-    step: u64,
-    total: u64,
-    steps_per_epoch: u64,
-) -> f64 {
-    let warm = if warmup > 0 && step < warmup as u64 {
-        (step + 1) as f64 / warmup as f64
-    } else {
-        1.0
-    };
+pub fn lr_factor(schedule: Schedule, warmup: usize, step: u64, total: u64, steps_per_epoch: u64) -> f64 {
+    let warm = if warmup > 0 && step < warmup as u64 { (step + 1) as f64 / warmup as f64 } else { 1.0 };
     let decay = match schedule {
         Schedule::Constant => 1.0,
         Schedule::Cosine { min_factor } => {
             let t = (step as f64 / total.max(1) as f64).min(1.0);
             min_factor + (1.0 - min_factor) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
         }
-        Schedule::Step {
-            every_epochs,
-            factor,
-        } => factor.powi((step / steps_per_epoch.max(1) / every_epochs.max(1) as u64) as i32),
+        Schedule::Step { every_epochs, factor } => {
+            factor.powi((step / steps_per_epoch.max(1) / every_epochs.max(1) as u64) as i32)
+        }
     };
     warm * decay
 }
@@ -104,14 +90,13 @@ impl Session {
         let device = Device::flex().autodiff();
         device.seed(cfg.seed);
         let m = &cfg.model;
-        let mut model = m.ctr().init(meta.fields.len(), m.embedding_dim, &device);
+        let model = m.ctr().init(meta.fields.len(), m.embedding_dim, &device);
         let mut adam = AdamConfig::new().with_epsilon(1e-8);
         if cfg.train.weight_decay > 0.0 {
-            adam =
-                adam.with_weight_decay(Some(WeightDecayConfig::new(cfg.train.weight_decay as f32)));
+            adam = adam.with_weight_decay(Some(WeightDecayConfig::new(cfg.train.weight_decay as f32)));
         }
-        let mut optim = adam.init();
-        let mut store = EmbeddingStore::new(
+        let optim = adam.init();
+        let store = EmbeddingStore::new(
             &meta.fields,
             m.embedding_dim,
             m.embedding_optimizer,
@@ -119,119 +104,39 @@ impl Session {
             m.embedding_init_std,
             cfg.seed,
         );
-        let mut state = LoopState {
-            epoch: 0,
-            step: 0,
-            best_metric: None,
-            best_step: 0,
-            evals_without_improvement: 0,
-        };
+        let mut state = LoopState { epoch: 0, step: 0, best_metric: None, best_step: 0, evals_without_improvement: 0 };
+        let mut engine = Engine::new(device, model, optim, store, m.asymdiffrec.clone(), cfg.train.lr);
         let last = out.join("last");
         if resume && checkpoint::exists(&last) {
-            let (o, s) = checkpoint::load(&last, &mut model, optim, &mut store)?;
-            optim = o;
-            state = s;
-            tracing::info!(
-                "resumed from {} at epoch {}, step {}",
-                last.display(),
-                state.epoch,
-                state.step
-            );
+            state = engine.load_checkpoint(&last, true)?;
+            tracing::info!("resumed from {} at epoch {}, step {}", last.display(), state.epoch, state.step);
         } else if !resume {
             let _ = std::fs::remove_file(out.join("log.jsonl"));
         }
-        Ok(Self {
-            cfg: cfg.clone(),
-            meta,
-            device,
-            model: Some(model),
-            optim,
-            store,
-            state,
-            out,
-            data_dir,
-        })
-    }
-
-    pub fn model(&self) -> &CtrModel {
-        self.model
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("the model is only taken inside step()"))
+        Ok(Self { cfg: cfg.clone(), meta, engine, state, out, data_dir })
     }
 
     pub fn split(&self, s: u8) -> Result<SplitFile, TrainError> {
-        Ok(SplitFile::open(&EncodedMeta::split_path(
-            &self.data_dir,
-            s,
-        ))?)
+        Ok(SplitFile::open(&EncodedMeta::split_path(&self.data_dir, s))?)
     }
 
     /// One optimiser step on `b`; returns (total, main, recon, aux) losses.
-    fn step(
-        &mut self,
-        b: &Batch<'_>,
-        factor: f64,
-        buf: &mut Vec<f32>,
-    ) -> Result<[f64; 4], TrainError> {
-        let (n, width, fields) = (b.rows.len(), self.store.width(), self.store.fields());
-        buf.resize(n * width, 0.0);
-        self.store.gather(&b.rows, &b.masks, buf);
-        let x = Tensor::<2>::from_data(TensorData::new(buf.clone(), [n, width]), &self.device)
-            .require_grad();
-        let y = Tensor::<2>::from_data(
-            TensorData::new(b.labels.clone(), [b.samples, 1]),
-            &self.device,
-        );
-        let losses = match (&b.noisy_mask, &self.cfg.model.asymdiffrec) {
-            (Some(s), Some(a)) => {
-                let s = Tensor::<2>::from_data(
-                    TensorData::new(s.clone(), [b.samples, fields]),
-                    &self.device,
-                );
-                self.model().asym_losses(x.clone(), s, y, a)
-            }
-            _ => self.model().base_losses(x.clone(), y),
-        };
-        let scalar = |t: Tensor<1>| -> f64 { t.into_scalar::<f32>() as f64 };
-        let parts = [
-            scalar(losses.total.clone()),
-            scalar(losses.main.clone()),
-            losses.recon.clone().map(scalar).unwrap_or(f64::NAN),
-            losses.aux.clone().map(scalar).unwrap_or(f64::NAN),
-        ];
+    fn step(&mut self, b: &Batch<'_>, factor: f64, buf: &mut Vec<f32>) -> Result<[f64; 4], TrainError> {
+        let parts = self.engine.step(b, factor, buf)?;
         if !parts[0].is_finite() {
-            return Err(TrainError::Diverged {
-                step: self.state.step,
-                loss: parts[0],
-            });
+            return Err(TrainError::Diverged { step: self.state.step, loss: parts[0] });
         }
-        let mut grads = losses.total.backward();
-        let gx = x
-            .grad_remove(&mut grads)
-            .ok_or_else(|| TrainError::Other("no gradient for the embedded input".into()))?;
-        let gx: Vec<f32> = gx
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| TrainError::Other(format!("{e:?}")))?;
-        let model = self
-            .model
-            .take()
-            .ok_or_else(|| TrainError::Other("model missing".into()))?;
-        let gp = GradientsParams::from_grads(grads, &model);
-        self.model = Some(self.optim.step(self.cfg.train.lr * factor, model, gp));
-        self.store
-            .apply_gradients(&b.rows, &b.masks, &gx, factor as f32);
         self.state.step += 1;
         Ok(parts)
     }
 
     /// Validation metrics of the current weights.
     pub fn evaluate(&self, split: &SplitFile, remove: f64) -> Result<EvalMetrics, TrainError> {
-        let valid_model = self.model().valid();
-        let device = self.device.clone().inner();
+        let valid_model = self.engine.model().valid();
+        let device = self.engine.device.clone().inner();
         let probs = eval::predict_split(
             &valid_model,
-            &self.store,
+            &self.engine.store,
             split,
             &device,
             self.cfg.train.eval_batch_size,
@@ -243,11 +148,8 @@ impl Session {
 
     fn log(&self, record: &EvalRecord) -> Result<(), TrainError> {
         let path = self.out.join("log.jsonl");
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| TrainError::io(&path, e))?;
+        let mut f =
+            std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| TrainError::io(&path, e))?;
         let line = serde_json::to_string(record).map_err(|e| TrainError::Other(e.to_string()))?;
         writeln!(f, "{line}").map_err(|e| TrainError::io(&path, e))
     }
@@ -272,24 +174,11 @@ impl Session {
             self.state.best_metric = Some(value);
             self.state.best_step = self.state.step;
             self.state.evals_without_improvement = 0;
-            checkpoint::save(
-                &self.out.join("best"),
-                self.model(),
-                &self.optim,
-                &self.store,
-                &self.state,
-            )?;
+            self.save_checkpoint("best")?;
         } else {
             self.state.evals_without_improvement += 1;
         }
-        let record = sums.record(
-            self.state.epoch,
-            self.state.step,
-            lr,
-            started,
-            metrics,
-            improved,
-        );
+        let record = sums.record(self.state.epoch, self.state.step, lr, started, metrics, improved);
         self.log(&record)?;
         *sums = LossSums::default();
         tracing::info!(
@@ -305,25 +194,15 @@ impl Session {
 
     /// Runs the remaining epochs; returns early when early stopping triggers.
     pub fn fit(&mut self) -> Result<(), TrainError> {
-        let (train, valid) = (
-            self.split(recdiff_data::split::TRAIN)?,
-            self.split(recdiff_data::split::VALID)?,
-        );
+        let (train, valid) = (self.split(recdiff_data::split::TRAIN)?, self.split(recdiff_data::split::VALID)?);
         if train.is_empty() || valid.is_empty() {
-            return Err(TrainError::Other(
-                "train and valid splits must both hold rows".into(),
-            ));
+            return Err(TrainError::Other("train and valid splits must both hold rows".into()));
         }
         let t = self.cfg.train.clone();
         let steps_per_epoch = train.len().div_ceil(t.batch_size) as u64;
         let total = steps_per_epoch * t.epochs as u64;
-        let drop = self
-            .cfg
-            .model
-            .asymdiffrec
-            .as_ref()
-            .map(|a| a.max_drop_fraction);
-        let fields = self.store.fields();
+        let drop = self.cfg.model.asymdiffrec.as_ref().map(|a| a.max_drop_fraction);
+        let fields = self.engine.store.fields();
         let mut buf = Vec::new();
         let mut sums = LossSums::default();
         let progress = crate::progress::bar(t.progress, steps_per_epoch);
@@ -337,24 +216,13 @@ impl Session {
             let mut started = Instant::now();
             let mut lr = t.lr;
             for chunk in order.chunks(t.batch_size) {
-                let factor = lr_factor(
-                    t.schedule,
-                    t.warmup_steps,
-                    self.state.step,
-                    total,
-                    steps_per_epoch,
-                );
+                let factor = lr_factor(t.schedule, t.warmup_steps, self.state.step, total, steps_per_epoch);
                 lr = t.lr * factor;
-                let mut rng = ChaCha8Rng::seed_from_u64(
-                    self.cfg.seed.wrapping_mul(0x9E37_79B9) ^ self.state.step,
-                );
+                let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed.wrapping_mul(0x9E37_79B9) ^ self.state.step);
                 let b = batch::build(&train, chunk, fields, drop, &mut rng);
                 let parts = self.step(&b, factor, &mut buf)?;
                 sums.add(parts, b.samples);
-                progress.tick(
-                    parts[0],
-                    sums.samples as f64 / started.elapsed().as_secs_f64(),
-                );
+                progress.tick(parts[0], sums.samples as f64 / started.elapsed().as_secs_f64());
                 if t.eval_every_steps > 0 && self.state.step % t.eval_every_steps as u64 == 0 {
                     if self.checkpoint_eval(&valid, &mut sums, lr, started)? {
                         return self.finish_epoch(true);
@@ -370,33 +238,21 @@ impl Session {
         Ok(())
     }
 
+    fn save_checkpoint(&self, name: &str) -> Result<(), TrainError> {
+        let e = &self.engine;
+        Ok(checkpoint::save(&self.out.join(name), e.model(), &e.optim, &e.store, &self.state)?)
+    }
+
     fn finish_epoch(&mut self, stopped: bool) -> Result<(), TrainError> {
-        self.state.epoch = if stopped {
-            self.cfg.train.epochs
-        } else {
-            self.state.epoch + 1
-        };
-        checkpoint::save(
-            &self.out.join("last"),
-            self.model(),
-            &self.optim,
-            &self.store,
-            &self.state,
-        )?;
+        self.state.epoch = if stopped { self.cfg.train.epochs } else { self.state.epoch + 1 };
+        self.save_checkpoint("last")?;
         Ok(())
     }
 
     /// Replaces the weights with the best checkpoint's; returns its loop state.
     pub fn load_best(&mut self) -> Result<LoopState, TrainError> {
         let best = self.out.join("best");
-        let optim = AdamConfig::new().init();
-        let mut model = self
-            .model
-            .take()
-            .ok_or_else(|| TrainError::Other("model missing".into()))?;
-        let loaded = checkpoint::load(&best, &mut model, optim, &mut self.store);
-        self.model = Some(model);
-        Ok(loaded?.1)
+        self.engine.load_checkpoint(&best, false)
     }
 
     /// Loads the best checkpoint and evaluates valid and test; writes `results.json`.
@@ -406,11 +262,7 @@ impl Session {
         let test = self.evaluate(&self.split(recdiff_data::split::TEST)?, 0.0)?;
         let summary = RunSummary {
             name: self.cfg.name.clone(),
-            model: if self.cfg.model.asymdiffrec.is_some() {
-                "dcnv2+asymdiffrec".into()
-            } else {
-                "dcnv2".into()
-            },
+            model: if self.cfg.model.asymdiffrec.is_some() { "dcnv2+asymdiffrec".into() } else { "dcnv2".into() },
             seed: self.cfg.seed,
             best_step: state.best_step,
             steps: self.state.step,
@@ -419,8 +271,7 @@ impl Session {
             valid,
             test,
         };
-        let json =
-            serde_json::to_vec_pretty(&summary).map_err(|e| TrainError::Other(e.to_string()))?;
+        let json = serde_json::to_vec_pretty(&summary).map_err(|e| TrainError::Other(e.to_string()))?;
         recdiff_data::write_atomic(&self.out.join("results.json"), &json)?;
         crate::plot::write_curves(&self.out)?;
         Ok(summary)

@@ -38,40 +38,20 @@ struct Phase {
 fn run_phase(name: &'static str, args: &[&str]) -> Result<Phase> {
     let exe = std::env::current_exe().context("locating the recdiff binary")?;
     let started = Instant::now();
-    let out = Command::new(exe)
-        .args(args)
-        .output()
-        .with_context(|| format!("running phase {name}"))?;
+    let out = Command::new(exe).args(args).output().with_context(|| format!("running phase {name}"))?;
     let seconds = started.elapsed().as_secs_f64();
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
-        bail!(
-            "phase {name} failed: {}{}",
-            stdout,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        bail!("phase {name} failed: {}{}", stdout, String::from_utf8_lossy(&out.stderr));
     }
-    let peak_rss = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("peak_rss_bytes="))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    Ok(Phase {
-        name,
-        seconds,
-        peak_rss,
-    })
+    let peak_rss =
+        stdout.lines().find_map(|l| l.strip_prefix("peak_rss_bytes=")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+    Ok(Phase { name, seconds, peak_rss })
 }
 
 fn dir_size(path: &Path) -> u64 {
     std::fs::read_dir(path)
-        .map(|rd| {
-            rd.flatten()
-                .filter_map(|e| e.metadata().ok())
-                .filter(|m| m.is_file())
-                .map(|m| m.len())
-                .sum()
-        })
+        .map(|rd| rd.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
         .unwrap_or(0)
 }
 
@@ -81,12 +61,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     let dir = b.dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
     let data = dir.join("synth");
     let enc = dir.join("encoded");
-    let (rows, fields, users, items) = (
-        b.rows.to_string(),
-        b.fields.to_string(),
-        b.users.to_string(),
-        b.items.to_string(),
-    );
+    let (rows, fields, users, items) =
+        (b.rows.to_string(), b.fields.to_string(), b.users.to_string(), b.items.to_string());
     let data_s = data.to_string_lossy().to_string();
     let synth = run_phase(
         "synth (write parquet)",
@@ -109,23 +85,10 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     let schema = data.join("schema.toml").to_string_lossy().to_string();
     let encode = run_phase(
         "encode (3 passes)",
-        &[
-            "data",
-            "encode",
-            &schema,
-            "--out",
-            &enc.to_string_lossy(),
-            "--report-peak-memory",
-        ],
+        &["data", "encode", &schema, "--out", &enc.to_string_lossy(), "--report-peak-memory"],
     )?;
-    println!(
-        "recdiff bench encode: {} rows x {} fields ({} users, {} items)",
-        b.rows, b.fields, b.users, b.items
-    );
-    println!(
-        "{:<24} {:>10} {:>14} {:>14}",
-        "phase", "seconds", "rows/s", "peak RSS MiB"
-    );
+    println!("recdiff bench encode: {} rows x {} fields ({} users, {} items)", b.rows, b.fields, b.users, b.items);
+    println!("{:<24} {:>10} {:>14} {:>14}", "phase", "seconds", "rows/s", "peak RSS MiB");
     for p in [&synth, &encode] {
         println!(
             "{:<24} {:>10.1} {:>14.0} {:>14.1}",

@@ -94,11 +94,7 @@ pub struct EncodeArgs {
 
 pub fn run(cmd: DataCommand) -> Result<()> {
     match cmd {
-        DataCommand::Stats {
-            schema,
-            max_rows,
-            json,
-        } => {
+        DataCommand::Stats { schema, max_rows, json } => {
             let schema = Schema::load(&schema)?;
             let stats = recdiff_data::stats::compute(&schema, max_rows)
                 .with_context(|| format!("reading the data of schema '{}'", schema.name))?;
@@ -138,8 +134,7 @@ pub fn run(cmd: DataCommand) -> Result<()> {
 pub fn synth_config(args: &SynthArgs) -> Result<SynthConfig> {
     let mut c = match &args.config {
         Some(p) => {
-            let text =
-                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
             toml::from_str(&text).with_context(|| format!("synth config {}", p.display()))?
         }
         None => SynthConfig::default(),
@@ -147,16 +142,7 @@ pub fn synth_config(args: &SynthArgs) -> Result<SynthConfig> {
     macro_rules! set {
         ($($f:ident),*) => { $(if let Some(v) = args.$f { c.$f = v; })* };
     }
-    set!(
-        rows,
-        fields,
-        users,
-        items,
-        seed,
-        cold_start_rate,
-        item_meta_missing_rate,
-        max_field_missing_rate
-    );
+    set!(rows, fields, users, items, seed, cold_start_rate, item_meta_missing_rate, max_field_missing_rate);
     if let Some(f) = args.format {
         c.format = match f {
             Format::Parquet => OutputFormat::Parquet,
@@ -169,10 +155,7 @@ pub fn synth_config(args: &SynthArgs) -> Result<SynthConfig> {
 pub fn split_spec(kind: SplitKind, ratios: &[f64], seed: u64) -> Result<SplitSpec> {
     let ratios: [f64; 3] = match ratios {
         [a, b, c] => [*a, *b, *c],
-        other => bail!(
-            "--ratios needs three values (train,valid,test), got {}",
-            other.len()
-        ),
+        other => bail!("--ratios needs three values (train,valid,test), got {}", other.len()),
     };
     Ok(match kind {
         SplitKind::Random => SplitSpec::Random { ratios, seed },
@@ -205,24 +188,13 @@ pub fn print_encoded(meta: &EncodedMeta, out: &Path, secs: f64) {
     );
     for (s, name) in NAMES.iter().enumerate() {
         let rate = meta.positives[s] as f64 / meta.rows[s].max(1) as f64;
-        println!(
-            "  {name:<5} {:>10} rows, positive rate {:.2}%",
-            meta.rows[s],
-            rate * 100.0
-        );
+        println!("  {name:<5} {:>10} rows, positive rate {:.2}%", meta.rows[s], rate * 100.0);
     }
     if meta.skipped_rows > 0 {
-        println!(
-            "  skipped {} bad rows; first: {}",
-            meta.skipped_rows,
-            meta.skipped_examples.join(" | ")
-        );
+        println!("  skipped {} bad rows; first: {}", meta.skipped_rows, meta.skipped_examples.join(" | "));
     }
     if meta.truncated_tokens > 0 {
-        println!(
-            "  dropped {} multi-hot tokens past max_len",
-            meta.truncated_tokens
-        );
+        println!("  dropped {} multi-hot tokens past max_len", meta.truncated_tokens);
     }
 }
 
@@ -260,11 +232,7 @@ pub fn print_stats(schema: &Schema, s: &DatasetStats) {
         s.positive_rate * 100.0
     );
     if s.skipped_rows > 0 {
-        println!(
-            "skipped   {} bad rows; first: {}",
-            s.skipped_rows,
-            s.skipped_examples.join(" | ")
-        );
+        println!("skipped   {} bad rows; first: {}", s.skipped_rows, s.skipped_examples.join(" | "));
     }
     println!();
     println!(
@@ -272,10 +240,7 @@ pub fn print_stats(schema: &Schema, s: &DatasetStats) {
         "field", "kind", "group", "cardinality", "missing"
     );
     for f in &s.fields {
-        let numeric = f
-            .numeric
-            .map(|(lo, mean, hi)| format!("{lo:.4} / {mean:.4} / {hi:.4}"))
-            .unwrap_or_default();
+        let numeric = f.numeric.map(|(lo, mean, hi)| format!("{lo:.4} / {mean:.4} / {hi:.4}")).unwrap_or_default();
         println!(
             "{:<20} {:<12} {:<8} {:>11} {:>8.2}%  {numeric}",
             f.name,

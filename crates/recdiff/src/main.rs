@@ -12,11 +12,7 @@ mod train;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "recdiff",
-    version,
-    about = "Train, evaluate and serve diffusion-based recommenders"
-)]
+#[command(name = "recdiff", version, about = "Train, evaluate and serve diffusion-based recommenders")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

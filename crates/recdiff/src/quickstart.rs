@@ -23,14 +23,9 @@ pub struct QuickstartArgs {
 }
 
 pub fn run(args: QuickstartArgs) -> Result<()> {
-    let config = SynthConfig {
-        rows: args.rows,
-        seed: args.seed,
-        ..SynthConfig::default()
-    };
+    let config = SynthConfig { rows: args.rows, seed: args.seed, ..SynthConfig::default() };
     let started = Instant::now();
-    let planted =
-        synth::generate(&config, &args.out.join("data")).context("generating the synthetic log")?;
+    let planted = synth::generate(&config, &args.out.join("data")).context("generating the synthetic log")?;
     println!(
         "1/3 generated {} impressions x {} fields in {:.1}s (oracle AUC {:.4})",
         config.rows,
@@ -43,10 +38,7 @@ pub fn run(args: QuickstartArgs) -> Result<()> {
     println!("2/3 statistics of {}:\n", planted.data_file.display());
     crate::data::print_stats(&schema, &stats);
     let started = Instant::now();
-    let split = SplitSpec::Random {
-        ratios: [0.8, 0.1, 0.1],
-        seed: args.seed,
-    };
+    let split = SplitSpec::Random { ratios: [0.8, 0.1, 0.1], seed: args.seed };
     let out = args.out.join("encoded");
     let meta = recdiff_data::encode(&schema, &split, &out, args.seed)?;
     print!("\n3/3 ");

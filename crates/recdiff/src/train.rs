@@ -70,8 +70,7 @@ pub fn load_config(args: &TrainArgs) -> Result<ExperimentConfig> {
 
 pub fn train(args: TrainArgs) -> Result<()> {
     let cfg = load_config(&args)?;
-    let summary = recdiff_train::run(&cfg, args.resume)
-        .with_context(|| format!("training '{}'", cfg.name))?;
+    let summary = recdiff_train::run(&cfg, args.resume).with_context(|| format!("training '{}'", cfg.name))?;
     print_summary(&summary);
     println!("run directory: {}", cfg.output_dir().display());
     Ok(())
@@ -79,10 +78,7 @@ pub fn train(args: TrainArgs) -> Result<()> {
 
 pub fn eval(args: EvalArgs) -> Result<()> {
     let cfg = recdiff_train::train::load_run_config(&args.run)?;
-    let cfg = ExperimentConfig {
-        output: Some(args.run.clone()),
-        ..cfg
-    };
+    let cfg = ExperimentConfig { output: Some(args.run.clone()), ..cfg };
     let mut session = Session::new(&cfg, true).context("opening the run")?;
     session.load_best().context("loading the best checkpoint")?;
     let s = match args.split {

@@ -4,10 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn recdiff(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_recdiff"))
-        .args(args)
-        .output()
-        .unwrap()
+    Command::new(env!("CARGO_BIN_EXE_recdiff")).args(args).output().unwrap()
 }
 
 fn repo_root() -> PathBuf {
@@ -17,26 +14,14 @@ fn repo_root() -> PathBuf {
 #[test]
 fn data_stats_on_movielens_prints_the_reference_figures() {
     if !repo_root().join("../shared/data/ml-100k/u.data").exists() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI needs ../shared/data/ml-100k"
-        );
+        assert!(std::env::var("CI").is_err(), "CI needs ../shared/data/ml-100k");
         return;
     }
     let schema = repo_root().join("configs/ml-100k.schema.toml");
     let out = recdiff(&["data", "stats", schema.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    for expected in [
-        "rows      100000",
-        "users     943",
-        "items     1682",
-        "positive rate 55.4%",
-    ] {
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for expected in ["rows      100000", "users     943", "items     1682", "positive rate 55.4%"] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
 }
@@ -46,28 +31,17 @@ fn synth_then_stats_prints_planted_missing_rates() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
     let out = recdiff(&[
-        "data", "synth", "--out", d, "--rows", "20000", "--users", "500", "--items", "300",
-        "--format", "csv",
+        "data", "synth", "--out", d, "--rows", "20000", "--users", "500", "--items", "300", "--format", "csv",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = recdiff(&["data", "stats", &format!("{d}/schema.toml"), "--json"]);
     let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(stats["rows"], 20000);
     let planted: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("planted.json")).unwrap()).unwrap();
     let measured = stats["fields"].as_array().unwrap();
-    for (field, planted) in measured
-        .iter()
-        .zip(planted["missing_rates"].as_array().unwrap())
-    {
-        let (m, p) = (
-            field["missing_rate"].as_f64().unwrap(),
-            planted[1].as_f64().unwrap(),
-        );
+    for (field, planted) in measured.iter().zip(planted["missing_rates"].as_array().unwrap()) {
+        let (m, p) = (field["missing_rate"].as_f64().unwrap(), planted[1].as_f64().unwrap());
         assert!((m - p).abs() < 0.015, "{}: {m} vs {p}", field["name"]);
     }
 }
@@ -80,12 +54,6 @@ fn errors_print_a_cause_chain_and_exit_two() {
     let out = recdiff(&["data", "stats", schema.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        err.starts_with("error: reading the data of schema 'x'"),
-        "{err}"
-    );
-    assert!(
-        err.contains("caused by:") && err.contains("nope.csv"),
-        "{err}"
-    );
+    assert!(err.starts_with("error: reading the data of schema 'x'"), "{err}");
+    assert!(err.contains("caused by:") && err.contains("nope.csv"), "{err}");
 }

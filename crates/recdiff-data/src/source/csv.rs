@@ -89,20 +89,11 @@ impl CsvSource {
     }
 }
 
-fn read_record<R: std::io::Read>(
-    reader: &mut csv::Reader<R>,
-    record: &mut ByteRecord,
-    path: &Path,
-) -> Result<bool> {
+fn read_record<R: std::io::Read>(reader: &mut csv::Reader<R>, record: &mut ByteRecord, path: &Path) -> Result<bool> {
     reader.read_byte_record(record).map_err(|e| {
         let line = e.position().map_or(0, |p| p.line());
         DataError::BadRow {
-            location: Location {
-                file: path.into(),
-                line,
-                column: None,
-                is_text_line: true,
-            },
+            location: Location { file: path.into(), line, column: None, is_text_line: true },
             message: format!("unreadable CSV record: {e}"),
         }
     })
@@ -113,12 +104,10 @@ fn header_names(record: &ByteRecord, path: &Path) -> Result<Vec<String>> {
         .iter()
         .enumerate()
         .map(|(i, b)| {
-            std::str::from_utf8(b)
-                .map(|s| s.trim().to_string())
-                .map_err(|_| DataError::BadFile {
-                    path: path.into(),
-                    message: format!("header column {} is not valid UTF-8", i + 1),
-                })
+            std::str::from_utf8(b).map(|s| s.trim().to_string()).map_err(|_| DataError::BadFile {
+                path: path.into(),
+                message: format!("header column {} is not valid UTF-8", i + 1),
+            })
         })
         .collect()
 }
@@ -166,9 +155,7 @@ impl RowSource for CsvSource {
             total += self.read_file(file, visit, on_bad_row)?;
         }
         if total == 0 {
-            return Err(DataError::Empty {
-                path: self.files[0].clone(),
-            });
+            return Err(DataError::Empty { path: self.files[0].clone() });
         }
         Ok(())
     }

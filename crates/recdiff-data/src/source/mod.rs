@@ -49,18 +49,11 @@ pub trait RowSource {
 pub fn open(schema: &Schema, columns: &[String]) -> Result<Box<dyn RowSource>> {
     let spec = &schema.source;
     Ok(match spec.format {
-        SourceFormat::Csv => Box::new(csv::CsvSource::new(
-            spec,
-            part_files(&spec.path, &["csv", "tsv", "txt"])?,
-            columns,
-        )?),
-        SourceFormat::Parquet => Box::new(parquet::ParquetSource::new(
-            part_files(&spec.path, &["parquet"])?,
-            columns,
-        )?),
-        SourceFormat::Movielens100k => {
-            Box::new(movielens::MovielensSource::new(&spec.path, columns)?)
+        SourceFormat::Csv => {
+            Box::new(csv::CsvSource::new(spec, part_files(&spec.path, &["csv", "tsv", "txt"])?, columns)?)
         }
+        SourceFormat::Parquet => Box::new(parquet::ParquetSource::new(part_files(&spec.path, &["parquet"])?, columns)?),
+        SourceFormat::Movielens100k => Box::new(movielens::MovielensSource::new(&spec.path, columns)?),
     })
 }
 
@@ -93,16 +86,13 @@ fn project(file: &Path, available: &[String], wanted: &[String]) -> Result<Vec<u
     wanted
         .iter()
         .map(|w| {
-            available
-                .iter()
-                .position(|a| a == w)
-                .ok_or_else(|| DataError::BadFile {
-                    path: file.to_path_buf(),
-                    message: format!(
-                        "the schema names column '{w}', which the file does not have (columns: {})",
-                        available.join(", ")
-                    ),
-                })
+            available.iter().position(|a| a == w).ok_or_else(|| DataError::BadFile {
+                path: file.to_path_buf(),
+                message: format!(
+                    "the schema names column '{w}', which the file does not have (columns: {})",
+                    available.join(", ")
+                ),
+            })
         })
         .collect()
 }

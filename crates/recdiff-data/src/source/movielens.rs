@@ -60,12 +60,7 @@ pub struct MovielensSource {
 
 fn bad(file: &Path, line: u64, column: Option<&str>, message: String) -> DataError {
     DataError::BadRow {
-        location: Location {
-            file: file.into(),
-            line,
-            column: column.map(String::from),
-            is_text_line: true,
-        },
+        location: Location { file: file.into(), line, column: column.map(String::from), is_text_line: true },
         message,
     }
 }
@@ -77,21 +72,13 @@ fn split_lines<'a>(
     sep: char,
     min_cols: usize,
 ) -> impl Iterator<Item = Result<(u64, Vec<&'a str>)>> + 'a {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(move |(i, l)| {
-            let cols: Vec<&str> = l.split(sep).collect();
-            if cols.len() < min_cols {
-                return Err(bad(
-                    file,
-                    i as u64 + 1,
-                    None,
-                    format!("expected {min_cols} fields, found {}", cols.len()),
-                ));
-            }
-            Ok((i as u64 + 1, cols))
-        })
+    text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(move |(i, l)| {
+        let cols: Vec<&str> = l.split(sep).collect();
+        if cols.len() < min_cols {
+            return Err(bad(file, i as u64 + 1, None, format!("expected {min_cols} fields, found {}", cols.len())));
+        }
+        Ok((i as u64 + 1, cols))
+    })
 }
 
 fn read_text(path: &Path, latin1: bool) -> Result<String> {
@@ -109,14 +96,7 @@ fn read_text(path: &Path, latin1: bool) -> Result<String> {
 }
 
 fn parse_id(file: &Path, line: u64, column: &str, v: &str) -> Result<u32> {
-    v.trim().parse().map_err(|_| {
-        bad(
-            file,
-            line,
-            Some(column),
-            format!("expected an integer id, found {v:?}"),
-        )
-    })
+    v.trim().parse().map_err(|_| bad(file, line, Some(column), format!("expected an integer id, found {v:?}")))
 }
 
 /// user id -> [age, gender, occupation, zip_prefix]
@@ -128,15 +108,7 @@ fn read_users(dir: &Path) -> Result<HashMap<u32, [String; 4]>> {
         let (line, c) = row?;
         let id = parse_id(&file, line, "user_id", c[0])?;
         let zip: String = c[4].trim().chars().take(3).collect();
-        users.insert(
-            id,
-            [
-                c[1].trim().into(),
-                c[2].trim().into(),
-                c[3].trim().into(),
-                zip,
-            ],
-        );
+        users.insert(id, [c[1].trim().into(), c[2].trim().into(), c[3].trim().into(), zip]);
     }
     Ok(users)
 }
@@ -151,12 +123,7 @@ fn read_items(dir: &Path) -> Result<HashMap<u32, [String; 3]>> {
         let id = parse_id(&file, line, "item_id", c[0])?;
         let year = c[2].trim().rsplit('-').next().unwrap_or("").to_string();
         if !year.is_empty() && year.parse::<u16>().is_err() {
-            return Err(bad(
-                &file,
-                line,
-                Some("release_date"),
-                format!("cannot read a year from {:?}", c[2]),
-            ));
+            return Err(bad(&file, line, Some("release_date"), format!("cannot read a year from {:?}", c[2])));
         }
         let mut genres = Vec::new();
         for (g, flag) in GENRES.iter().zip(&c[5..5 + GENRES.len()]) {
@@ -164,12 +131,7 @@ fn read_items(dir: &Path) -> Result<HashMap<u32, [String; 3]>> {
                 "1" => genres.push(*g),
                 "0" => {}
                 other => {
-                    return Err(bad(
-                        &file,
-                        line,
-                        Some(g),
-                        format!("genre flag must be 0 or 1, found {other:?}"),
-                    ));
+                    return Err(bad(&file, line, Some(g), format!("genre flag must be 0 or 1, found {other:?}")));
                 }
             }
         }
@@ -191,22 +153,12 @@ impl MovielensSource {
             let (line, c) = row?;
             let uid = parse_id(&file, line, "user_id", c[0])?;
             let iid = parse_id(&file, line, "item_id", c[1])?;
-            let u = users.get(&uid).ok_or_else(|| {
-                bad(
-                    &file,
-                    line,
-                    Some("user_id"),
-                    format!("user {uid} is not in u.user"),
-                )
-            })?;
-            let it = items.get(&iid).ok_or_else(|| {
-                bad(
-                    &file,
-                    line,
-                    Some("item_id"),
-                    format!("item {iid} is not in u.item"),
-                )
-            })?;
+            let u = users
+                .get(&uid)
+                .ok_or_else(|| bad(&file, line, Some("user_id"), format!("user {uid} is not in u.user")))?;
+            let it = items
+                .get(&iid)
+                .ok_or_else(|| bad(&file, line, Some("item_id"), format!("item {iid} is not in u.item")))?;
             let [age, gender, occupation, zip] = u.clone();
             let [year, genres, title] = it.clone();
             rows.push([
@@ -227,12 +179,7 @@ impl MovielensSource {
         if rows.is_empty() {
             return Err(DataError::Empty { path: file });
         }
-        Ok(Self {
-            file,
-            rows,
-            lines,
-            proj,
-        })
+        Ok(Self { file, rows, lines, proj })
     }
 
     /// Rows held, for tests.
@@ -279,11 +226,7 @@ impl RowSource for MovielensSource {
         let mut start = 0;
         while start < self.rows.len() {
             let len = ROWS_PER_BATCH.min(self.rows.len() - start);
-            visit(&Chunk {
-                source: self,
-                start,
-                len,
-            })?;
+            visit(&Chunk { source: self, start, len })?;
             start += len;
         }
         Ok(())

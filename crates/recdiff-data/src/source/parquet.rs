@@ -22,18 +22,12 @@ pub struct ParquetSource {
 
 impl ParquetSource {
     pub fn new(files: Vec<PathBuf>, wanted: &[String]) -> Result<Self> {
-        Ok(Self {
-            files,
-            wanted: wanted.to_vec(),
-        })
+        Ok(Self { files, wanted: wanted.to_vec() })
     }
 }
 
 fn perr(path: &Path, e: impl std::fmt::Display) -> DataError {
-    DataError::Parquet {
-        path: path.into(),
-        message: e.to_string(),
-    }
+    DataError::Parquet { path: path.into(), message: e.to_string() }
 }
 
 /// A column converted to the reader's cell view.
@@ -55,8 +49,7 @@ fn classify(array: &ArrayRef, name: &str, path: &Path) -> Result<Column> {
         ),
     };
     let dt = array.data_type();
-    let as_i64 =
-        |a: &ArrayRef| -> Result<ArrayRef> { arrow_cast_int(a).ok_or_else(|| cast_err(dt)) };
+    let as_i64 = |a: &ArrayRef| -> Result<ArrayRef> { arrow_cast_int(a).ok_or_else(|| cast_err(dt)) };
     Ok(match dt {
         DataType::Utf8 => Column::Utf8(array.clone()),
         DataType::LargeUtf8 => Column::LargeUtf8(array.clone()),
@@ -88,11 +81,7 @@ fn arrow_cast_int(a: &ArrayRef) -> Option<ArrayRef> {
             let p = a.as_primitive::<$t>();
             let mut out = Vec::with_capacity(p.len());
             for i in 0..p.len() {
-                out.push(if p.is_null(i) {
-                    None
-                } else {
-                    Some(i64::try_from(p.value(i)).ok()?)
-                });
+                out.push(if p.is_null(i) { None } else { Some(i64::try_from(p.value(i)).ok()?) });
             }
             Some(Arc::new(Int64Array::from(out)) as ArrayRef)
         }};
@@ -108,9 +97,7 @@ fn arrow_cast_int(a: &ArrayRef) -> Option<ArrayRef> {
         DataType::UInt64 => widen!(UInt64Type),
         DataType::Boolean => {
             let b = a.as_boolean();
-            let v: Vec<Option<i64>> = (0..b.len())
-                .map(|i| (!b.is_null(i)).then(|| b.value(i) as i64))
-                .collect();
+            let v: Vec<Option<i64>> = (0..b.len()).map(|i| (!b.is_null(i)).then(|| b.value(i) as i64)).collect();
             Some(Arc::new(Int64Array::from(v)) as ArrayRef)
         }
         _ => None,
@@ -130,8 +117,7 @@ impl RowBatch for ParquetBatch<'_> {
     }
 
     fn cell(&self, row: usize, col: usize) -> Cell<'_> {
-        let (array, cell): (&ArrayRef, fn(&ArrayRef, usize) -> Cell<'_>) = match &self.columns[col]
-        {
+        let (array, cell): (&ArrayRef, fn(&ArrayRef, usize) -> Cell<'_>) = match &self.columns[col] {
             Column::Utf8(a) => (a, |a, r| Cell::Text(a.as_string::<i32>().value(r))),
             Column::LargeUtf8(a) => (a, |a, r| Cell::Text(a.as_string::<i64>().value(r))),
             Column::Utf8View(a) => (a, |a, r| Cell::Text(a.as_string_view().value(r))),
@@ -146,11 +132,7 @@ impl RowBatch for ParquetBatch<'_> {
                 _ => Cell::Float(a.as_primitive::<Float64Type>().value(r)),
             }),
         };
-        if array.is_null(row) {
-            Cell::Null
-        } else {
-            cell(array, row)
-        }
+        if array.is_null(row) { Cell::Null } else { cell(array, row) }
     }
 
     fn location(&self, row: usize, column: Option<&str>) -> Location {
@@ -164,26 +146,14 @@ impl RowBatch for ParquetBatch<'_> {
 }
 
 impl ParquetSource {
-    fn read_file(
-        &self,
-        path: &Path,
-        visit: &mut dyn FnMut(&dyn RowBatch) -> Result<()>,
-    ) -> Result<u64> {
+    fn read_file(&self, path: &Path, visit: &mut dyn FnMut(&dyn RowBatch) -> Result<()>) -> Result<u64> {
         let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| perr(path, e))?;
         let arrow_schema = builder.schema().clone();
-        let names: Vec<String> = arrow_schema
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let names: Vec<String> = arrow_schema.fields().iter().map(|f| f.name().clone()).collect();
         let proj = project(path, &names, &self.wanted)?;
         let mask = ProjectionMask::roots(builder.parquet_schema(), proj.iter().copied());
-        let reader = builder
-            .with_projection(mask)
-            .with_batch_size(BATCH_ROWS)
-            .build()
-            .map_err(|e| perr(path, e))?;
+        let reader = builder.with_projection(mask).with_batch_size(BATCH_ROWS).build().map_err(|e| perr(path, e))?;
         let mut first_row = 0u64;
         for batch in reader {
             let batch: RecordBatch = batch.map_err(|e| perr(path, e))?;
@@ -197,12 +167,7 @@ impl ParquetSource {
                     classify(array, w, path)
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let pb = ParquetBatch {
-                file: path,
-                first_row,
-                columns,
-                rows: batch.num_rows(),
-            };
+            let pb = ParquetBatch { file: path, first_row, columns, rows: batch.num_rows() };
             visit(&pb)?;
             first_row += batch.num_rows() as u64;
         }
@@ -221,9 +186,7 @@ impl RowSource for ParquetSource {
             total += self.read_file(file, visit)?;
         }
         if total == 0 {
-            return Err(DataError::Empty {
-                path: self.files[0].clone(),
-            });
+            return Err(DataError::Empty { path: self.files[0].clone() });
         }
         Ok(())
     }

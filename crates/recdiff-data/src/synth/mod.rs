@@ -89,9 +89,7 @@ impl SynthConfig {
         } else {
             None
         };
-        problem.map_or(Ok(()), |p| {
-            Err(DataError::Invalid(format!("synth config: {p}")))
-        })
+        problem.map_or(Ok(()), |p| Err(DataError::Invalid(format!("synth config: {p}"))))
     }
 }
 
@@ -124,24 +122,17 @@ pub fn generate(config: &SynthConfig, out_dir: &Path) -> Result<Planted> {
     let data_file = out_dir.join(&data_name);
     let summary = writer::write_rows(config, &fields, &model, &data_file)?;
     let schema_file = out_dir.join(SCHEMA_FILE);
-    crate::write_atomic(
-        &schema_file,
-        plan::schema_toml(config, &fields, &data_name).as_bytes(),
-    )?;
+    crate::write_atomic(&schema_file, plan::schema_toml(config, &fields, &data_name).as_bytes())?;
     let planted = Planted {
         config: config.clone(),
         data_file,
         schema_file,
-        missing_rates: fields
-            .iter()
-            .map(|f| (f.name.clone(), f.planted_missing_rate(config)))
-            .collect(),
+        missing_rates: fields.iter().map(|f| (f.name.clone(), f.planted_missing_rate(config))).collect(),
         intercept: model.intercept,
         positive_rate: summary.positives as f64 / config.rows as f64,
         oracle_auc: summary.oracle_auc,
     };
-    let json =
-        serde_json::to_string_pretty(&planted).map_err(|e| DataError::Invalid(e.to_string()))?;
+    let json = serde_json::to_string_pretty(&planted).map_err(|e| DataError::Invalid(e.to_string()))?;
     crate::write_atomic(&out_dir.join(PLANTED_FILE), json.as_bytes())?;
     Ok(planted)
 }

@@ -79,14 +79,7 @@ pub fn field_plan(config: &SynthConfig) -> Vec<SynthField> {
         ("membership", User, cat(3)),
         ("user_level", User, cat(10)),
         ("active_days", User, Numeric),
-        (
-            "fav_genres",
-            User,
-            MultiHot {
-                vocabulary: GENRES,
-                max_len: 3,
-            },
-        ),
+        ("fav_genres", User, MultiHot { vocabulary: GENRES, max_len: 3 }),
         ("item_id", Item, cat(config.items)),
         ("artist_id", Item, cat(config.items / 8 + 1)),
         ("genre", Item, cat(GENRES)),
@@ -95,14 +88,7 @@ pub fn field_plan(config: &SynthConfig) -> Vec<SynthField> {
         ("release_year", Item, Numeric),
         ("duration", Item, Numeric),
         ("popularity", Item, Numeric),
-        (
-            "tags",
-            Item,
-            MultiHot {
-                vocabulary: TAGS,
-                max_len: 4,
-            },
-        ),
+        ("tags", Item, MultiHot { vocabulary: TAGS, max_len: 4 }),
         ("scene", Context, cat(8)),
         ("hour", Context, cat(24)),
         ("network", Context, cat(4)),
@@ -115,11 +101,7 @@ pub fn field_plan(config: &SynthConfig) -> Vec<SynthField> {
     for k in 0..config.fields.saturating_sub(CORE_FIELDS) {
         let group = [User, Item, Context][k % 3];
         let prefix = ["u", "i", "c"][k % 3];
-        spec.push((
-            format!("{prefix}_extra_{}", k / 3),
-            group,
-            cat(cards[k % cards.len()]),
-        ));
+        spec.push((format!("{prefix}_extra_{}", k / 3), group, cat(cards[k % cards.len()])));
     }
     spec.into_iter()
         .enumerate()
@@ -127,11 +109,7 @@ pub fn field_plan(config: &SynthConfig) -> Vec<SynthField> {
             let is_id = name == "user_id" || name == "item_id";
             let step = RATE_STEPS[(i * 5 + 1) % RATE_STEPS.len()];
             SynthField {
-                field_missing_rate: if is_id {
-                    0.0
-                } else {
-                    step * config.max_field_missing_rate
-                },
+                field_missing_rate: if is_id { 0.0 } else { step * config.max_field_missing_rate },
                 name,
                 group,
                 kind,
@@ -159,10 +137,7 @@ impl Hasher {
         let mut key = [0u8; 16];
         key[..8].copy_from_slice(&a.to_le_bytes());
         key[8..].copy_from_slice(&b.to_le_bytes());
-        xxhash_rust::xxh3::xxh3_64_with_seed(
-            &key,
-            self.0 ^ xxhash_rust::xxh3::xxh3_64(name.as_bytes()),
-        )
+        xxhash_rust::xxh3::xxh3_64_with_seed(&key, self.0 ^ xxhash_rust::xxh3::xxh3_64(name.as_bytes()))
     }
     fn uniform(&self, name: &str, a: u64, b: u64) -> f64 {
         (self.bits(name, a, b) >> 11) as f64 / (1u64 << 53) as f64
@@ -178,9 +153,7 @@ impl Hasher {
     }
     fn token_set(&self, name: &str, a: u64, vocabulary: u32, max_len: u32) -> Vec<u32> {
         let n = 1 + self.below(name, a, max_len) as u64;
-        let mut t: Vec<u32> = (0..n)
-            .map(|k| (self.bits(name, a, k + 1) % vocabulary as u64) as u32)
-            .collect();
+        let mut t: Vec<u32> = (0..n).map(|k| (self.bits(name, a, k + 1) % vocabulary as u64) as u32).collect();
         t.sort_unstable();
         t.dedup();
         t
@@ -206,28 +179,19 @@ impl ClickModel {
             intercept: 0.0,
             hash: Hasher(config.seed),
             // validate() guarantees n >= 1 and s > 0, which is all Zipf::new requires.
-            users: Zipf::new(config.users as f64, config.user_zipf)
-                .unwrap_or_else(|_| unreachable!()),
-            items: Zipf::new(config.items as f64, config.item_zipf)
-                .unwrap_or_else(|_| unreachable!()),
+            users: Zipf::new(config.users as f64, config.user_zipf).unwrap_or_else(|_| unreachable!()),
+            items: Zipf::new(config.items as f64, config.item_zipf).unwrap_or_else(|_| unreachable!()),
             fields: fields.to_vec(),
             config: config.clone(),
         };
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0xCA11B);
         let mut row = vec![SynthValue::Missing; fields.len()];
-        let logits: Vec<f64> = (0..20_000)
-            .map(|i| model.true_row(&mut rng, i, &mut row))
-            .collect();
-        let mean_p =
-            |b: f64| logits.iter().map(|l| sigmoid(l + b)).sum::<f64>() / logits.len() as f64;
+        let logits: Vec<f64> = (0..20_000).map(|i| model.true_row(&mut rng, i, &mut row)).collect();
+        let mean_p = |b: f64| logits.iter().map(|l| sigmoid(l + b)).sum::<f64>() / logits.len() as f64;
         let (mut lo, mut hi) = (-20.0, 20.0);
         for _ in 0..60 {
             let mid = 0.5 * (lo + hi);
-            if mean_p(mid) < config.target_ctr {
-                lo = mid
-            } else {
-                hi = mid
-            }
+            if mean_p(mid) < config.target_ctr { lo = mid } else { hi = mid }
         }
         model.intercept = 0.5 * (lo + hi);
         model
@@ -253,25 +217,14 @@ impl ClickModel {
         let level = h.below("user_level", u, 10) as i64;
         let membership = h.below("membership", u, 3) as i64;
         let fav = h.token_set("fav_genres", u, GENRES, 3);
-        let popularity =
-            (8.0 - 1.2 * ((i + 1) as f64).ln() + 0.5 * h.normal("popularity", i, 0)).exp() * 100.0;
-        let table =
-            |name: &str, a: i64, b: i64, scale: f64| scale * h.normal(name, a as u64, b as u64);
+        let popularity = (8.0 - 1.2 * ((i + 1) as f64).ln() + 0.5 * h.normal("popularity", i, 0)).exp() * 100.0;
+        let table = |name: &str, a: i64, b: i64, scale: f64| scale * h.normal(name, a as u64, b as u64);
         let mut logit = 0.5 * h.normal("user_bias", u, 0) + 0.5 * h.normal("item_bias", i, 0);
-        logit += 0.4
-            * (0..4)
-                .map(|d| h.normal("u_latent", u, d) * h.normal("i_latent", i, d))
-                .sum::<f64>();
+        logit += 0.4 * (0..4).map(|d| h.normal("u_latent", u, d) * h.normal("i_latent", i, d)).sum::<f64>();
         logit += table("genre_x_age", genre, age, 0.7) + table("mood_x_scene", mood, scene, 0.7);
-        logit += table("gender_x_genre", gender, genre, 0.5)
-            + table("language_x_tier", language, tier, 0.5);
-        logit += table("level_x_membership", level, membership, 0.3)
-            + table("hour_x_scene", hour, scene, 0.2);
-        logit += if fav.contains(&(genre as u32)) {
-            0.7
-        } else {
-            0.0
-        };
+        logit += table("gender_x_genre", gender, genre, 0.5) + table("language_x_tier", language, tier, 0.5);
+        logit += table("level_x_membership", level, membership, 0.3) + table("hour_x_scene", hour, scene, 0.2);
+        logit += if fav.contains(&(genre as u32)) { 0.7 } else { 0.0 };
         logit += -0.025 * (position - 1) as f64 + 0.1 * popularity.ln();
         for (f, field) in self.fields.iter().enumerate() {
             let int = |v: i64| SynthValue::Int(v);
@@ -283,9 +236,7 @@ impl ClickModel {
                 "city" => int(city),
                 "city_tier" => int(tier),
                 "device_os" => int(h.below("device_os", u, 3) as i64),
-                "device_price" => {
-                    SynthValue::Float((5.5 + 0.6 * h.normal("price", u, 0)).exp().round())
-                }
+                "device_price" => SynthValue::Float((5.5 + 0.6 * h.normal("price", u, 0)).exp().round()),
                 "membership" => int(membership),
                 "user_level" => int(level),
                 "active_days" => int(1 + h.below("active_days", u, 365) as i64),
@@ -295,9 +246,7 @@ impl ClickModel {
                 "mood" => int(mood),
                 "language" => int(language),
                 "release_year" => int(1960 + (64.0 * h.uniform("year", i, 0).sqrt()) as i64),
-                "duration" => {
-                    SynthValue::Float((60.0 + 540.0 * h.uniform("duration", i, 0)).round())
-                }
+                "duration" => SynthValue::Float((60.0 + 540.0 * h.uniform("duration", i, 0)).round()),
                 "popularity" => SynthValue::Float(popularity.round()),
                 "tags" => SynthValue::Tokens(h.token_set("tags", i, TAGS, 4)),
                 "scene" => int(scene),
@@ -310,14 +259,7 @@ impl ClickModel {
         logit
     }
 
-    fn extra_value(
-        &self,
-        field: &SynthField,
-        u: u64,
-        i: u64,
-        rng: &mut ChaCha8Rng,
-        logit: &mut f64,
-    ) -> SynthValue {
+    fn extra_value(&self, field: &SynthField, u: u64, i: u64, rng: &mut ChaCha8Rng, logit: &mut f64) -> SynthValue {
         let SynthKind::Categorical { cardinality } = field.kind else {
             return SynthValue::Missing;
         };
@@ -366,22 +308,9 @@ fn id_buckets(cardinality: u32) -> u32 {
 /// The dataset schema describing the generated file.
 pub fn schema_toml(config: &SynthConfig, fields: &[SynthField], data_name: &str) -> String {
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "# Synthetic impression log written by `recdiff data synth` (seed {}).",
-        config.seed
-    );
-    let _ = writeln!(
-        s,
-        "name = \"synthetic-{}f-seed{}\"\n",
-        fields.len(),
-        config.seed
-    );
-    let _ = writeln!(
-        s,
-        "[source]\nformat = \"{}\"\npath = \"{data_name}\"\n",
-        config.format.extension()
-    );
+    let _ = writeln!(s, "# Synthetic impression log written by `recdiff data synth` (seed {}).", config.seed);
+    let _ = writeln!(s, "name = \"synthetic-{}f-seed{}\"\n", fields.len(), config.seed);
+    let _ = writeln!(s, "[source]\nformat = \"{}\"\npath = \"{data_name}\"\n", config.format.extension());
     let _ = writeln!(
         s,
         "[label]\ncolumn = \"click\"\n\n[keys]\nuser = \"user_id\"\nitem = \"item_id\"\ntimestamp = \"ts\"\n"
@@ -390,10 +319,7 @@ pub fn schema_toml(config: &SynthConfig, fields: &[SynthField], data_name: &str)
         let _ = writeln!(s, "[[fields]]\nname = \"{}\"", f.name);
         let body = match f.kind {
             SynthKind::Categorical { cardinality } if cardinality > 5000 => {
-                format!(
-                    "kind = \"categorical\"\nencoding = \"hash\"\nbuckets = {}",
-                    id_buckets(cardinality)
-                )
+                format!("kind = \"categorical\"\nencoding = \"hash\"\nbuckets = {}", id_buckets(cardinality))
             }
             SynthKind::Categorical { .. } => "kind = \"categorical\"".to_string(),
             SynthKind::Numeric if f.name == "release_year" => {

@@ -3,9 +3,7 @@
 use super::SynthConfig;
 use super::plan::{ClickModel, SynthField, SynthKind, SynthValue};
 use crate::error::{DataError, Result};
-use arrow_array::builder::{
-    ArrayBuilder, Float64Builder, Int8Builder, Int64Builder, StringBuilder,
-};
+use arrow_array::builder::{ArrayBuilder, Float64Builder, Int8Builder, Int64Builder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema as ArrowSchema};
 use parquet::arrow::ArrowWriter;
@@ -79,17 +77,11 @@ pub fn write_rows(
     sink.finish()?;
     std::fs::rename(&tmp, path).map_err(|e| DataError::io(path, e))?;
     let oracle_auc = recdiff_metrics::auc(&probs, &labels).unwrap_or(f64::NAN);
-    Ok(WriteSummary {
-        positives,
-        oracle_auc,
-    })
+    Ok(WriteSummary { positives, oracle_auc })
 }
 
 fn join_tokens(t: &[u32]) -> String {
-    t.iter()
-        .map(|x| x.to_string())
-        .collect::<Vec<_>>()
-        .join("|")
+    t.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("|")
 }
 
 enum ColumnBuilder {
@@ -109,23 +101,14 @@ struct ParquetSink {
 
 impl ParquetSink {
     fn new(path: &Path, fields: &[SynthField]) -> Result<Self> {
-        let mut arrow_fields = vec![
-            Field::new("click", DataType::Int8, false),
-            Field::new("ts", DataType::Int64, false),
-        ];
+        let mut arrow_fields =
+            vec![Field::new("click", DataType::Int8, false), Field::new("ts", DataType::Int64, false)];
         let mut columns = Vec::new();
         for f in fields {
             let (dt, b) = match f.kind {
-                SynthKind::Categorical { .. } => {
-                    (DataType::Int64, ColumnBuilder::Int(Int64Builder::new()))
-                }
-                SynthKind::Numeric => (
-                    DataType::Float64,
-                    ColumnBuilder::Float(Float64Builder::new()),
-                ),
-                SynthKind::MultiHot { .. } => {
-                    (DataType::Utf8, ColumnBuilder::Text(StringBuilder::new()))
-                }
+                SynthKind::Categorical { .. } => (DataType::Int64, ColumnBuilder::Int(Int64Builder::new())),
+                SynthKind::Numeric => (DataType::Float64, ColumnBuilder::Float(Float64Builder::new())),
+                SynthKind::MultiHot { .. } => (DataType::Utf8, ColumnBuilder::Text(StringBuilder::new())),
             };
             arrow_fields.push(Field::new(&f.name, dt, true));
             columns.push(b);
@@ -136,24 +119,13 @@ impl ParquetSink {
             .set_max_row_group_row_count(Some(262_144))
             .build();
         let file = std::fs::File::create(path).map_err(|e| DataError::io(path, e))?;
-        let writer =
-            ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| perr(path, e))?;
-        Ok(Self {
-            writer,
-            schema,
-            label: Int8Builder::new(),
-            ts: Int64Builder::new(),
-            columns,
-            path: path.into(),
-        })
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| perr(path, e))?;
+        Ok(Self { writer, schema, label: Int8Builder::new(), ts: Int64Builder::new(), columns, path: path.into() })
     }
 }
 
 fn perr(path: &Path, e: impl std::fmt::Display) -> DataError {
-    DataError::Parquet {
-        path: path.into(),
-        message: e.to_string(),
-    }
+    DataError::Parquet { path: path.into(), message: e.to_string() }
 }
 
 impl ChunkSink for ParquetSink {
@@ -178,8 +150,7 @@ impl ChunkSink for ParquetSink {
         if self.label.len() == 0 {
             return Ok(());
         }
-        let mut arrays: Vec<ArrayRef> =
-            vec![Arc::new(self.label.finish()), Arc::new(self.ts.finish())];
+        let mut arrays: Vec<ArrayRef> = vec![Arc::new(self.label.finish()), Arc::new(self.ts.finish())];
         for b in &mut self.columns {
             arrays.push(match b {
                 ColumnBuilder::Int(b) => Arc::new(b.finish()),
@@ -187,8 +158,7 @@ impl ChunkSink for ParquetSink {
                 ColumnBuilder::Text(b) => Arc::new(b.finish()),
             });
         }
-        let batch =
-            RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| perr(&self.path, e))?;
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays).map_err(|e| perr(&self.path, e))?;
         self.writer.write(&batch).map_err(|e| perr(&self.path, e))
     }
 
@@ -212,19 +182,12 @@ impl CsvSink {
         let mut header = vec!["click".to_string(), "ts".to_string()];
         header.extend(fields.iter().map(|f| f.name.clone()));
         writer.write_record(&header).map_err(|e| cerr(path, e))?;
-        Ok(Self {
-            writer,
-            path: path.into(),
-            cells: Vec::new(),
-        })
+        Ok(Self { writer, path: path.into(), cells: Vec::new() })
     }
 }
 
 fn cerr(path: &Path, e: csv::Error) -> DataError {
-    DataError::BadFile {
-        path: path.into(),
-        message: e.to_string(),
-    }
+    DataError::BadFile { path: path.into(), message: e.to_string() }
 }
 
 impl ChunkSink for CsvSink {
@@ -238,9 +201,7 @@ impl ChunkSink for CsvSink {
             SynthValue::Float(x) => x.to_string(),
             SynthValue::Tokens(t) => join_tokens(t),
         }));
-        self.writer
-            .write_record(&self.cells)
-            .map_err(|e| cerr(&self.path, e))
+        self.writer.write_record(&self.cells).map_err(|e| cerr(&self.path, e))
     }
 
     fn flush_chunk(&mut self) -> Result<()> {
@@ -248,8 +209,6 @@ impl ChunkSink for CsvSink {
     }
 
     fn finish(mut self: Box<Self>) -> Result<()> {
-        self.writer
-            .flush()
-            .map_err(|e| DataError::io(&self.path, e))
+        self.writer.flush().map_err(|e| DataError::io(&self.path, e))
     }
 }

@@ -12,11 +12,7 @@ use rand::Rng;
 use rand::seq::index::sample;
 
 /// Returns the noisy masks of `clean` (original missing plus dropped) and each row's `T`.
-pub fn feature_dropout(
-    clean: &MaskMatrix,
-    max_drop_fraction: f64,
-    rng: &mut impl Rng,
-) -> (MaskMatrix, Vec<usize>) {
+pub fn feature_dropout(clean: &MaskMatrix, max_drop_fraction: f64, rng: &mut impl Rng) -> (MaskMatrix, Vec<usize>) {
     let mut noisy = clean.clone();
     let fields = clean.fields();
     let mut steps = Vec::with_capacity(clean.rows());
@@ -57,16 +53,9 @@ mod tests {
         for r in 0..rows {
             let present = fields - clean.count(r);
             assert!(steps[r] <= present);
-            assert_eq!(
-                noisy.count(r),
-                clean.count(r) + steps[r],
-                "row {r}: exactly T fields dropped"
-            );
+            assert_eq!(noisy.count(r), clean.count(r) + steps[r], "row {r}: exactly T fields dropped");
             for f in 0..fields {
-                assert!(
-                    !clean.get(r, f) || noisy.get(r, f),
-                    "originally missing stays marked"
-                );
+                assert!(!clean.get(r, f) || noisy.get(r, f), "originally missing stays marked");
             }
             max_t = max_t.max(steps[r]);
         }
