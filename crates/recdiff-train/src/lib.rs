@@ -2,6 +2,7 @@
 //! checkpoints, evaluation (AUC, UAUC, LogLoss) and learning curves.
 
 pub mod batch;
+pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod data;

@@ -11,6 +11,28 @@ use std::time::Instant;
 pub enum BenchCommand {
     /// Generate a synthetic log, then encode it: throughput (rows/s) and peak memory per phase.
     Encode(EncodeBench),
+    /// Training steps/s for DCN-V2 and DCN-V2 + AsymDiffRec at 50k and 1M rows per table.
+    Train(TrainBenchArgs),
+}
+
+#[derive(Args)]
+pub struct TrainBenchArgs {
+    #[arg(long, default_value_t = 2048)]
+    batch: usize,
+    #[arg(long, default_value_t = 20)]
+    fields: usize,
+    #[arg(long, default_value_t = 16)]
+    dim: usize,
+    #[arg(long, default_value_t = 30)]
+    steps: usize,
+    #[arg(long, default_value_t = 5)]
+    warmup: usize,
+    /// Rows per embedding table, one configuration each.
+    #[arg(long, value_delimiter = ',', default_values_t = [50_000u32, 1_000_000])]
+    rows: Vec<u32>,
+    /// Run one configuration in this process and print it (used internally).
+    #[arg(long, hide = true)]
+    single: Option<String>,
 }
 
 #[derive(Args)]
@@ -56,7 +78,10 @@ fn dir_size(path: &Path) -> u64 {
 }
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
-    let BenchCommand::Encode(b) = cmd;
+    let b = match cmd {
+        BenchCommand::Encode(b) => b,
+        BenchCommand::Train(t) => return bench_train(t),
+    };
     let temp = tempfile::tempdir().context("creating a temporary directory")?;
     let dir = b.dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
     let data = dir.join("synth");
@@ -103,5 +128,60 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         dir_size(&data) as f64 / (1 << 20) as f64,
         dir_size(&enc) as f64 / (1 << 20) as f64
     );
+    Ok(())
+}
+
+fn bench_train(t: TrainBenchArgs) -> Result<()> {
+    if let Some(single) = &t.single {
+        let (model, rows) = single.split_once(':').context("--single model:rows")?;
+        let cfg = recdiff_train::bench::TrainBench {
+            rows_per_table: rows.parse()?,
+            fields: t.fields,
+            dim: t.dim,
+            batch: t.batch,
+            steps: t.steps,
+            warmup: t.warmup,
+            asymdiffrec: model == "asymdiffrec",
+        };
+        let r = recdiff_train::bench::run(&cfg)?;
+        println!("result {} {} {}", r.steps_per_s, r.samples_per_s, r.median_step_s);
+        println!("peak_rss_bytes={}", crate::data::peak_rss_bytes().unwrap_or(0));
+        return Ok(());
+    }
+    println!(
+        "recdiff bench train: batch {}, {} fields x {} dims, DCN-V2 (3 cross layers, deep 512-256, z 128), {} timed steps after {} warm-up",
+        t.batch, t.fields, t.dim, t.steps, t.warmup
+    );
+    println!("{:<22} {:>12} {:>10} {:>12} {:>10} {:>14}", "model", "rows/table", "steps/s", "samples/s", "ms/step", "peak RSS MiB");
+    let common = [
+        "--batch".to_string(), t.batch.to_string(), "--fields".into(), t.fields.to_string(), "--dim".into(), t.dim.to_string(),
+        "--steps".into(), t.steps.to_string(), "--warmup".into(), t.warmup.to_string(),
+    ];
+    for model in ["base", "asymdiffrec"] {
+        for rows in &t.rows {
+            let single = format!("{model}:{rows}");
+            let mut args: Vec<&str> = vec!["bench", "train", "--single", &single];
+            args.extend(common.iter().map(String::as_str));
+            let exe = std::env::current_exe()?;
+            let out = Command::new(exe).args(&args).output()?;
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            if !out.status.success() {
+                bail!("{single} failed: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+            }
+            let nums: Vec<f64> = stdout
+                .lines()
+                .find_map(|l| l.strip_prefix("result "))
+                .context("no result line")?
+                .split_whitespace()
+                .map(|v| v.parse().unwrap_or(f64::NAN))
+                .collect();
+            let peak: f64 = stdout.lines().find_map(|l| l.strip_prefix("peak_rss_bytes=")).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+            let name = if model == "base" { "dcnv2" } else { "dcnv2+asymdiffrec" };
+            println!(
+                "{:<22} {:>12} {:>10.2} {:>12.0} {:>10.1} {:>14.1}",
+                name, rows, nums[0], nums[1], nums[2] * 1e3, peak / (1u64 << 20) as f64
+            );
+        }
+    }
     Ok(())
 }

@@ -1,0 +1,106 @@
+//! Training-step benchmark: steps/s and samples/s at a fixed batch for a DCN-V2 base and base +
+//! AsymDiffRec, over synthetic encoded rows with `fields` categorical fields whose tables hold
+//! `rows_per_table` rows each (ids Zipf-like: `rows * u^3`).
+
+use crate::TrainError;
+use crate::batch;
+use crate::engine::Engine;
+use burn::optim::AdamConfig;
+use burn::tensor::Device;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use recdiff_data::codec::Codec;
+use recdiff_data::format::{RowBuilder, RowLayout, SplitWriter};
+use recdiff_data::schema::FieldKind;
+use recdiff_data::{FieldMeta, SplitFile};
+use recdiff_model::asymdiffrec::AsymDiffRecConfig;
+use recdiff_model::dcn::DcnV2Config;
+use recdiff_model::{CtrModelConfig, EmbeddingStore, SparseOptimizer};
+use std::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct TrainBench {
+    pub rows_per_table: u32,
+    pub fields: usize,
+    pub dim: usize,
+    pub batch: usize,
+    pub steps: usize,
+    pub warmup: usize,
+    pub asymdiffrec: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct TrainBenchResult {
+    /// Median step time in seconds.
+    pub median_step_s: f64,
+    pub steps_per_s: f64,
+    pub samples_per_s: f64,
+}
+
+fn fields(n: usize, rows: u32) -> Vec<FieldMeta> {
+    (0..n)
+        .map(|f| FieldMeta {
+            name: format!("f{f}"),
+            kind: FieldKind::Categorical,
+            group: None,
+            id_offset: f,
+            width: 1,
+            separator: None,
+            codec: Codec::Hash { buckets: rows, seed: f as u64 },
+        })
+        .collect()
+}
+
+/// Writes `n` random rows to a split file in `dir` and maps it.
+fn synthetic_split(dir: &std::path::Path, n: usize, fields: usize, rows: u32) -> Result<SplitFile, TrainError> {
+    let layout = RowLayout { fields, id_slots: fields };
+    let path = dir.join("bench.bin");
+    let mut w = SplitWriter::create(&path, layout)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut row = RowBuilder::new(layout);
+    for _ in 0..n {
+        row.clear();
+        row.set_label(rng.random_bool(0.5) as u8 as f32);
+        for f in 0..fields {
+            let u: f64 = rng.random();
+            row.set_id(f, ((rows as f64 * u * u * u) as u32).min(rows - 1));
+            row.set_value(f, 1.0);
+        }
+        w.push(&row)?;
+    }
+    w.finish()?;
+    Ok(SplitFile::open(&path)?)
+}
+
+/// Runs `warmup + steps` training steps and times the last `steps`.
+pub fn run(cfg: &TrainBench) -> Result<TrainBenchResult, TrainError> {
+    let dir = std::env::temp_dir().join(format!("recdiff-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
+    let split = synthetic_split(&dir, cfg.batch * 8, cfg.fields, cfg.rows_per_table);
+    let _ = std::fs::remove_dir_all(&dir);
+    let split = split?;
+    let metas = fields(cfg.fields, cfg.rows_per_table);
+    let device = Device::flex().autodiff();
+    device.seed(1);
+    let asym = cfg.asymdiffrec.then(AsymDiffRecConfig::default);
+    let dcn = DcnV2Config { deep: vec![512, 256], ..DcnV2Config::default() };
+    let model = CtrModelConfig { dcn, asymdiffrec: asym.clone() }.init(cfg.fields, cfg.dim, &device);
+    let store = EmbeddingStore::new(&metas, cfg.dim, SparseOptimizer::default(), 0.0, 0.01, 1);
+    let mut engine = Engine::new(device, model, AdamConfig::new().init(), store, asym.clone(), 1e-3);
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let (mut buf, mut times) = (Vec::new(), Vec::new());
+    let drop = asym.map(|a| a.max_drop_fraction);
+    for step in 0..cfg.warmup + cfg.steps {
+        let start = (step % 8) * cfg.batch;
+        let idx: Vec<u32> = (start as u32..(start + cfg.batch) as u32).collect();
+        let t = Instant::now();
+        let b = batch::build(&split, &idx, cfg.fields, drop, &mut rng);
+        engine.step(&b, 1.0, &mut buf)?;
+        if step >= cfg.warmup {
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    Ok(TrainBenchResult { median_step_s: median, steps_per_s: 1.0 / median, samples_per_s: cfg.batch as f64 / median })
+}
