@@ -152,10 +152,21 @@ fn bench_train(t: TrainBenchArgs) -> Result<()> {
         "recdiff bench train: batch {}, {} fields x {} dims, DCN-V2 (3 cross layers, deep 512-256, z 128), {} timed steps after {} warm-up",
         t.batch, t.fields, t.dim, t.steps, t.warmup
     );
-    println!("{:<22} {:>12} {:>10} {:>12} {:>10} {:>14}", "model", "rows/table", "steps/s", "samples/s", "ms/step", "peak RSS MiB");
+    println!(
+        "{:<22} {:>12} {:>10} {:>12} {:>10} {:>14}",
+        "model", "rows/table", "steps/s", "samples/s", "ms/step", "peak RSS MiB"
+    );
     let common = [
-        "--batch".to_string(), t.batch.to_string(), "--fields".into(), t.fields.to_string(), "--dim".into(), t.dim.to_string(),
-        "--steps".into(), t.steps.to_string(), "--warmup".into(), t.warmup.to_string(),
+        "--batch".to_string(),
+        t.batch.to_string(),
+        "--fields".into(),
+        t.fields.to_string(),
+        "--dim".into(),
+        t.dim.to_string(),
+        "--steps".into(),
+        t.steps.to_string(),
+        "--warmup".into(),
+        t.warmup.to_string(),
     ];
     for model in ["base", "asymdiffrec"] {
         for rows in &t.rows {
@@ -175,11 +186,20 @@ fn bench_train(t: TrainBenchArgs) -> Result<()> {
                 .split_whitespace()
                 .map(|v| v.parse().unwrap_or(f64::NAN))
                 .collect();
-            let peak: f64 = stdout.lines().find_map(|l| l.strip_prefix("peak_rss_bytes=")).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+            let peak: f64 = stdout
+                .lines()
+                .find_map(|l| l.strip_prefix("peak_rss_bytes="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0);
             let name = if model == "base" { "dcnv2" } else { "dcnv2+asymdiffrec" };
             println!(
                 "{:<22} {:>12} {:>10.2} {:>12.0} {:>10.1} {:>14.1}",
-                name, rows, nums[0], nums[1], nums[2] * 1e3, peak / (1u64 << 20) as f64
+                name,
+                rows,
+                nums[0],
+                nums[1],
+                nums[2] * 1e3,
+                peak / (1u64 << 20) as f64
             );
         }
     }
