@@ -144,23 +144,56 @@ impl EmbeddingStore {
         let (dim, width, step, l2) = (self.dim, self.width(), self.step, self.l2);
         let slots = &self.slots;
         self.tables.par_iter_mut().enumerate().for_each(|(f, table)| {
-            let mut touched: Vec<(u32, u32, f32)> = Vec::with_capacity(rows.len());
-            for (b, row) in rows.iter().enumerate() {
-                if !masks.get(b, f) {
-                    lookups_of(slots[f], f, row, |id, w| touched.push((id as u32, b as u32, w)));
-                }
-            }
-            touched.sort_unstable_by_key(|t| (t.0, t.1));
-            let mut acc = vec![0f32; dim];
-            for group in touched.chunk_by(|a, b| a.0 == b.0) {
-                acc.fill(0.0);
-                for &(_, b, w) in group {
-                    let g = &grad[b as usize * width + f * dim..][..dim];
-                    acc.iter_mut().zip(g).for_each(|(a, g)| *a += w * g);
-                }
-                update_row(table, group[0].0 as usize, dim, &mut acc, l2, step, opt);
-            }
+            for_each_row_gradient(slots[f], f, dim, width, rows, masks, grad, |id, acc| {
+                update_row(table, id, dim, acc, l2, step, opt)
+            });
         });
+    }
+
+    /// The gradient of each touched row of field `f`'s table (duplicates summed), without updating.
+    pub fn row_gradients(
+        &self,
+        f: usize,
+        rows: &[Row<'_>],
+        masks: &MaskMatrix,
+        grad: &[f32],
+    ) -> Vec<(usize, Vec<f32>)> {
+        let mut out = Vec::new();
+        for_each_row_gradient(self.slots[f], f, self.dim, self.width(), rows, masks, grad, |id, acc| {
+            out.push((id, acc.to_vec()))
+        });
+        out
+    }
+}
+
+/// Calls `update(id, gradient)` once per table row of field `f` that the batch touched, with the
+/// gradient of all its uses summed (weighted by pooling).
+#[allow(clippy::too_many_arguments)]
+fn for_each_row_gradient(
+    slots: FieldSlots,
+    f: usize,
+    dim: usize,
+    width: usize,
+    rows: &[Row<'_>],
+    masks: &MaskMatrix,
+    grad: &[f32],
+    mut update: impl FnMut(usize, &mut [f32]),
+) {
+    let mut touched: Vec<(u32, u32, f32)> = Vec::with_capacity(rows.len());
+    for (b, row) in rows.iter().enumerate() {
+        if !masks.get(b, f) {
+            lookups_of(slots, f, row, |id, w| touched.push((id as u32, b as u32, w)));
+        }
+    }
+    touched.sort_unstable_by_key(|t| (t.0, t.1));
+    let mut acc = vec![0f32; dim];
+    for group in touched.chunk_by(|a, b| a.0 == b.0) {
+        acc.fill(0.0);
+        for &(_, b, w) in group {
+            let g = &grad[b as usize * width + f * dim..][..dim];
+            acc.iter_mut().zip(g).for_each(|(a, g)| *a += w * g);
+        }
+        update(group[0].0 as usize, &mut acc);
     }
 }
 

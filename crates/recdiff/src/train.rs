@@ -20,6 +20,9 @@ pub struct TrainArgs {
     /// Override the config's output directory.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Train once per seed (into `<output>/seed-<k>`) and report mean ± 95% CI.
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Vec<u64>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -70,6 +73,9 @@ pub fn load_config(args: &TrainArgs) -> Result<ExperimentConfig> {
 
 pub fn train(args: TrainArgs) -> Result<()> {
     let cfg = load_config(&args)?;
+    if !args.seeds.is_empty() {
+        return train_seeds(&cfg, &args.seeds, args.resume);
+    }
     let summary = recdiff_train::run(&cfg, args.resume).with_context(|| format!("training '{}'", cfg.name))?;
     print_summary(&summary);
     println!("run directory: {}", cfg.output_dir().display());
@@ -102,5 +108,45 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         m.uauc_users,
         m.logloss
     );
+    Ok(())
+}
+
+/// Mean ± 95% CI of each test metric over `runs`.
+pub fn seed_table(runs: &[RunSummary]) -> Result<Vec<(&'static str, recdiff_metrics::MeanCi)>> {
+    let pick: [(&'static str, fn(&RunSummary) -> f64); 3] =
+        [("AUC", |r| r.test.auc), ("UAUC", |r| r.test.uauc), ("LogLoss", |r| r.test.logloss)];
+    pick.iter()
+        .map(|(name, f)| Ok((*name, recdiff_metrics::mean_ci95(&runs.iter().map(f).collect::<Vec<_>>())?)))
+        .collect()
+}
+
+fn train_seeds(cfg: &ExperimentConfig, seeds: &[u64], resume: bool) -> Result<()> {
+    let base_out = cfg.output_dir();
+    let mut runs = Vec::new();
+    for &seed in seeds {
+        let out = base_out.join(format!("seed-{seed}"));
+        let run_cfg = ExperimentConfig { seed, output: Some(out.clone()), ..cfg.clone() };
+        let done = out.join("results.json");
+        let summary: RunSummary = match std::fs::read(&done).ok().and_then(|b| serde_json::from_slice(&b).ok()) {
+            Some(s) if resume => s,
+            _ => {
+                recdiff_train::run(&run_cfg, resume).with_context(|| format!("training '{}' seed {seed}", cfg.name))?
+            }
+        };
+        print_summary(&summary);
+        runs.push(summary);
+    }
+    let table = seed_table(&runs)?;
+    println!("\n{} over {} seeds (test split, mean ± 95% CI):", cfg.name, runs.len());
+    for (name, ci) in &table {
+        println!("  {name:<8} {:.5} ± {:.5}", ci.mean, ci.half_width);
+    }
+    let json = serde_json::json!({
+        "name": cfg.name,
+        "seeds": seeds,
+        "runs": runs,
+        "test": table.iter().map(|(n, c)| (n.to_string(), serde_json::json!({"mean": c.mean, "ci95": c.half_width, "std": c.std}))).collect::<serde_json::Map<_, _>>(),
+    });
+    std::fs::write(base_out.join("seeds.json"), serde_json::to_vec_pretty(&json)?)?;
     Ok(())
 }
