@@ -33,10 +33,11 @@ pub struct Losses {
 }
 
 impl CtrModelConfig {
-    pub fn init(&self, fields: usize, dim: usize, device: &Device) -> CtrModel {
+    /// A model over `fields` embedded fields of `dim` each, its weights drawn from `seed`.
+    pub fn init(&self, fields: usize, dim: usize, seed: u64, device: &Device) -> CtrModel {
         let base = self.dcn.init(fields * dim, device);
         let denoiser = self.asymdiffrec.as_ref().map(|a| a.init(fields, base.latent_dim, device));
-        CtrModel { base, denoiser }
+        crate::init::seeded_init(CtrModel { base, denoiser }, seed)
     }
 }
 

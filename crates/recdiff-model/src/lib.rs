@@ -8,6 +8,7 @@ pub mod dcn;
 pub mod diffusion;
 pub mod embedding;
 pub mod embedding_io;
+pub mod init;
 pub mod mask;
 
 pub use ctr::{CtrModel, CtrModelConfig, Losses};

@@ -81,10 +81,9 @@ pub fn run(cfg: &TrainBench) -> Result<TrainBenchResult, TrainError> {
     let split = split?;
     let metas = fields(cfg.fields, cfg.rows_per_table);
     let device = Device::flex().autodiff();
-    device.seed(1);
     let asym = cfg.asymdiffrec.then(AsymDiffRecConfig::default);
     let dcn = DcnV2Config { deep: vec![512, 256], ..DcnV2Config::default() };
-    let model = CtrModelConfig { dcn, asymdiffrec: asym.clone() }.init(cfg.fields, cfg.dim, &device);
+    let model = CtrModelConfig { dcn, asymdiffrec: asym.clone() }.init(cfg.fields, cfg.dim, 1, &device);
     let store = EmbeddingStore::new(&metas, cfg.dim, SparseOptimizer::default(), 0.0, 0.01, 1);
     let mut engine = Engine::new(device, model, AdamConfig::new().init(), store, asym.clone(), 1e-3);
     let mut rng = ChaCha8Rng::seed_from_u64(3);

@@ -3,8 +3,10 @@
 //! and the loop state (`state.json`). It is written under a temporary name and renamed into place,
 //! so an interrupted write never leaves a half-written checkpoint under the final name.
 
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::ModuleOptimizer;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::tensor::Tensor;
 use recdiff_model::{CtrModel, EmbeddingStore};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -42,6 +44,31 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     f.sync_all().map_err(io(path))
 }
 
+/// The dense optimiser's state is keyed by parameter id, so a resumed model must carry the ids
+/// it was saved with: they are stored in visit order and put back on load.
+struct IdCollector(Vec<u64>);
+
+impl ModuleVisitor for IdCollector {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.push(param.id.val());
+    }
+}
+
+struct IdAssigner {
+    ids: Vec<u64>,
+    next: usize,
+}
+
+impl ModuleMapper for IdAssigner {
+    fn map_float<const D: usize>(&mut self, mut param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if let Some(&id) = self.ids.get(self.next) {
+            param.id = ParamId::from(id);
+        }
+        self.next += 1;
+        param
+    }
+}
+
 /// Writes a checkpoint to `dir` atomically (any previous checkpoint there is replaced).
 pub fn save(
     dir: &Path,
@@ -60,6 +87,9 @@ pub fn save(
     write_file(&tmp.join("optimizer.bin"), &optim_bytes)?;
     let emb = store.to_safetensors(true).map_err(|e| fmt_err(&tmp, e))?;
     write_file(&tmp.join("embeddings.safetensors"), &emb)?;
+    let mut ids = IdCollector(Vec::new());
+    model.visit(&mut ids);
+    write_file(&tmp.join("param_ids.json"), &serde_json::to_vec(&ids.0).map_err(|e| fmt_err(&tmp, e))?)?;
     let json = serde_json::to_vec_pretty(state).map_err(|e| fmt_err(&tmp, e))?;
     write_file(&tmp.join("state.json"), &json)?;
     let old = dir.with_extension("old");
@@ -75,10 +105,10 @@ pub fn save(
 /// Loads a checkpoint into freshly initialised `model`, `optim` and `store` of the same shapes.
 pub fn load(
     dir: &Path,
-    model: &mut CtrModel,
+    mut model: CtrModel,
     optim: ModuleOptimizer,
     store: &mut EmbeddingStore,
-) -> Result<(ModuleOptimizer, LoopState), CheckpointError> {
+) -> Result<(CtrModel, ModuleOptimizer, LoopState), CheckpointError> {
     let read = |name: &str| -> Result<Vec<u8>, CheckpointError> {
         let p = dir.join(name);
         std::fs::read(&p).map_err(io(&p))
@@ -91,11 +121,15 @@ pub fn load(
     let optim =
         optim.from_bytes(burn::tensor::Bytes::from_bytes_vec(read("optimizer.bin")?)).map_err(|e| fmt_err(dir, e))?;
     store.load_safetensors(&read("embeddings.safetensors")?).map_err(|e| fmt_err(dir, e))?;
+    let ids: Vec<u64> = serde_json::from_slice(&read("param_ids.json")?).map_err(|e| fmt_err(dir, e))?;
+    let model = model.map(&mut IdAssigner { ids, next: 0 });
     let state = serde_json::from_slice(&read("state.json")?).map_err(|e| fmt_err(dir, e))?;
-    Ok((optim, state))
+    Ok((model, optim, state))
 }
 
 /// Whether `dir` holds a complete checkpoint.
 pub fn exists(dir: &Path) -> bool {
-    ["dense.safetensors", "optimizer.bin", "embeddings.safetensors", "state.json"].iter().all(|f| dir.join(f).is_file())
+    ["dense.safetensors", "optimizer.bin", "embeddings.safetensors", "param_ids.json", "state.json"]
+        .iter()
+        .all(|f| dir.join(f).is_file())
 }

@@ -40,11 +40,10 @@ impl Engine {
 
     /// Loads a checkpoint's weights (and, with `restore_optimizer`, its optimiser state).
     pub fn load_checkpoint(&mut self, dir: &Path, restore_optimizer: bool) -> Result<LoopState, TrainError> {
-        let mut model = self.model.take().ok_or_else(|| TrainError::Other("model missing".into()))?;
+        let model = self.model.take().ok_or_else(|| TrainError::Other("model missing".into()))?;
         let optim = std::mem::replace(&mut self.optim, AdamConfig::new().init());
-        let loaded = checkpoint::load(dir, &mut model, optim, &mut self.store);
+        let (model, optim, state) = checkpoint::load(dir, model, optim, &mut self.store)?;
         self.model = Some(model);
-        let (optim, state) = loaded?;
         if restore_optimizer {
             self.optim = optim;
         }

@@ -88,9 +88,8 @@ impl Session {
         let resolved = toml::to_string_pretty(cfg).map_err(|e| TrainError::Other(e.to_string()))?;
         recdiff_data::write_atomic(&out.join("config.resolved.toml"), resolved.as_bytes())?;
         let device = Device::flex().autodiff();
-        device.seed(cfg.seed);
         let m = &cfg.model;
-        let model = m.ctr().init(meta.fields.len(), m.embedding_dim, &device);
+        let model = m.ctr().init(meta.fields.len(), m.embedding_dim, cfg.seed, &device);
         let mut adam = AdamConfig::new().with_epsilon(1e-8);
         if cfg.train.weight_decay > 0.0 {
             adam = adam.with_weight_decay(Some(WeightDecayConfig::new(cfg.train.weight_decay as f32)));

@@ -1,0 +1,90 @@
+//! Training on a small synthetic log: it learns the planted click model (held-out AUC threshold),
+//! is reproducible for a seed, and resuming after an interruption gives the uninterrupted result.
+
+use recdiff_data::synth::{self, OutputFormat, SynthConfig};
+use recdiff_train::ExperimentConfig;
+use std::path::Path;
+
+/// A small log and an experiment config on it, in `dir`.
+fn experiment(dir: &Path, asym: bool, epochs: usize) -> ExperimentConfig {
+    let synth_cfg = SynthConfig {
+        rows: 30_000,
+        users: 1_500,
+        items: 600,
+        fields: 24,
+        format: OutputFormat::Parquet,
+        ..SynthConfig::default()
+    };
+    let data = dir.join("data");
+    if !data.join("schema.toml").exists() {
+        synth::generate(&synth_cfg, &data).unwrap();
+    }
+    let asym = if asym { "[model.asymdiffrec]\nhidden = 64\n" } else { "" };
+    let text = format!(
+        r#"
+name = "tiny"
+seed = 3
+[data]
+schema = "data/schema.toml"
+encoded = "encoded"
+[model]
+embedding_dim = 8
+[model.dcn]
+cross_layers = 2
+deep = [64]
+latent_dim = 32
+{asym}
+[train]
+batch_size = 512
+epochs = {epochs}
+lr = 2e-3
+patience = 100
+progress = false
+"#
+    );
+    let path = dir.join("exp.toml");
+    std::fs::write(&path, text).unwrap();
+    ExperimentConfig::load(&path).unwrap()
+}
+
+fn with_output(cfg: &ExperimentConfig, out: &Path) -> ExperimentConfig {
+    ExperimentConfig { output: Some(out.to_path_buf()), ..cfg.clone() }
+}
+
+#[test]
+fn base_and_asymdiffrec_learn_the_planted_click_model() {
+    let dir = tempfile::tempdir().unwrap();
+    for asym in [false, true] {
+        let cfg = experiment(dir.path(), asym, 4);
+        let s = recdiff_train::run(&with_output(&cfg, &dir.path().join(format!("run-{asym}"))), false).unwrap();
+        assert!(s.test.auc > 0.64, "asym={asym}: held-out AUC {} (measured ~0.67 on 30k rows; chance 0.5)", s.test.auc);
+        assert!(s.test.logloss < 0.56, "asym={asym}: {:?}", s.test);
+    }
+}
+
+#[test]
+fn same_seed_reproduces_metrics_and_another_seed_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = experiment(dir.path(), true, 2);
+    let a = recdiff_train::run(&with_output(&cfg, &dir.path().join("a")), false).unwrap();
+    let b = recdiff_train::run(&with_output(&cfg, &dir.path().join("b")), false).unwrap();
+    assert!((a.test.auc - b.test.auc).abs() < 1e-6 && (a.test.logloss - b.test.logloss).abs() < 1e-6, "{a:?} vs {b:?}");
+    let c =
+        recdiff_train::run(&ExperimentConfig { seed: 4, ..with_output(&cfg, &dir.path().join("c")) }, false).unwrap();
+    assert!((a.test.auc - c.test.auc).abs() > 1e-6);
+}
+
+#[test]
+fn resuming_after_an_interruption_matches_the_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let full =
+        recdiff_train::run(&with_output(&experiment(dir.path(), true, 4), &dir.path().join("full")), false).unwrap();
+    let out = dir.path().join("interrupted");
+    recdiff_train::run(&with_output(&experiment(dir.path(), true, 2), &out), false).unwrap();
+    let resumed = recdiff_train::run(&with_output(&experiment(dir.path(), true, 4), &out), true).unwrap();
+    assert_eq!(resumed.steps, full.steps);
+    assert!((resumed.test.auc - full.test.auc).abs() < 1e-6, "{} vs {}", resumed.test.auc, full.test.auc);
+    let log = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 4, "the log keeps the first run's evaluations and appends the rest");
+    assert!(out.join("curves.svg").exists());
+}
