@@ -88,10 +88,19 @@ pub struct RowEncoder {
 
 impl RowEncoder {
     pub fn new(schema: &Schema, fields: Vec<FieldMeta>, users: HashMap<String, u32>) -> Self {
+        Self::with_parser(RowParser::new(schema), fields, users)
+    }
+
+    /// An encoder of feature columns only, for scoring rows without labels or keys.
+    pub fn for_prediction(meta: &EncodedMeta) -> Self {
+        Self::with_parser(RowParser::features_only(&meta.schema), meta.fields.clone(), HashMap::new())
+    }
+
+    fn with_parser(parser: RowParser, fields: Vec<FieldMeta>, users: HashMap<String, u32>) -> Self {
         let id_slots = fields.iter().map(|f| f.width).sum();
         let layout = RowLayout { fields: fields.len(), id_slots };
         let codecs = fields.iter().map(|f| FieldCodec::new(f.codec.clone())).collect();
-        Self { parser: RowParser::new(schema), fields, codecs, layout, users }
+        Self { parser, fields, codecs, layout, users }
     }
 
     /// Encodes row `row` of `b`; returns the number of multi-hot tokens dropped past `max_len`.

@@ -11,7 +11,8 @@ use crate::value::{CellReader, Key, bad_cell};
 pub struct RowParser {
     pub reader: CellReader,
     pub columns: Vec<String>,
-    label: usize,
+    /// `None` when reading features only (prediction input without labels).
+    label: Option<usize>,
     threshold: Option<f64>,
     user: Option<usize>,
     item: Option<usize>,
@@ -22,7 +23,19 @@ pub struct RowParser {
 
 impl RowParser {
     pub fn new(schema: &Schema) -> Self {
-        let columns = schema.referenced_columns();
+        Self::with_columns(schema, schema.referenced_columns(), true)
+    }
+
+    /// A parser reading only the feature columns: labels, user, item and timestamp keys are not
+    /// required (prediction input). The label reads as 0.
+    pub fn features_only(schema: &Schema) -> Self {
+        let mut columns: Vec<String> = schema.fields.iter().map(|f| f.column().to_string()).collect();
+        let mut seen = std::collections::HashSet::new();
+        columns.retain(|c| seen.insert(c.clone()));
+        Self::with_columns(schema, columns, false)
+    }
+
+    fn with_columns(schema: &Schema, columns: Vec<String>, keys: bool) -> Self {
         let idx = |name: &str| columns.iter().position(|c| c == name).unwrap_or(0);
         let fields = schema
             .fields
@@ -34,11 +47,11 @@ impl RowParser {
             .collect();
         Self {
             reader: CellReader::new(&schema.source.missing_tokens),
-            label: idx(&schema.label.column),
+            label: keys.then(|| idx(&schema.label.column)),
             threshold: schema.label.threshold,
-            user: schema.keys.user.as_deref().map(idx),
-            item: schema.keys.item.as_deref().map(idx),
-            timestamp: schema.keys.timestamp.as_deref().map(idx),
+            user: schema.keys.user.as_deref().filter(|_| keys).map(idx),
+            item: schema.keys.item.as_deref().filter(|_| keys).map(idx),
+            timestamp: schema.keys.timestamp.as_deref().filter(|_| keys).map(idx),
             fields,
             columns,
         }
@@ -51,10 +64,11 @@ impl RowParser {
 
     /// The 0/1 label; a missing label is an error.
     pub fn label(&self, b: &dyn RowBatch, row: usize) -> Result<f32> {
-        let name = &self.columns[self.label];
+        let Some(label) = self.label else { return Ok(0.0) };
+        let name = &self.columns[label];
         let v = self
             .reader
-            .number(b, row, self.label, name)?
+            .number(b, row, label, name)?
             .ok_or_else(|| bad_cell(b, row, name, "the label is missing".into()))?;
         match self.threshold {
             Some(t) => Ok((v >= t) as u8 as f32),

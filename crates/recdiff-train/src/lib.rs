@@ -9,6 +9,7 @@ pub mod data;
 pub mod engine;
 pub mod eval;
 pub mod plot;
+pub mod predict;
 mod progress;
 pub mod train;
 

@@ -30,6 +30,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a trained run on a split (AUC, UAUC, LogLoss).
     Eval(train::EvalArgs),
+    /// Score a CSV or Parquet file with a trained run (missing features handled as in training).
+    Predict(train::PredictArgs),
     /// The embedded default job: generate the synthetic log, summarise and encode it.
     Quickstart(quickstart::QuickstartArgs),
 }
@@ -41,6 +43,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Quickstart(args) => quickstart::run(args),
         Command::Train(args) => train::train(args),
         Command::Eval(args) => train::eval(args),
+        Command::Predict(args) => train::predict(args),
     }
 }
 

@@ -150,3 +150,24 @@ fn train_seeds(cfg: &ExperimentConfig, seeds: &[u64], resume: bool) -> Result<()
     std::fs::write(base_out.join("seeds.json"), serde_json::to_vec_pretty(&json)?)?;
     Ok(())
 }
+
+#[derive(Args)]
+pub struct PredictArgs {
+    /// Run directory written by `recdiff train`.
+    pub run: PathBuf,
+    /// Rows to score: CSV/TSV or Parquet with the schema's feature columns.
+    pub input: PathBuf,
+    /// Output CSV (`line,score`).
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+pub fn predict(args: PredictArgs) -> Result<()> {
+    let s = recdiff_train::predict::predict(&args.run, &args.input, &args.output)
+        .with_context(|| format!("scoring {} with {}", args.input.display(), args.run.display()))?;
+    println!("scored {} rows into {}", s.rows, args.output.display());
+    if s.skipped > 0 {
+        println!("skipped {} bad rows; first: {}", s.skipped, s.skipped_examples.join(" | "));
+    }
+    Ok(())
+}
