@@ -106,7 +106,7 @@ pub enum Fitter {
     Reservoir { buckets: u32, values: Vec<f64>, seen: u64, rng: Box<ChaCha8Rng> },
 }
 
-/// A per-field hash seed, so equal values in two fields land in unrelated buckets.
+/// A per-table hash seed, so equal values in two unshared fields land in unrelated buckets.
 fn field_seed(name: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(name.as_bytes())
 }
@@ -116,7 +116,7 @@ impl Fitter {
         let categorical = matches!(spec.kind, FieldKind::Categorical | FieldKind::MultiHot);
         match (categorical, spec.encoding(), spec.transform()) {
             (true, CategoricalEncoding::Hash, _) => {
-                Fitter::Fixed(Codec::Hash { buckets: spec.buckets.unwrap_or(1), seed: field_seed(&spec.name) })
+                Fitter::Fixed(Codec::Hash { buckets: spec.buckets.unwrap_or(1), seed: field_seed(spec.table()) })
             }
             (true, CategoricalEncoding::Vocab, _) => {
                 Fitter::Vocab { counts: HashMap::new(), min_count: spec.min_count.unwrap_or(1) }

@@ -32,6 +32,8 @@ pub struct FieldMeta {
     pub width: usize,
     /// Multi-hot token separator.
     pub separator: Option<String>,
+    /// Embedding table; fields with the same table share rows and codec.
+    pub table: String,
     pub codec: Codec,
 }
 
@@ -221,7 +223,21 @@ fn scan(schema: &Schema, parser: &RowParser, split: &SplitSpec, bad: &RefCell<Ba
 
 /// Fits each field's codec on the training rows.
 fn fit(schema: &Schema, parser: &RowParser, scan: &Scan, seed: u64) -> Result<Vec<FieldMeta>> {
-    let mut fitters: Vec<Fitter> = schema.fields.iter().map(|f| Fitter::new(f, seed)).collect();
+    // One fitter per table, in order of first use; `table_of[f]` is field f's fitter.
+    let mut tables: Vec<&str> = Vec::new();
+    let mut fitters: Vec<Fitter> = Vec::new();
+    let mut table_of = Vec::with_capacity(schema.fields.len());
+    for spec in &schema.fields {
+        let t = match tables.iter().position(|t| *t == spec.table()) {
+            Some(t) => t,
+            None => {
+                tables.push(spec.table());
+                fitters.push(Fitter::new(spec, seed));
+                tables.len() - 1
+            }
+        };
+        table_of.push(t);
+    }
     let needs_pass = fitters.iter().any(|f| !matches!(f, Fitter::Fixed(_)));
     if needs_pass {
         // Reader-level bad rows were counted in pass 1; this pass only skips them.
@@ -230,7 +246,8 @@ fn fit(schema: &Schema, parser: &RowParser, scan: &Scan, seed: u64) -> Result<Ve
             if scan.assignment[ordinal] != TRAIN {
                 return Ok(());
             }
-            for (f, (spec, fitter)) in schema.fields.iter().zip(fitters.iter_mut()).enumerate() {
+            for (f, spec) in schema.fields.iter().enumerate() {
+                let fitter = &mut fitters[table_of[f]];
                 let (col, name) = parser.field_column(f);
                 let r = &parser.reader;
                 match spec.kind {
@@ -246,12 +263,13 @@ fn fit(schema: &Schema, parser: &RowParser, scan: &Scan, seed: u64) -> Result<Ve
             Ok(())
         })?;
     }
+    let codecs: Vec<Codec> = fitters.into_iter().map(Fitter::finish).collect();
     let mut offset = 0;
     let fields = schema
         .fields
         .iter()
-        .zip(fitters)
-        .map(|(spec, fitter)| {
+        .zip(table_of)
+        .map(|(spec, t)| {
             let width = if spec.kind == FieldKind::MultiHot { spec.max_len() } else { 1 };
             let meta = FieldMeta {
                 name: spec.name.clone(),
@@ -260,7 +278,8 @@ fn fit(schema: &Schema, parser: &RowParser, scan: &Scan, seed: u64) -> Result<Ve
                 id_offset: offset,
                 width,
                 separator: (spec.kind == FieldKind::MultiHot).then(|| spec.separator().to_string()),
-                codec: fitter.finish(),
+                table: spec.table().to_string(),
+                codec: codecs[t].clone(),
             };
             offset += width;
             meta

@@ -165,11 +165,20 @@ pub struct FieldSpec {
     /// Free-form group such as `user`, `item`, `context`; robustness tests remove whole groups.
     #[serde(default)]
     pub group: Option<String>,
+    /// Embedding table name. Fields naming the same table share it, with one vocabulary (fitted
+    /// on all of them) or the same hash buckets — e.g. `item_id` and `last_item_id`. Default: the
+    /// field's own name.
+    #[serde(default)]
+    pub table: Option<String>,
 }
 
 impl FieldSpec {
     pub fn column(&self) -> &str {
         self.column.as_deref().unwrap_or(&self.name)
+    }
+
+    pub fn table(&self) -> &str {
+        self.table.as_deref().unwrap_or(&self.name)
     }
 
     pub fn encoding(&self) -> CategoricalEncoding {
@@ -268,10 +277,26 @@ impl Schema {
             return Err("no [[fields]]".into());
         }
         let mut names = std::collections::HashSet::new();
+        let mut tables: std::collections::HashMap<&str, &FieldSpec> = std::collections::HashMap::new();
         for (i, f) in self.fields.iter().enumerate() {
             f.validate().map_err(|m| format!("fields[{i}] '{}': {m}", f.name))?;
             if !names.insert(f.name.as_str()) {
                 return Err(format!("fields[{i}]: duplicate field name '{}'", f.name));
+            }
+            let first = *tables.entry(f.table()).or_insert(f);
+            let compatible = f.kind != FieldKind::Numeric
+                && first.kind != FieldKind::Numeric
+                && f.encoding() == first.encoding()
+                && f.buckets == first.buckets
+                && f.min_count == first.min_count;
+            if !std::ptr::eq(first, f) && !compatible {
+                return Err(format!(
+                    "fields[{i}] '{}' shares table '{}' with '{}' but not its encoding (shared tables need \
+                     categorical/multi_hot fields with equal encoding, buckets and min_count)",
+                    f.name,
+                    f.table(),
+                    first.name
+                ));
             }
         }
         Ok(())

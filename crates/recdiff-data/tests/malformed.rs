@@ -115,3 +115,26 @@ fn headerless_tsv_with_declared_columns_reads() {
     let s = stats::compute(&schema, 0).unwrap();
     assert_eq!((s.rows, s.fields[2].distinct, s.fields[1].missing), (2, 3, 1));
 }
+
+#[test]
+fn fields_sharing_a_table_share_one_vocabulary() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("d.csv"), "y,item,last_item\n1,a,b\n0,b,c\n1,c,a\n0,d,a\n").unwrap();
+    let schema = |extra: &str| {
+        format!(
+            "name = \"s\"\n[source]\nformat = \"csv\"\npath = \"d.csv\"\n[label]\ncolumn = \"y\"\n\
+             [[fields]]\nname = \"item\"\nkind = \"categorical\"\ntable = \"items\"\n\
+             [[fields]]\nname = \"last_item\"\nkind = \"categorical\"\ntable = \"items\"\n{extra}"
+        )
+    };
+    std::fs::write(dir.path().join("s.toml"), schema("")).unwrap();
+    let s = Schema::load(&dir.path().join("s.toml")).unwrap();
+    let split = SplitSpec::Random { ratios: [1.0, 0.0, 0.0], seed: 0 };
+    let meta = encode::encode(&s, &split, &dir.path().join("enc"), 0).unwrap();
+    assert_eq!(meta.fields[0].codec, meta.fields[1].codec, "one vocabulary for both fields");
+    assert_eq!(meta.fields[0].cardinality(), 5, "a, b, c, d seen across both columns, plus OOV");
+    let bad = schema("min_count = 2").replace("table = \"items\"\n\n", "table = \"items\"\n");
+    std::fs::write(dir.path().join("s.toml"), bad).unwrap();
+    let err = Schema::load(&dir.path().join("s.toml")).unwrap_err().to_string();
+    assert!(err.contains("shares table 'items'"), "{err}");
+}

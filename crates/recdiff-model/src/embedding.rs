@@ -40,6 +40,8 @@ struct FieldSlots {
     offset: usize,
     width: usize,
     scalar: bool,
+    /// Index of the field's (possibly shared) table.
+    table: usize,
 }
 
 /// One field's table and optimiser state.
@@ -66,7 +68,8 @@ pub struct EmbeddingStore {
 }
 
 impl EmbeddingStore {
-    /// Tables sized from the encoded fields, initialised N(0, `init_std`) from `seed`.
+    /// Tables sized from the encoded fields (one per distinct `FieldMeta::table`), initialised
+    /// N(0, `init_std`) from `seed`.
     pub fn new(
         fields: &[FieldMeta],
         dim: usize,
@@ -76,12 +79,24 @@ impl EmbeddingStore {
         seed: u64,
     ) -> Self {
         let normal = Normal::new(0.0f32, init_std.max(1e-12)).unwrap_or_else(|_| unreachable!());
-        let tables = fields
+        let mut owners: Vec<&FieldMeta> = Vec::new();
+        let mut slots = Vec::with_capacity(fields.len());
+        for m in fields {
+            let table = match owners.iter().position(|o| o.table == m.table) {
+                Some(t) => t,
+                None => {
+                    owners.push(m);
+                    owners.len() - 1
+                }
+            };
+            slots.push(FieldSlots { offset: m.id_offset, width: m.width, scalar: m.codec.is_scalar(), table });
+        }
+        let tables = owners
             .par_iter()
             .enumerate()
-            .map(|(f, meta)| {
+            .map(|(t, meta)| {
                 let rows = meta.cardinality().max(1) as usize;
-                let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (f as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
                 let mut weights = table_vec(rows * dim);
                 weights.extend((0..rows * dim).map(|_| normal.sample(&mut rng)));
                 let zeros = |n: usize| {
@@ -93,18 +108,14 @@ impl EmbeddingStore {
                     SparseOptimizer::Adam { .. } => (zeros(rows * dim), zeros(rows * dim)),
                     SparseOptimizer::Adagrad { .. } => (Vec::new(), zeros(rows)),
                 };
-                Table { name: meta.name.clone(), rows, weights, m, v }
+                Table { name: meta.table.clone(), rows, weights, m, v }
             })
-            .collect();
-        let slots = fields
-            .iter()
-            .map(|m| FieldSlots { offset: m.id_offset, width: m.width, scalar: m.codec.is_scalar() })
             .collect();
         Self { dim, tables, slots, optimizer, l2, step: 0 }
     }
 
     pub fn fields(&self) -> usize {
-        self.tables.len()
+        self.slots.len()
     }
 
     /// Width of one gathered row: `fields * dim`.
@@ -121,7 +132,7 @@ impl EmbeddingStore {
                 if masks.get(b, f) {
                     continue;
                 }
-                let table = &self.tables[f].weights;
+                let table = &self.tables[self.slots[f].table].weights;
                 let d = &mut dst[f * dim..(f + 1) * dim];
                 lookups_of(self.slots[f], f, row, |id, w| {
                     let src = &table[id * dim..(id + 1) * dim];
@@ -143,35 +154,35 @@ impl EmbeddingStore {
         };
         let (dim, width, step, l2) = (self.dim, self.width(), self.step, self.l2);
         let slots = &self.slots;
-        self.tables.par_iter_mut().enumerate().for_each(|(f, table)| {
-            for_each_row_gradient(slots[f], f, dim, width, rows, masks, grad, |id, acc| {
+        self.tables.par_iter_mut().enumerate().for_each(|(t, table)| {
+            for_each_row_gradient(slots, t, dim, width, rows, masks, grad, |id, acc| {
                 update_row(table, id, dim, acc, l2, step, opt)
             });
         });
     }
 
-    /// The gradient of each touched row of field `f`'s table (duplicates summed), without updating.
+    /// The gradient of each touched row of table `t` (all uses summed), without updating.
     pub fn row_gradients(
         &self,
-        f: usize,
+        t: usize,
         rows: &[Row<'_>],
         masks: &MaskMatrix,
         grad: &[f32],
     ) -> Vec<(usize, Vec<f32>)> {
         let mut out = Vec::new();
-        for_each_row_gradient(self.slots[f], f, self.dim, self.width(), rows, masks, grad, |id, acc| {
+        for_each_row_gradient(&self.slots, t, self.dim, self.width(), rows, masks, grad, |id, acc| {
             out.push((id, acc.to_vec()))
         });
         out
     }
 }
 
-/// Calls `update(id, gradient)` once per table row of field `f` that the batch touched, with the
-/// gradient of all its uses summed (weighted by pooling).
+/// Calls `update(id, gradient)` once per row of table `t` that the batch touched, with the
+/// gradient of all its uses (every field sharing the table, weighted by pooling) summed.
 #[allow(clippy::too_many_arguments)]
 fn for_each_row_gradient(
-    slots: FieldSlots,
-    f: usize,
+    slots: &[FieldSlots],
+    t: usize,
     dim: usize,
     width: usize,
     rows: &[Row<'_>],
@@ -179,18 +190,20 @@ fn for_each_row_gradient(
     grad: &[f32],
     mut update: impl FnMut(usize, &mut [f32]),
 ) {
-    let mut touched: Vec<(u32, u32, f32)> = Vec::with_capacity(rows.len());
-    for (b, row) in rows.iter().enumerate() {
-        if !masks.get(b, f) {
-            lookups_of(slots, f, row, |id, w| touched.push((id as u32, b as u32, w)));
+    let mut touched: Vec<(u32, u32, u32, f32)> = Vec::with_capacity(rows.len());
+    for (f, s) in slots.iter().enumerate().filter(|(_, s)| s.table == t) {
+        for (b, row) in rows.iter().enumerate() {
+            if !masks.get(b, f) {
+                lookups_of(*s, f, row, |id, w| touched.push((id as u32, b as u32, f as u32, w)));
+            }
         }
     }
-    touched.sort_unstable_by_key(|t| (t.0, t.1));
+    touched.sort_unstable_by_key(|x| (x.0, x.1, x.2));
     let mut acc = vec![0f32; dim];
     for group in touched.chunk_by(|a, b| a.0 == b.0) {
         acc.fill(0.0);
-        for &(_, b, w) in group {
-            let g = &grad[b as usize * width + f * dim..][..dim];
+        for &(_, b, f, w) in group {
+            let g = &grad[b as usize * width + f as usize * dim..][..dim];
             acc.iter_mut().zip(g).for_each(|(a, g)| *a += w * g);
         }
         update(group[0].0 as usize, &mut acc);

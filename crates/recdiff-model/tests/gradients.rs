@@ -62,7 +62,16 @@ fn low_rank_mixture_cross_network_gradient_matches_finite_differences() {
 }
 
 fn field(name: &str, offset: usize, width: usize, kind: FieldKind, codec: Codec) -> FieldMeta {
-    FieldMeta { name: name.into(), kind, group: None, id_offset: offset, width, separator: None, codec }
+    FieldMeta {
+        name: name.into(),
+        kind,
+        group: None,
+        id_offset: offset,
+        width,
+        separator: None,
+        table: name.into(),
+        codec,
+    }
 }
 
 /// Three fields: categorical (5 rows), multi-hot (4 rows, up to 3 tokens), scaled numeric.
@@ -178,4 +187,48 @@ fn tables_round_trip_through_safetensors_with_optimizer_state() {
     for (a, b) in fresh.tables.iter().zip(&store.tables) {
         assert_eq!((&a.weights, &a.m, &a.v), (&b.weights, &b.m, &b.v));
     }
+}
+
+#[test]
+fn fields_sharing_a_table_read_the_same_rows_and_sum_their_gradients() {
+    let mut a = field("item", 0, 1, FieldKind::Categorical, Codec::Hash { buckets: 6, seed: 0 });
+    let mut b = field("last_item", 1, 1, FieldKind::Categorical, Codec::Hash { buckets: 6, seed: 0 });
+    a.table = "items".into();
+    b.table = "items".into();
+    let mut store = EmbeddingStore::new(&[a, b], 3, SparseOptimizer::default(), 0.0, 0.5, 4);
+    assert_eq!(store.tables.len(), 1);
+    let layout = RowLayout { fields: 2, id_slots: 2 };
+    let words: Vec<Vec<u32>> = [(1u32, 1u32), (1, 4), (5, 1)]
+        .iter()
+        .map(|&(x, y)| {
+            let mut r = RowBuilder::new(layout);
+            r.set_id(0, x);
+            r.set_id(1, y);
+            r.words
+        })
+        .collect();
+    let rows = views(&words, layout);
+    let masks = MaskMatrix::from_rows(&rows, 2);
+    let mut out = vec![0.0; 3 * 6];
+    store.gather(&rows, &masks, &mut out);
+    assert_eq!(out[0..3], out[3..6], "row 0 reads id 1 through both fields");
+    let g: Vec<f32> = (0..18).map(|i| (i as f32 * 0.37).sin()).collect();
+    let analytic = store.row_gradients(0, &rows, &masks, &g);
+    let loss = |s: &EmbeddingStore| {
+        let mut o = vec![0.0; 18];
+        s.gather(&rows, &masks, &mut o);
+        o.iter().zip(&g).map(|(a, b)| (a * b) as f64).sum::<f64>()
+    };
+    for (id, grad) in &analytic {
+        for (k, gk) in grad.iter().enumerate() {
+            let at = id * 3 + k;
+            store.tables[0].weights[at] += 0.01;
+            let up = loss(&store);
+            store.tables[0].weights[at] -= 0.02;
+            let down = loss(&store);
+            store.tables[0].weights[at] += 0.01;
+            assert!(((up - down) / 0.02 - *gk as f64).abs() < 1e-3, "id {id} dim {k}");
+        }
+    }
+    assert_eq!(analytic.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![1, 4, 5]);
 }

@@ -46,6 +46,7 @@ fn fields(n: usize, rows: u32) -> Vec<FieldMeta> {
             id_offset: f,
             width: 1,
             separator: None,
+            table: format!("f{f}"),
             codec: Codec::Hash { buckets: rows, seed: f as u64 },
         })
         .collect()
