@@ -156,6 +156,11 @@ impl Default for TrainConfig {
     }
 }
 
+/// `p` relative to `dir` unless it is absolute.
+fn resolve(dir: &Path, p: &Path) -> PathBuf {
+    if p.is_relative() { dir.join(p) } else { p.to_path_buf() }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: {source}")]
@@ -172,11 +177,8 @@ impl ExperimentConfig {
             toml::from_str(&text).map_err(|e| ConfigError::Invalid { path: path.into(), message: e.to_string() })?;
         c.validate().map_err(|message| ConfigError::Invalid { path: path.into(), message })?;
         let dir = path.parent().unwrap_or(Path::new("."));
-        let resolve = |p: &Path| {
-            if p.is_relative() { dir.join(p) } else { p.to_path_buf() }
-        };
-        c.data.schema = resolve(&c.data.schema);
-        c.data.encoded = c.data.encoded.as_deref().map(resolve);
+        c.data.schema = resolve(dir, &c.data.schema);
+        c.data.encoded = c.data.encoded.as_deref().map(|p| resolve(dir, p));
         Ok(c)
     }
 

@@ -222,7 +222,7 @@ impl Session {
                 let parts = self.step(&b, factor, &mut buf)?;
                 sums.add(parts, b.samples);
                 progress.tick(parts[0], sums.samples as f64 / started.elapsed().as_secs_f64());
-                if t.eval_every_steps > 0 && self.state.step % t.eval_every_steps as u64 == 0 {
+                if t.eval_every_steps > 0 && self.state.step.is_multiple_of(t.eval_every_steps as u64) {
                     if self.checkpoint_eval(&valid, &mut sums, lr, started)? {
                         return self.finish_epoch(true);
                     }

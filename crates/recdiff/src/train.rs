@@ -111,9 +111,12 @@ pub fn eval(args: EvalArgs) -> Result<()> {
     Ok(())
 }
 
+/// Reads one metric off a run summary.
+type MetricOf = fn(&RunSummary) -> f64;
+
 /// Mean ± 95% CI of each test metric over `runs`.
 pub fn seed_table(runs: &[RunSummary]) -> Result<Vec<(&'static str, recdiff_metrics::MeanCi)>> {
-    let pick: [(&'static str, fn(&RunSummary) -> f64); 3] =
+    let pick: [(&'static str, MetricOf); 3] =
         [("AUC", |r| r.test.auc), ("UAUC", |r| r.test.uauc), ("LogLoss", |r| r.test.logloss)];
     pick.iter()
         .map(|(name, f)| Ok((*name, recdiff_metrics::mean_ci95(&runs.iter().map(f).collect::<Vec<_>>())?)))

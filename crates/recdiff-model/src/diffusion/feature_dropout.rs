@@ -50,14 +50,14 @@ mod tests {
         }
         let (noisy, steps) = feature_dropout(&clean, 1.0, &mut rng);
         let mut max_t = 0;
-        for r in 0..rows {
+        for (r, &t) in steps.iter().enumerate() {
             let present = fields - clean.count(r);
-            assert!(steps[r] <= present);
-            assert_eq!(noisy.count(r), clean.count(r) + steps[r], "row {r}: exactly T fields dropped");
+            assert!(t <= present);
+            assert_eq!(noisy.count(r), clean.count(r) + t, "row {r}: exactly T fields dropped");
             for f in 0..fields {
                 assert!(!clean.get(r, f) || noisy.get(r, f), "originally missing stays marked");
             }
-            max_t = max_t.max(steps[r]);
+            max_t = max_t.max(t);
         }
         assert!(max_t > fields / 2, "T spans the range");
         let zero = steps.iter().filter(|&&t| t == 0).count();
