@@ -1,4 +1,5 @@
-//! Learning curves from `log.jsonl`: training loss and validation AUC against the step, written
+//! Learning curves from `log.jsonl`: train and valid log loss, valid AUC and UAUC against the step,
+//! written
 //! as `curves.svg` (hand-written SVG: axes, ticks, labels and a legend, no font files needed).
 
 use crate::TrainError;
@@ -10,12 +11,20 @@ const W: f64 = 720.0;
 const H: f64 = 300.0;
 const PAD: f64 = 55.0;
 
-/// One panel: a series of (x, y) points with a title.
-fn panel(svg: &mut String, x0: f64, title: &str, points: &[(f64, f64)], colour: &str) {
+/// A named line of (step, value) points.
+struct Series<'a> {
+    name: &'a str,
+    colour: &'a str,
+    points: Vec<(f64, f64)>,
+}
+
+/// One panel: several series sharing axes, with a title and a legend.
+fn panel(svg: &mut String, x0: f64, title: &str, series: &[Series<'_>]) {
     let pw = W / 2.0 - PAD - 10.0;
     let ph = H - 2.0 * PAD;
-    let (xmin, xmax) = bounds(points.iter().map(|p| p.0));
-    let (ymin, ymax) = bounds(points.iter().map(|p| p.1));
+    let all = || series.iter().flat_map(|s| s.points.iter());
+    let (xmin, xmax) = bounds(all().map(|p| p.0));
+    let (ymin, ymax) = bounds(all().map(|p| p.1));
     let sx = |x: f64| x0 + PAD + (x - xmin) / (xmax - xmin) * pw;
     let sy = |y: f64| PAD + ph - (y - ymin) / (ymax - ymin) * ph;
     let _ = write!(svg, r##"<rect x="{}" y="{PAD}" width="{pw}" height="{ph}" fill="none" stroke="#444"/>"##, x0 + PAD);
@@ -46,10 +55,22 @@ fn panel(svg: &mut String, x0: f64, title: &str, points: &[(f64, f64)], colour: 
             sy(fy) + 3.0
         );
     }
-    let path: Vec<String> = points.iter().map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y))).collect();
-    let _ = write!(svg, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, path.join(" "));
-    for &(x, y) in points {
-        let _ = write!(svg, r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{colour}"/>"#, sx(x), sy(y));
+    for (i, s) in series.iter().enumerate() {
+        let colour = s.colour;
+        let path: Vec<String> =
+            s.points.iter().filter(|p| p.1.is_finite()).map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y))).collect();
+        let _ =
+            write!(svg, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, path.join(" "));
+        for &(x, y) in s.points.iter().filter(|p| p.1.is_finite()) {
+            let _ = write!(svg, r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{colour}"/>"#, sx(x), sy(y));
+        }
+        let (lx, ly) = (x0 + PAD + pw - 110.0, PAD + 14.0 + 16.0 * i as f64);
+        let _ = write!(
+            svg,
+            r#"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"/>"#,
+            lx + 18.0
+        );
+        let _ = write!(svg, r#"<text x="{}" y="{}" font-size="11">{}</text>"#, lx + 22.0, ly + 4.0, s.name);
     }
 }
 
@@ -72,13 +93,18 @@ pub fn write_curves(run: &Path) -> Result<(), TrainError> {
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()
         .map_err(|e| TrainError::Other(format!("{}: {e}", log.display())))?;
-    let loss: Vec<(f64, f64)> = records.iter().map(|r| (r.step as f64, r.train_loss)).collect();
-    let auc: Vec<(f64, f64)> = records.iter().map(|r| (r.step as f64, r.valid.auc)).collect();
+    let line = |name, colour, f: fn(&EvalRecord) -> f64| Series {
+        name,
+        colour,
+        points: records.iter().map(|r| (r.step as f64, f(r))).collect(),
+    };
+    let loss = [line("train", "steelblue", |r| r.train_main), line("valid", "firebrick", |r| r.valid.logloss)];
+    let auc = [line("valid AUC", "firebrick", |r| r.valid.auc), line("valid UAUC", "darkorange", |r| r.valid.uauc)];
     let mut svg = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>"#
     );
-    panel(&mut svg, 0.0, "train loss", &loss, "steelblue");
-    panel(&mut svg, W / 2.0, "valid AUC", &auc, "firebrick");
+    panel(&mut svg, 0.0, "log loss (main BCE)", &loss);
+    panel(&mut svg, W / 2.0, "ranking", &auc);
     svg.push_str("</svg>\n");
     recdiff_data::write_atomic(&run.join("curves.svg"), svg.as_bytes())?;
     Ok(())
