@@ -1,85 +1,163 @@
-//! The CTR model: a DCN-V2 base with an optional AsymDiffRec enhancer, its training losses and its
-//! serving score.
+//! The CTR model: a base (`h`, `f`) plus an enhancer; training losses per enhancer and the serving
+//! score.
 
-use crate::asymdiffrec::{AsymDenoiser, AsymDiffRecConfig};
-use crate::dcn::{DcnV2, DcnV2Config};
+use crate::base::{Base, BaseConfig};
+use crate::enhancer::{Enhancer, EnhancerConfig};
+use crate::losses::{bce_with_logits, info_nce, kl_standard_normal, masked_mse};
 use burn::module::Module;
-use burn::tensor::activation::log_sigmoid;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct CtrModelConfig {
     #[serde(default)]
-    pub dcn: DcnV2Config,
-    /// Absent: the plain base. Present: base + AsymDiffRec.
+    pub base: BaseConfig,
     #[serde(default)]
-    pub asymdiffrec: Option<AsymDiffRecConfig>,
+    pub enhancer: EnhancerConfig,
+}
+
+impl CtrModelConfig {
+    /// `base` or `base+enhancer`.
+    pub fn name(&self) -> String {
+        match &self.enhancer {
+            EnhancerConfig::None => self.base.name().to_string(),
+            e => format!("{}+{}", self.base.name(), e.name()),
+        }
+    }
+
+    /// A model over `fields` embedded fields of `dim` each, its weights drawn from `seed`.
+    pub fn init(&self, fields: usize, dim: usize, seed: u64, device: &Device) -> CtrModel {
+        let base = self.base.init(fields, dim, device);
+        let enhancer = self.enhancer.init(fields, dim, base.latent_dim, device);
+        crate::init::seeded_init(CtrModel { base, enhancer, fields, dim }, seed)
+    }
 }
 
 #[derive(Module, Debug)]
 pub struct CtrModel {
-    pub base: DcnV2,
-    pub denoiser: Option<AsymDenoiser>,
+    pub base: Base,
+    pub enhancer: Enhancer,
+    fields: usize,
+    dim: usize,
 }
 
-/// Training losses of one batch (scalars, already weighted in `total`).
+/// One training batch as the model sees it.
+pub struct TrainInputs<'a> {
+    /// Embedded rows `[(1 + copies) * B, F*D]`: the clean batch, then each corrupted copy.
+    pub x: Tensor<2>,
+    /// The clean rows' missing mask `[B, F]` (1 = missing).
+    pub clean_mask: Tensor<2>,
+    /// Each corrupted copy's mask `[B, F]`.
+    pub copy_masks: Vec<Tensor<2>>,
+    /// Labels `[B, 1]`.
+    pub y: Tensor<2>,
+    /// Standard-normal noise `[B, latent]` (MultiVAE, DiffRec).
+    pub eps: Option<Tensor<2>>,
+    /// Diffusion steps per sample, 1-based (DiffRec).
+    pub t: &'a [usize],
+    /// Global step, for annealing.
+    pub step: u64,
+}
+
+/// Training losses of one batch: the weighted total, the main BCE, and named extra terms.
 pub struct Losses {
     pub total: Tensor<1>,
     pub main: Tensor<1>,
-    pub recon: Option<Tensor<1>>,
-    pub aux: Option<Tensor<1>>,
+    pub extra: Vec<(&'static str, Tensor<1>)>,
 }
 
-impl CtrModelConfig {
-    /// A model over `fields` embedded fields of `dim` each, its weights drawn from `seed`.
-    pub fn init(&self, fields: usize, dim: usize, seed: u64, device: &Device) -> CtrModel {
-        let base = self.dcn.init(fields * dim, device);
-        let denoiser = self.asymdiffrec.as_ref().map(|a| a.init(fields, base.latent_dim, device));
-        crate::init::seeded_init(CtrModel { base, denoiser }, seed)
-    }
+fn split(z: Tensor<2>, b: usize, parts: usize) -> Vec<Tensor<2>> {
+    (0..parts).map(|i| z.clone().narrow(0, i * b, b)).collect()
 }
 
-/// Mean binary cross-entropy of `logits` against 0/1 float `targets`, numerically stable.
-pub fn bce_with_logits(logits: Tensor<2>, targets: Tensor<2>) -> Tensor<1> {
-    let pos = log_sigmoid(logits.clone());
-    let neg = log_sigmoid(logits.neg());
-    (targets.clone() * pos + (targets.neg() + 1.0) * neg).neg().mean()
+fn column(values: Vec<f32>, device: &Device) -> Tensor<2> {
+    let n = values.len();
+    Tensor::from_data(TensorData::new(values, [n, 1]), device)
 }
 
 impl CtrModel {
-    /// Serving logits `[B, 1]`: `f(h(x))`, or `f(g([s, h(x)]))` with AsymDiffRec.
+    /// Serving logits `[B, 1]` for embedded rows `x` with missing mask `s` (`[B, F]`).
     pub fn logits(&self, x: Tensor<2>, s: Tensor<2>) -> Tensor<2> {
         let z = self.base.h(x);
-        match &self.denoiser {
-            Some(g) => self.base.f(g.forward(s, z)),
-            None => self.base.f(z),
-        }
-    }
-
-    /// Base training loss on `x` (`[B, F*D]`) and targets `[B, 1]`.
-    pub fn base_losses(&self, x: Tensor<2>, y: Tensor<2>) -> Losses {
-        let main = bce_with_logits(self.base.f(self.base.h(x)), y);
-        Losses { total: main.clone(), main, recon: None, aux: None }
-    }
-
-    /// AsymDiffRec training losses. `x` stacks the clean batch over its feature-dropped copy
-    /// (`[2B, F*D]`, one pass of `h` over both), `s_noisy` is the noisy copy's mask `[B, F]`.
-    pub fn asym_losses(&self, x: Tensor<2>, s_noisy: Tensor<2>, y: Tensor<2>, cfg: &AsymDiffRecConfig) -> Losses {
-        let Some(g) = &self.denoiser else {
-            return self.base_losses(x, y);
+        let e = &self.enhancer;
+        let z = if let Some(g) = &e.asym {
+            g.forward(s, z)
+        } else if let Some(v) = &e.vae {
+            v.mean(z)
+        } else if let Some(d) = &e.diffrec {
+            let n = z.dims()[0];
+            d.forward(z, &vec![1; n])
+        } else {
+            z
         };
-        let b = y.dims()[0];
-        let z = self.base.h(x);
-        let z0 = z.clone().narrow(0, 0, b);
-        let zt = z.narrow(0, b, b);
-        let main = bce_with_logits(self.base.f(z0.clone()), y.clone());
-        let z0p = g.forward(s_noisy, zt);
-        let target = if cfg.stop_gradient { z0.detach() } else { z0 };
-        let recon = (z0p.clone() - target).powi_scalar(2).mean();
-        let aux = bce_with_logits(self.base.f(z0p), y);
-        let total = main.clone() * cfg.main_weight + recon.clone() * cfg.recon_weight + aux.clone() * cfg.aux_weight;
-        Losses { total, main, recon: Some(recon), aux: Some(aux) }
+        self.base.f(z)
+    }
+
+    /// The weighted training loss of `cfg`'s enhancer.
+    pub fn losses(&self, cfg: &EnhancerConfig, inp: TrainInputs<'_>) -> Losses {
+        let b = inp.y.dims()[0];
+        let copies = inp.copy_masks.len();
+        let z = split(self.base.h(inp.x.clone()), b, 1 + copies);
+        let z0 = z[0].clone();
+        let e = &self.enhancer;
+        match cfg {
+            EnhancerConfig::AsymDiffRec(c) if e.asym.is_some() && copies == 1 => {
+                let g = e.asym.as_ref().unwrap_or_else(|| unreachable!());
+                let main = bce_with_logits(self.base.f(z0.clone()), inp.y.clone());
+                let z0p = g.forward(inp.copy_masks[0].clone(), z[1].clone());
+                let target = if c.stop_gradient { z0.detach() } else { z0 };
+                let recon = (z0p.clone() - target).powi_scalar(2).mean();
+                let aux = bce_with_logits(self.base.f(z0p), inp.y);
+                let total = main.clone() * c.main_weight + recon.clone() * c.recon_weight + aux.clone() * c.aux_weight;
+                Losses { total, main, extra: vec![("recon", recon), ("aux", aux)] }
+            }
+            EnhancerConfig::Cdae(c) if e.cdae.is_some() && copies == 1 => {
+                let dec = e.cdae.as_ref().unwrap_or_else(|| unreachable!());
+                let main = bce_with_logits(self.base.f(z0), inp.y);
+                let clean = inp.x.narrow(0, 0, b).detach();
+                let present = (inp.clean_mask.neg() + 1.0).reshape([b, self.fields, 1]).repeat_dim(2, self.dim);
+                let recon = masked_mse(dec.forward(z[1].clone()), clean, present.reshape([b, self.fields * self.dim]));
+                let total = main.clone() + recon.clone() * c.recon_weight;
+                Losses { total, main, extra: vec![("recon", recon)] }
+            }
+            EnhancerConfig::MultiVae(c) if e.vae.is_some() && inp.eps.is_some() => {
+                let vae = e.vae.as_ref().unwrap_or_else(|| unreachable!());
+                let (mu, logvar) = vae.forward(z0);
+                let eps = inp.eps.unwrap_or_else(|| unreachable!());
+                let sample = mu.clone() + eps * (logvar.clone() * 0.5).exp();
+                let main = bce_with_logits(self.base.f(sample), inp.y);
+                let kl = kl_standard_normal(mu, logvar);
+                let total = main.clone() + kl.clone() * c.beta_at(inp.step);
+                Losses { total, main, extra: vec![("kl", kl)] }
+            }
+            EnhancerConfig::Ssl(c) if e.ssl.is_some() && copies == 2 => {
+                let proj = e.ssl.as_ref().unwrap_or_else(|| unreachable!());
+                let main = bce_with_logits(self.base.f(z0), inp.y);
+                let ssl = info_nce(proj.forward(z[1].clone()), proj.forward(z[2].clone()), c.temperature);
+                let total = main.clone() + ssl.clone() * c.ssl_weight;
+                Losses { total, main, extra: vec![("ssl", ssl)] }
+            }
+            EnhancerConfig::DiffRec(c) if e.diffrec.is_some() && inp.eps.is_some() => {
+                let d = e.diffrec.as_ref().unwrap_or_else(|| unreachable!());
+                let main = bce_with_logits(self.base.f(z0.clone()), inp.y.clone());
+                let ab = c.alpha_bars();
+                let device = z0.device();
+                let a = column(inp.t.iter().map(|&t| ab[t - 1].sqrt() as f32).collect(), &device);
+                let s = column(inp.t.iter().map(|&t| (1.0 - ab[t - 1]).sqrt() as f32).collect(), &device);
+                let target = z0.detach();
+                let eps = inp.eps.unwrap_or_else(|| unreachable!());
+                let zt = target.clone() * a + eps * s;
+                let z0p = d.forward(zt, inp.t);
+                let recon = (z0p.clone() - target).powi_scalar(2).mean();
+                let aux = bce_with_logits(self.base.f(z0p), inp.y);
+                let total = main.clone() + recon.clone() * c.recon_weight + aux.clone() * c.aux_weight;
+                Losses { total, main, extra: vec![("recon", recon), ("aux", aux)] }
+            }
+            _ => {
+                let main = bce_with_logits(self.base.f(z0), inp.y);
+                Losses { total: main.clone(), main, extra: vec![] }
+            }
+        }
     }
 }

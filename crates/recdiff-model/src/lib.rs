@@ -1,16 +1,19 @@
 //! recdiff's models: the sparse embedding store outside burn, dense networks on burn (flex CPU
 //! backend with autodiff), base rankers exposing `h` (features -> latent `z`) and `f` (`z` -> logit),
-//! and enhancers such as AsymDiffRec that add training losses and may transform `z` at serving.
+//! and enhancers (AsymDiffRec, CDAE, MultiVAE, SSL, DiffRec) that add training losses and may
+//! transform `z` at serving.
 
-pub mod asymdiffrec;
+pub mod base;
 pub mod ctr;
-pub mod dcn;
 pub mod diffusion;
 pub mod embedding;
 pub mod embedding_io;
+pub mod enhancer;
 pub mod init;
+pub mod losses;
 pub mod mask;
 
-pub use ctr::{CtrModel, CtrModelConfig, Losses};
+pub use ctr::{CtrModel, CtrModelConfig, Losses, TrainInputs};
 pub use embedding::{EmbeddingStore, SparseOptimizer};
+pub use enhancer::{EnhancerConfig, NoisePlan};
 pub use mask::MaskMatrix;

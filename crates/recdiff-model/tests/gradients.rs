@@ -10,7 +10,7 @@ use recdiff_data::codec::Codec;
 use recdiff_data::format::{EMPTY, RowBuilder, RowLayout};
 use recdiff_data::schema::{FieldKind, NumericTransform};
 use recdiff_data::{FieldMeta, Row};
-use recdiff_model::dcn::{CrossKind, DcnV2Config};
+use recdiff_model::base::dcn::{CrossKind, DcnV2Config};
 use recdiff_model::{EmbeddingStore, MaskMatrix, SparseOptimizer};
 
 fn to_vec(t: Tensor<2>) -> Vec<f32> {
@@ -27,7 +27,7 @@ fn check_input_gradient(kind: CrossKind) {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let x: Vec<f32> = (0..2 * width).map(|_| rng.random_range(-1.0..1.0)).collect();
     let c: Vec<f32> = (0..2 * 4).map(|_| rng.random_range(-1.0..1.0)).collect();
-    let loss = |m: &recdiff_model::dcn::DcnV2, x: Vec<f32>, dev: &Device| {
+    let loss = |m: &recdiff_model::base::dcn::DcnV2, x: Vec<f32>, dev: &Device| {
         let xt = Tensor::<2>::from_data(TensorData::new(x, [2, width]), dev);
         let ct = Tensor::<2>::from_data(TensorData::new(c.clone(), [2, 4]), dev);
         (m.h(xt) * ct).sum()

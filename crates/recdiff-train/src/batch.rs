@@ -1,41 +1,92 @@
-//! Building batches from a memory-mapped split: rows, their masks, labels, and for AsymDiffRec the
-//! feature-dropped copy stacked under the clean rows.
+//! Building batches from a memory-mapped split: rows, their masks, labels, and the corrupted copies
+//! an enhancer asks for ([`NoisePlan`]) stacked under the clean rows.
 
 use rand::Rng;
+use rand::seq::index::sample;
 use recdiff_data::{Row, SplitFile};
-use recdiff_model::MaskMatrix;
 use recdiff_model::diffusion::feature_dropout::feature_dropout;
+use recdiff_model::{MaskMatrix, NoisePlan};
 
-/// The rows `h` sees: `rows` with `masks` (clean rows, then their noisy copies when present).
+/// The rows `h` sees: `rows` with `masks` (clean rows, then each corrupted copy).
 pub struct Batch<'a> {
     pub rows: Vec<Row<'a>>,
     pub masks: MaskMatrix,
     pub labels: Vec<f32>,
-    /// The noisy copy's mask `s` as `[B, fields]` 0/1 values (AsymDiffRec only).
-    pub noisy_mask: Option<Vec<f32>>,
-    /// Samples in the batch (`rows.len()` is twice this with a noisy copy).
+    /// The clean rows' masks as `[B, fields]` 0/1 values.
+    pub clean_mask: Vec<f32>,
+    /// Each corrupted copy's mask as `[B, fields]` 0/1 values.
+    pub copy_masks: Vec<Vec<f32>>,
+    /// Samples in the batch (`rows.len()` is `samples * (1 + copies)`).
     pub samples: usize,
 }
 
-/// Rows `indices` of `split`; with `drop = Some(fraction)` stacks a feature-dropped copy.
+/// Drops each present field with probability `p`.
+fn bernoulli_drop(clean: &MaskMatrix, p: f64, rng: &mut impl Rng) -> MaskMatrix {
+    let mut m = clean.clone();
+    for r in 0..m.rows() {
+        for f in 0..m.fields() {
+            if !clean.get(r, f) && rng.random::<f64>() < p {
+                m.set(r, f);
+            }
+        }
+    }
+    m
+}
+
+/// Complementary views: view 1 hides one random group's fields, view 2 hides all the others.
+fn group_views(clean: &MaskMatrix, groups: &[usize], rng: &mut impl Rng) -> (MaskMatrix, MaskMatrix) {
+    let n_groups = groups.iter().copied().max().map_or(1, |g| g + 1);
+    let (mut a, mut b) = (clean.clone(), clean.clone());
+    for r in 0..clean.rows() {
+        let hidden = rng.random_range(0..n_groups);
+        for (f, &g) in groups.iter().enumerate() {
+            if g == hidden { a.set(r, f) } else { b.set(r, f) }
+        }
+    }
+    (a, b)
+}
+
+/// The corrupted copies of `clean` that `plan` asks for. `groups[f]` is field f's group index.
+pub fn corrupt(clean: &MaskMatrix, plan: NoisePlan, groups: &[usize], rng: &mut impl Rng) -> Vec<MaskMatrix> {
+    match plan {
+        NoisePlan::None => vec![],
+        NoisePlan::UniformDrop { max_fraction } => vec![feature_dropout(clean, max_fraction, rng).0],
+        NoisePlan::BernoulliDrop { p } => vec![bernoulli_drop(clean, p, rng)],
+        NoisePlan::TwoViews { correlated: true, .. } => {
+            let (a, b) = group_views(clean, groups, rng);
+            vec![a, b]
+        }
+        NoisePlan::TwoViews { p, .. } => vec![bernoulli_drop(clean, p, rng), bernoulli_drop(clean, p, rng)],
+    }
+}
+
+/// Rows `indices` of `split` with the copies `plan` asks for stacked under them.
 pub fn build<'a>(
     split: &'a SplitFile,
     indices: &[u32],
     fields: usize,
-    drop: Option<f64>,
+    plan: NoisePlan,
+    groups: &[usize],
     rng: &mut impl Rng,
 ) -> Batch<'a> {
-    let mut rows: Vec<Row<'a>> = indices.iter().map(|&i| split.row(i as usize)).collect();
-    let labels = rows.iter().map(|r| r.label()).collect();
-    let mut masks = MaskMatrix::from_rows(&rows, fields);
-    let samples = rows.len();
-    let noisy_mask = drop.map(|fraction| {
-        let (noisy, _) = feature_dropout(&masks, fraction, rng);
-        rows.extend_from_within(..);
-        masks.extend(&noisy);
-        noisy.to_f32()
-    });
-    Batch { rows, masks, labels, noisy_mask, samples }
+    let clean_rows: Vec<Row<'a>> = indices.iter().map(|&i| split.row(i as usize)).collect();
+    let labels = clean_rows.iter().map(|r| r.label()).collect();
+    let clean = MaskMatrix::from_rows(&clean_rows, fields);
+    let copies = corrupt(&clean, plan, groups, rng);
+    let mut rows = clean_rows.clone();
+    let mut masks = clean.clone();
+    for c in &copies {
+        rows.extend_from_slice(&clean_rows);
+        masks.extend(c);
+    }
+    Batch {
+        samples: clean_rows.len(),
+        rows,
+        masks,
+        labels,
+        clean_mask: clean.to_f32(),
+        copy_masks: copies.iter().map(MaskMatrix::to_f32).collect(),
+    }
 }
 
 /// Rows `indices` of `split` with their own masks plus, optionally, a share of present fields
@@ -54,11 +105,11 @@ pub fn build_eval<'a>(
         for r in 0..rows.len() {
             let present: Vec<usize> = (0..fields).filter(|&f| !masks.get(r, f)).collect();
             let n = (present.len() as f64 * remove).round() as usize;
-            for i in rand::seq::index::sample(rng, present.len(), n.min(present.len())) {
+            for i in sample(rng, present.len(), n.min(present.len())) {
                 masks.set(r, present[i]);
             }
         }
     }
     let samples = rows.len();
-    Batch { rows, masks, labels, noisy_mask: None, samples }
+    Batch { clean_mask: masks.to_f32(), rows, masks, labels, copy_masks: vec![], samples }
 }

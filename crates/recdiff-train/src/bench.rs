@@ -13,9 +13,10 @@ use recdiff_data::codec::Codec;
 use recdiff_data::format::{RowBuilder, RowLayout, SplitWriter};
 use recdiff_data::schema::FieldKind;
 use recdiff_data::{FieldMeta, SplitFile};
-use recdiff_model::asymdiffrec::AsymDiffRecConfig;
-use recdiff_model::dcn::DcnV2Config;
-use recdiff_model::{CtrModelConfig, EmbeddingStore, SparseOptimizer};
+use recdiff_model::base::BaseConfig;
+use recdiff_model::base::dcn::DcnV2Config;
+use recdiff_model::enhancer::asymdiffrec::AsymDiffRecConfig;
+use recdiff_model::{CtrModelConfig, EmbeddingStore, EnhancerConfig, SparseOptimizer};
 use std::time::Instant;
 
 #[derive(Debug, Clone)]
@@ -82,20 +83,22 @@ pub fn run(cfg: &TrainBench) -> Result<TrainBenchResult, TrainError> {
     let split = split?;
     let metas = fields(cfg.fields, cfg.rows_per_table);
     let device = Device::flex().autodiff();
-    let asym = cfg.asymdiffrec.then(AsymDiffRecConfig::default);
-    let dcn = DcnV2Config { deep: vec![512, 256], ..DcnV2Config::default() };
-    let model = CtrModelConfig { dcn, asymdiffrec: asym.clone() }.init(cfg.fields, cfg.dim, 1, &device);
+    let enhancer =
+        if cfg.asymdiffrec { EnhancerConfig::AsymDiffRec(AsymDiffRecConfig::default()) } else { EnhancerConfig::None };
+    let base = BaseConfig::DcnV2(DcnV2Config { deep: vec![512, 256], ..DcnV2Config::default() });
+    let model = CtrModelConfig { base: base.clone(), enhancer: enhancer.clone() }.init(cfg.fields, cfg.dim, 1, &device);
     let store = EmbeddingStore::new(&metas, cfg.dim, SparseOptimizer::default(), 0.0, 0.01, 1);
-    let mut engine = Engine::new(device, model, AdamConfig::new().init(), store, asym.clone(), 1e-3);
+    let plan = enhancer.noise_plan();
+    let mut engine = Engine::new(device, model, AdamConfig::new().init(), store, enhancer, base.latent_dim(), 1e-3);
+    let groups = vec![0; cfg.fields];
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let (mut buf, mut times) = (Vec::new(), Vec::new());
-    let drop = asym.map(|a| a.max_drop_fraction);
     for step in 0..cfg.warmup + cfg.steps {
         let start = (step % 8) * cfg.batch;
         let idx: Vec<u32> = (start as u32..(start + cfg.batch) as u32).collect();
         let t = Instant::now();
-        let b = batch::build(&split, &idx, cfg.fields, drop, &mut rng);
-        engine.step(&b, 1.0, &mut buf)?;
+        let b = batch::build(&split, &idx, cfg.fields, plan, &groups, &mut rng);
+        engine.step(&b, 1.0, &mut buf, &mut rng, step as u64)?;
         if step >= cfg.warmup {
             times.push(t.elapsed().as_secs_f64());
         }

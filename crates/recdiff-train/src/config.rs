@@ -9,7 +9,10 @@
 //! split = { kind = "random", ratios = [0.8, 0.1, 0.1], seed = 42 }
 //! [model]
 //! embedding_dim = 16
-//! [model.asymdiffrec]          # omit for the plain DCN-V2 base
+//! [model.base]
+//! kind = "dcnv2"               # dcnv2 | deepfm | mlp
+//! [model.enhancer]             # omit for the plain base
+//! kind = "asymdiffrec"         # none | asymdiffrec | cdae | multivae | ssl | diffrec
 //! recon_weight = 1.0
 //! [train]
 //! batch_size = 2048
@@ -17,9 +20,8 @@
 //! ```
 
 use recdiff_data::SplitSpec;
-use recdiff_model::asymdiffrec::AsymDiffRecConfig;
-use recdiff_model::dcn::DcnV2Config;
-use recdiff_model::{CtrModelConfig, SparseOptimizer};
+use recdiff_model::base::BaseConfig;
+use recdiff_model::{CtrModelConfig, EnhancerConfig, SparseOptimizer};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -64,14 +66,15 @@ pub struct ModelConfig {
     pub embedding_optimizer: SparseOptimizer,
     /// L2 penalty on touched embedding rows.
     pub embedding_l2: f32,
-    pub dcn: DcnV2Config,
-    /// Absent: the plain DCN-V2 base. Present: base + AsymDiffRec.
-    pub asymdiffrec: Option<AsymDiffRecConfig>,
+    /// `[model.base] kind = "dcnv2" | "deepfm" | "mlp"` and the base's settings.
+    pub base: BaseConfig,
+    /// `[model.enhancer] kind = "none" | "asymdiffrec" | "cdae" | "multivae" | "ssl" | "diffrec"`.
+    pub enhancer: EnhancerConfig,
 }
 
 impl ModelConfig {
     pub fn ctr(&self) -> CtrModelConfig {
-        CtrModelConfig { dcn: self.dcn.clone(), asymdiffrec: self.asymdiffrec.clone() }
+        CtrModelConfig { base: self.base.clone(), enhancer: self.enhancer.clone() }
     }
 }
 
@@ -82,8 +85,8 @@ impl Default for ModelConfig {
             embedding_init_std: 0.01,
             embedding_optimizer: SparseOptimizer::default(),
             embedding_l2: 0.0,
-            dcn: DcnV2Config::default(),
-            asymdiffrec: None,
+            base: BaseConfig::default(),
+            enhancer: EnhancerConfig::None,
         }
     }
 }
@@ -190,8 +193,8 @@ impl ExperimentConfig {
         if !(t.lr > 0.0 && t.lr.is_finite()) {
             return Err(format!("train.lr must be positive, got {}", t.lr));
         }
-        if self.model.embedding_dim == 0 || self.model.dcn.latent_dim == 0 {
-            return Err("model.embedding_dim and model.dcn.latent_dim must be positive".into());
+        if self.model.embedding_dim == 0 || self.model.base.latent_dim() == 0 {
+            return Err("model.embedding_dim and model.base.latent_dim must be positive".into());
         }
         Ok(())
     }

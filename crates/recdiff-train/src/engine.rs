@@ -7,9 +7,18 @@ use crate::checkpoint::{self, LoopState};
 use burn::optim::AdamConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
-use recdiff_model::asymdiffrec::AsymDiffRecConfig;
-use recdiff_model::{CtrModel, EmbeddingStore};
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+use recdiff_model::{CtrModel, EmbeddingStore, EnhancerConfig, TrainInputs};
 use std::path::Path;
+
+/// Loss values of one step.
+#[derive(Debug, Clone)]
+pub struct StepLosses {
+    pub total: f64,
+    pub main: f64,
+    pub extra: Vec<(&'static str, f64)>,
+}
 
 pub struct Engine {
     pub device: Device,
@@ -17,7 +26,9 @@ pub struct Engine {
     model: Option<CtrModel>,
     pub optim: ModuleOptimizer,
     pub store: EmbeddingStore,
-    pub asym: Option<AsymDiffRecConfig>,
+    pub enhancer: EnhancerConfig,
+    /// Width of the base's latent `z`.
+    pub latent_dim: usize,
     /// Base learning rate of the dense weights.
     pub lr: f64,
 }
@@ -28,10 +39,11 @@ impl Engine {
         model: CtrModel,
         optim: ModuleOptimizer,
         store: EmbeddingStore,
-        asym: Option<AsymDiffRecConfig>,
+        enhancer: EnhancerConfig,
+        latent_dim: usize,
         lr: f64,
     ) -> Self {
-        Self { device, model: Some(model), optim, store, asym, lr }
+        Self { device, model: Some(model), optim, store, enhancer, latent_dim, lr }
     }
 
     pub fn model(&self) -> &CtrModel {
@@ -50,28 +62,52 @@ impl Engine {
         Ok(state)
     }
 
-    /// One step with the learning rates scaled by `factor`; returns (total, main, recon, aux).
-    pub fn step(&mut self, b: &Batch<'_>, factor: f64, buf: &mut Vec<f32>) -> Result<[f64; 4], TrainError> {
+    fn tensor(&self, values: Vec<f32>, shape: [usize; 2]) -> Tensor<2> {
+        Tensor::<2>::from_data(TensorData::new(values, shape), &self.device)
+    }
+
+    /// One step with the learning rates scaled by `factor`; returns the total, the main loss and
+    /// the enhancer's extra terms. `rng` draws latent noise; `step` drives annealing.
+    pub fn step(
+        &mut self,
+        b: &Batch<'_>,
+        factor: f64,
+        buf: &mut Vec<f32>,
+        rng: &mut impl Rng,
+        step: u64,
+    ) -> Result<StepLosses, TrainError> {
         let (n, width, fields) = (b.rows.len(), self.store.width(), self.store.fields());
         buf.resize(n * width, 0.0);
         self.store.gather(&b.rows, &b.masks, buf);
-        let x = Tensor::<2>::from_data(TensorData::new(buf.clone(), [n, width]), &self.device).require_grad();
-        let y = Tensor::<2>::from_data(TensorData::new(b.labels.clone(), [b.samples, 1]), &self.device);
-        let losses = match (&b.noisy_mask, &self.asym) {
-            (Some(s), Some(a)) => {
-                let s = Tensor::<2>::from_data(TensorData::new(s.clone(), [b.samples, fields]), &self.device);
-                self.model().asym_losses(x.clone(), s, y, a)
-            }
-            _ => self.model().base_losses(x.clone(), y),
+        let x = self.tensor(buf.clone(), [n, width]).require_grad();
+        let bs = b.samples;
+        let (eps, t) = if self.enhancer.latent_noise() {
+            let eps: Vec<f32> = (0..bs * self.latent_dim).map(|_| StandardNormal.sample(rng)).collect();
+            let steps = match &self.enhancer {
+                EnhancerConfig::DiffRec(c) => (0..bs).map(|_| rng.random_range(1..=c.steps.max(1))).collect(),
+                _ => vec![],
+            };
+            (Some(self.tensor(eps, [bs, self.latent_dim])), steps)
+        } else {
+            (None, vec![])
         };
+        let inputs = TrainInputs {
+            x: x.clone(),
+            clean_mask: self.tensor(b.clean_mask.clone(), [bs, fields]),
+            copy_masks: b.copy_masks.iter().map(|m| self.tensor(m.clone(), [bs, fields])).collect(),
+            y: self.tensor(b.labels.clone(), [bs, 1]),
+            eps,
+            t: &t,
+            step,
+        };
+        let losses = self.model().losses(&self.enhancer, inputs);
         let scalar = |t: Tensor<1>| -> f64 { t.into_scalar::<f32>() as f64 };
-        let parts = [
-            scalar(losses.total.clone()),
-            scalar(losses.main.clone()),
-            losses.recon.clone().map(scalar).unwrap_or(f64::NAN),
-            losses.aux.clone().map(scalar).unwrap_or(f64::NAN),
-        ];
-        if !parts[0].is_finite() {
+        let parts = StepLosses {
+            total: scalar(losses.total.clone()),
+            main: scalar(losses.main.clone()),
+            extra: losses.extra.iter().map(|(name, t)| (*name, scalar(t.clone()))).collect(),
+        };
+        if !parts.total.is_finite() {
             return Ok(parts);
         }
         let mut grads = losses.total.backward();

@@ -6,7 +6,7 @@
 use crate::batch::{self, Batch};
 use crate::checkpoint::{self, LoopState};
 use crate::config::{ExperimentConfig, Schedule};
-use crate::engine::Engine;
+use crate::engine::{Engine, StepLosses};
 use crate::eval::{self, EvalMetrics};
 use crate::{TrainError, data};
 use burn::module::Module;
@@ -30,8 +30,8 @@ pub struct EvalRecord {
     pub step: u64,
     pub train_loss: f64,
     pub train_main: f64,
-    pub train_recon: Option<f64>,
-    pub train_aux: Option<f64>,
+    /// The enhancer's extra loss terms (e.g. recon, aux, kl, ssl), averaged.
+    pub train_extra: std::collections::BTreeMap<String, f64>,
     pub lr: f64,
     pub samples_per_s: f64,
     pub valid: EvalMetrics,
@@ -104,7 +104,8 @@ impl Session {
             cfg.seed,
         );
         let mut state = LoopState { epoch: 0, step: 0, best_metric: None, best_step: 0, evals_without_improvement: 0 };
-        let mut engine = Engine::new(device, model, optim, store, m.asymdiffrec.clone(), cfg.train.lr);
+        let mut engine =
+            Engine::new(device, model, optim, store, m.enhancer.clone(), m.base.latent_dim(), cfg.train.lr);
         let last = out.join("last");
         if resume && checkpoint::exists(&last) {
             state = engine.load_checkpoint(&last, true)?;
@@ -119,11 +120,17 @@ impl Session {
         Ok(SplitFile::open(&EncodedMeta::split_path(&self.data_dir, s))?)
     }
 
-    /// One optimiser step on `b`; returns (total, main, recon, aux) losses.
-    fn step(&mut self, b: &Batch<'_>, factor: f64, buf: &mut Vec<f32>) -> Result<[f64; 4], TrainError> {
-        let parts = self.engine.step(b, factor, buf)?;
-        if !parts[0].is_finite() {
-            return Err(TrainError::Diverged { step: self.state.step, loss: parts[0] });
+    /// One optimiser step on `b`.
+    fn step(
+        &mut self,
+        b: &Batch<'_>,
+        factor: f64,
+        buf: &mut Vec<f32>,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<StepLosses, TrainError> {
+        let parts = self.engine.step(b, factor, buf, rng, self.state.step)?;
+        if !parts.total.is_finite() {
+            return Err(TrainError::Diverged { step: self.state.step, loss: parts.total });
         }
         self.state.step += 1;
         Ok(parts)
@@ -200,7 +207,8 @@ impl Session {
         let t = self.cfg.train.clone();
         let steps_per_epoch = train.len().div_ceil(t.batch_size) as u64;
         let total = steps_per_epoch * t.epochs as u64;
-        let drop = self.cfg.model.asymdiffrec.as_ref().map(|a| a.max_drop_fraction);
+        let plan = self.cfg.model.enhancer.noise_plan();
+        let groups = field_groups(&self.meta);
         let fields = self.engine.store.fields();
         let mut buf = Vec::new();
         let mut sums = LossSums::default();
@@ -218,10 +226,10 @@ impl Session {
                 let factor = lr_factor(t.schedule, t.warmup_steps, self.state.step, total, steps_per_epoch);
                 lr = t.lr * factor;
                 let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed.wrapping_mul(0x9E37_79B9) ^ self.state.step);
-                let b = batch::build(&train, chunk, fields, drop, &mut rng);
-                let parts = self.step(&b, factor, &mut buf)?;
-                sums.add(parts, b.samples);
-                progress.tick(parts[0], sums.samples as f64 / started.elapsed().as_secs_f64());
+                let b = batch::build(&train, chunk, fields, plan, &groups, &mut rng);
+                let parts = self.step(&b, factor, &mut buf, &mut rng)?;
+                progress.tick(parts.total, (sums.samples + b.samples) as f64 / started.elapsed().as_secs_f64());
+                sums.add(&parts, b.samples);
                 if t.eval_every_steps > 0 && self.state.step.is_multiple_of(t.eval_every_steps as u64) {
                     if self.checkpoint_eval(&valid, &mut sums, lr, started)? {
                         return self.finish_epoch(true);
@@ -261,7 +269,7 @@ impl Session {
         let test = self.evaluate(&self.split(recdiff_data::split::TEST)?, 0.0)?;
         let summary = RunSummary {
             name: self.cfg.name.clone(),
-            model: if self.cfg.model.asymdiffrec.is_some() { "dcnv2+asymdiffrec".into() } else { "dcnv2".into() },
+            model: self.cfg.model.ctr().name(),
             seed: self.cfg.seed,
             best_step: state.best_step,
             steps: self.state.step,
@@ -277,23 +285,38 @@ impl Session {
     }
 }
 
+/// Group index of each field (fields without a group form one group), for correlated masking.
+pub fn field_groups(meta: &EncodedMeta) -> Vec<usize> {
+    let mut names: Vec<Option<&str>> = Vec::new();
+    meta.fields
+        .iter()
+        .map(|f| {
+            let g = f.group.as_deref();
+            names.iter().position(|n| *n == g).unwrap_or_else(|| {
+                names.push(g);
+                names.len() - 1
+            })
+        })
+        .collect()
+}
+
 /// Running sums of training losses between evaluations.
 #[derive(Default)]
 struct LossSums {
     total: f64,
     main: f64,
-    recon: f64,
-    aux: f64,
+    extra: std::collections::BTreeMap<String, f64>,
     batches: usize,
     samples: usize,
 }
 
 impl LossSums {
-    fn add(&mut self, p: [f64; 4], samples: usize) {
-        self.total += p[0];
-        self.main += p[1];
-        self.recon += p[2];
-        self.aux += p[3];
+    fn add(&mut self, p: &StepLosses, samples: usize) {
+        self.total += p.total;
+        self.main += p.main;
+        for (name, v) in &p.extra {
+            *self.extra.entry(name.to_string()).or_default() += v;
+        }
         self.batches += 1;
         self.samples += samples;
     }
@@ -308,14 +331,12 @@ impl LossSums {
         improved: bool,
     ) -> EvalRecord {
         let n = self.batches.max(1) as f64;
-        let opt = |v: f64| (!v.is_nan()).then_some(v / n);
         EvalRecord {
             epoch,
             step,
             train_loss: self.total / n,
             train_main: self.main / n,
-            train_recon: opt(self.recon),
-            train_aux: opt(self.aux),
+            train_extra: self.extra.iter().map(|(k, v)| (k.clone(), v / n)).collect(),
             lr,
             samples_per_s: self.samples as f64 / started.elapsed().as_secs_f64().max(1e-9),
             valid,

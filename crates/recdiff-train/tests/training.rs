@@ -19,7 +19,7 @@ fn experiment(dir: &Path, asym: bool, epochs: usize) -> ExperimentConfig {
     if !data.join("schema.toml").exists() {
         synth::generate(&synth_cfg, &data).unwrap();
     }
-    let asym = if asym { "[model.asymdiffrec]\nhidden = 64\n" } else { "" };
+    let asym = if asym { "[model.enhancer]\nkind = \"asymdiffrec\"\nhidden = 64\n" } else { "" };
     let text = format!(
         r#"
 name = "tiny"
@@ -29,7 +29,8 @@ schema = "data/schema.toml"
 encoded = "encoded"
 [model]
 embedding_dim = 8
-[model.dcn]
+[model.base]
+kind = "dcnv2"
 cross_layers = 2
 deep = [64]
 latent_dim = 32

@@ -10,8 +10,10 @@ use clap::Args;
 use recdiff_data::SplitSpec;
 use recdiff_data::split::TEST;
 use recdiff_data::synth::{self, SynthConfig};
-use recdiff_model::asymdiffrec::AsymDiffRecConfig;
-use recdiff_model::dcn::DcnV2Config;
+use recdiff_model::EnhancerConfig;
+use recdiff_model::base::BaseConfig;
+use recdiff_model::base::dcn::DcnV2Config;
+use recdiff_model::enhancer::asymdiffrec::AsymDiffRecConfig;
 use recdiff_train::config::{DataConfig, ModelConfig, TrainConfig};
 use recdiff_train::{EvalMetrics, ExperimentConfig, Session};
 use std::path::{Path, PathBuf};
@@ -46,8 +48,12 @@ fn experiment(name: &str, data: &Path, out: &Path, args: &QuickstartArgs, asym: 
             encoded: Some(out.join("encoded")),
         },
         model: ModelConfig {
-            dcn: DcnV2Config { deep: vec![256, 128], ..DcnV2Config::default() },
-            asymdiffrec: asym.then(AsymDiffRecConfig::default),
+            base: BaseConfig::DcnV2(DcnV2Config { deep: vec![256, 128], ..DcnV2Config::default() }),
+            enhancer: if asym {
+                EnhancerConfig::AsymDiffRec(AsymDiffRecConfig::default())
+            } else {
+                EnhancerConfig::None
+            },
             ..ModelConfig::default()
         },
         train: TrainConfig { batch_size: 2048, epochs: args.epochs, lr: 1e-3, patience: 1, ..TrainConfig::default() },

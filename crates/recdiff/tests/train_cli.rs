@@ -28,11 +28,13 @@ schema = "data/schema.toml"
 split = {split}
 [model]
 embedding_dim = 8
-[model.dcn]
+[model.base]
+kind = "dcnv2"
 cross_layers = 2
 deep = [64]
 latent_dim = 32
-[model.asymdiffrec]
+[model.enhancer]
+kind = "asymdiffrec"
 hidden = 64
 [train]
 batch_size = 256
