@@ -45,6 +45,23 @@ pub fn mean_ci95(values: &[f64]) -> Result<MeanCi, MetricError> {
     Ok(MeanCi { mean, half_width: t_quantile_975(n - 1) * std / (n as f64).sqrt(), n, std })
 }
 
+/// Paired two-sided t-test of `a` against `b` (same length, paired by index, e.g. by seed).
+/// Returns (mean difference a - b, p-value); p is 1 when all differences are equal (no spread).
+pub fn paired_t_test(a: &[f64], b: &[f64]) -> Result<(f64, f64), MetricError> {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    if a.len() != b.len() {
+        return Err(MetricError::LengthMismatch { what: "paired values", got: b.len(), expected: a.len() });
+    }
+    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+    let ci = mean_ci95(&d)?;
+    if d.len() < 2 || ci.std == 0.0 {
+        return Ok((ci.mean, 1.0));
+    }
+    let t = ci.mean / (ci.std / (d.len() as f64).sqrt());
+    let dist = StudentsT::new(0.0, 1.0, (d.len() - 1) as f64).map_err(|_| MetricError::Empty)?;
+    Ok((ci.mean, 2.0 * (1.0 - dist.cdf(t.abs()))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +74,14 @@ mod tests {
         assert!((ci.half_width - 2.776 * (2.5f64).sqrt() / 5f64.sqrt()).abs() < 1e-12);
         assert_eq!(mean_ci95(&[0.7]).unwrap().half_width, 0.0);
         assert!(mean_ci95(&[]).is_err());
+    }
+
+    #[test]
+    fn paired_t_test_matches_a_hand_computed_case() {
+        // differences 1, 2, 3: mean 2, sd 1, t = 2 / (1 / sqrt 3) = 3.4641, df 2 -> p = 0.0742
+        let (diff, p) = paired_t_test(&[2.0, 4.0, 6.0], &[1.0, 2.0, 3.0]).unwrap();
+        assert_eq!(diff, 2.0);
+        assert!((p - 0.0742).abs() < 1e-3, "{p}");
+        assert_eq!(paired_t_test(&[1.0, 2.0], &[0.0, 1.0]).unwrap().1, 1.0);
     }
 }

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod bench;
 pub mod checkpoint;
+pub mod compare;
 pub mod config;
 pub mod data;
 pub mod engine;

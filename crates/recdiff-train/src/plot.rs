@@ -1,6 +1,6 @@
-//! Learning curves from `log.jsonl`: train and valid log loss, valid AUC and UAUC against the step,
-//! written
-//! as `curves.svg` (hand-written SVG: axes, ticks, labels and a legend, no font files needed).
+//! Line plots as hand-written SVG (axes, ticks, labels, legends) rendered to PNG with resvg:
+//! learning curves from `log.jsonl` (train and valid log loss, valid AUC and UAUC against the step,
+//! `curves.svg` / `curves.png`) and the robustness curves.
 
 use crate::TrainError;
 use crate::train::EvalRecord;
@@ -107,5 +107,26 @@ pub fn write_curves(run: &Path) -> Result<(), TrainError> {
     panel(&mut svg, W / 2.0, "ranking", &auc);
     svg.push_str("</svg>\n");
     recdiff_data::write_atomic(&run.join("curves.svg"), svg.as_bytes())?;
+    write_png(&svg, &run.join("curves.png"))
+}
+
+/// Renders SVG text to a PNG file (fonts from the system; text is skipped where none is found).
+pub fn write_png(svg: &str, path: &Path) -> Result<(), TrainError> {
+    let mut opt = resvg::usvg::Options::default();
+    let db = opt.fontdb_mut();
+    db.load_system_fonts();
+    // The generic `sans-serif` maps to Arial by default; use a font this machine has.
+    let families: Vec<String> = db.faces().flat_map(|f| f.families.iter().map(|(name, _)| name.clone())).collect();
+    if let Some(family) = families.iter().find(|f| f.as_str() == "DejaVu Sans").or(families.first()) {
+        db.set_sans_serif_family(family.clone());
+    }
+    let tree =
+        resvg::usvg::Tree::from_str(svg, &opt).map_err(|e| TrainError::Other(format!("{}: {e}", path.display())))?;
+    let size = tree.size().to_int_size();
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height())
+        .ok_or_else(|| TrainError::Other(format!("{}: empty image", path.display())))?;
+    resvg::render(&tree, resvg::tiny_skia::Transform::default(), &mut pixmap.as_mut());
+    let png = pixmap.encode_png().map_err(|e| TrainError::Other(format!("{}: {e}", path.display())))?;
+    recdiff_data::write_atomic(path, &png)?;
     Ok(())
 }

@@ -32,6 +32,8 @@ enum Command {
     Eval(train::EvalArgs),
     /// Score a CSV or Parquet file with a trained run (missing features handled as in training).
     Predict(train::PredictArgs),
+    /// Every (base x enhancer) cell over N seeds: the paper's table with CIs and paired tests.
+    Compare(train::CompareArgs),
     /// The embedded default job: generate the synthetic log, summarise and encode it.
     Quickstart(quickstart::QuickstartArgs),
 }
@@ -44,6 +46,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::train(args),
         Command::Eval(args) => train::eval(args),
         Command::Predict(args) => train::predict(args),
+        Command::Compare(args) => train::compare(args),
     }
 }
 

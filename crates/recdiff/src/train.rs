@@ -174,3 +174,18 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     }
     Ok(())
 }
+
+#[derive(Args)]
+pub struct CompareArgs {
+    /// Comparison config (TOML): template experiment, seeds, bases, enhancers.
+    pub config: PathBuf,
+}
+
+pub fn compare(args: CompareArgs) -> Result<()> {
+    let (c, template) = recdiff_train::compare::CompareConfig::load(&args.config)?;
+    let rows = recdiff_train::compare::run(&c, &template).with_context(|| format!("comparison '{}'", c.name))?;
+    let md = recdiff_train::compare::write_tables(&c, &template, &rows)?;
+    println!("{md}");
+    println!("tables: {}/table.md, table.csv, runs.csv", c.output_dir().display());
+    Ok(())
+}
