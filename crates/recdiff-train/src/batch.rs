@@ -89,25 +89,41 @@ pub fn build<'a>(
     }
 }
 
-/// Rows `indices` of `split` with their own masks plus, optionally, a share of present fields
-/// removed at random (robustness evaluation).
+/// What evaluation hides on top of each sample's own missing fields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Probe {
+    /// This share of each sample's present fields, chosen at random (0 = nothing).
+    Random(f64),
+    /// These fields in every sample (e.g. every user-profile field: cold start).
+    Fields(Vec<usize>),
+}
+
+impl Probe {
+    pub const NONE: Probe = Probe::Random(0.0);
+}
+
+/// Rows `indices` of `split` with their own masks plus what `probe` hides (robustness evaluation).
 pub fn build_eval<'a>(
     split: &'a SplitFile,
     indices: &[u32],
     fields: usize,
-    remove: f64,
+    probe: &Probe,
     rng: &mut impl Rng,
 ) -> Batch<'a> {
     let rows: Vec<Row<'a>> = indices.iter().map(|&i| split.row(i as usize)).collect();
     let labels = rows.iter().map(|r| r.label()).collect();
     let mut masks = MaskMatrix::from_rows(&rows, fields);
-    if remove > 0.0 {
-        for r in 0..rows.len() {
-            let present: Vec<usize> = (0..fields).filter(|&f| !masks.get(r, f)).collect();
-            let n = (present.len() as f64 * remove).round() as usize;
-            for i in sample(rng, present.len(), n.min(present.len())) {
-                masks.set(r, present[i]);
+    for r in 0..rows.len() {
+        match probe {
+            Probe::Random(share) if *share > 0.0 => {
+                let present: Vec<usize> = (0..fields).filter(|&f| !masks.get(r, f)).collect();
+                let n = (present.len() as f64 * share).round() as usize;
+                for i in sample(rng, present.len(), n.min(present.len())) {
+                    masks.set(r, present[i]);
+                }
             }
+            Probe::Fields(hidden) => hidden.iter().for_each(|&f| masks.set(r, f)),
+            Probe::Random(_) => {}
         }
     }
     let samples = rows.len();

@@ -38,15 +38,15 @@ pub enum EvalError {
     Tensor(String),
 }
 
-/// Click probabilities for every row of `split`. `remove` > 0 hides that share of each row's
-/// present fields (seeded by `seed`), as a robustness probe; the model sees them as missing.
+/// Click probabilities for every row of `split`, with `probe` hiding fields on top of each row's
+/// own missing ones (random choices seeded by `seed`); the model sees them as missing.
 pub fn predict_split(
     model: &CtrModel,
     store: &EmbeddingStore,
     split: &SplitFile,
     device: &Device,
     batch_size: usize,
-    remove: f64,
+    probe: &batch::Probe,
     seed: u64,
 ) -> Result<Vec<f32>, EvalError> {
     let fields = store.fields();
@@ -55,7 +55,7 @@ pub fn predict_split(
     let mut buf = Vec::new();
     let all: Vec<u32> = (0..split.len() as u32).collect();
     for chunk in all.chunks(batch_size) {
-        let b = batch::build_eval(split, chunk, fields, remove, &mut rng);
+        let b = batch::build_eval(split, chunk, fields, probe, &mut rng);
         probs.extend(score_batch(model, store, &b, device, &mut buf)?);
     }
     Ok(probs)

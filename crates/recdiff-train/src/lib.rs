@@ -12,6 +12,7 @@ pub mod eval;
 pub mod plot;
 pub mod predict;
 mod progress;
+pub mod robustness;
 pub mod train;
 
 pub use config::ExperimentConfig;

@@ -11,15 +11,27 @@ const W: f64 = 720.0;
 const H: f64 = 300.0;
 const PAD: f64 = 55.0;
 
-/// A named line of (step, value) points.
-struct Series<'a> {
-    name: &'a str,
-    colour: &'a str,
-    points: Vec<(f64, f64)>,
+/// A named line of (x, y) points.
+pub struct Series<'a> {
+    pub name: &'a str,
+    pub colour: &'a str,
+    pub points: Vec<(f64, f64)>,
 }
 
+/// The x axis: its label and how ticks are printed.
+pub struct XAxis<'a> {
+    pub label: &'a str,
+    pub tick: fn(f64) -> String,
+}
+
+const STEP_AXIS: XAxis<'static> = XAxis { label: "step", tick: |x| format!("{x:.0}") };
+
+/// Colours for up to ten series, then repeated.
+pub const PALETTE: [&str; 10] =
+    ["steelblue", "firebrick", "darkorange", "seagreen", "purple", "saddlebrown", "deeppink", "gray", "olive", "teal"];
+
 /// One panel: several series sharing axes, with a title and a legend.
-fn panel(svg: &mut String, x0: f64, title: &str, series: &[Series<'_>]) {
+fn panel(svg: &mut String, x0: f64, title: &str, axis: &XAxis<'_>, series: &[Series<'_>]) {
     let pw = W / 2.0 - PAD - 10.0;
     let ph = H - 2.0 * PAD;
     let all = || series.iter().flat_map(|s| s.points.iter());
@@ -44,9 +56,10 @@ fn panel(svg: &mut String, x0: f64, title: &str, series: &[Series<'_>]) {
         let (fx, fy) = (xmin + (xmax - xmin) * i as f64 / 4.0, ymin + (ymax - ymin) * i as f64 / 4.0);
         let _ = write!(
             svg,
-            r#"<text x="{}" y="{}" font-size="10" text-anchor="middle">{fx:.0}</text>"#,
+            r#"<text x="{}" y="{}" font-size="10" text-anchor="middle">{}</text>"#,
             sx(fx),
-            PAD + ph + 14.0
+            PAD + ph + 14.0,
+            (axis.tick)(fx)
         );
         let _ = write!(
             svg,
@@ -103,8 +116,8 @@ pub fn write_curves(run: &Path) -> Result<(), TrainError> {
     let mut svg = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>"#
     );
-    panel(&mut svg, 0.0, "log loss (main BCE)", &loss);
-    panel(&mut svg, W / 2.0, "ranking", &auc);
+    panel(&mut svg, 0.0, "log loss (main BCE)", &STEP_AXIS, &loss);
+    panel(&mut svg, W / 2.0, "ranking", &STEP_AXIS, &auc);
     svg.push_str("</svg>\n");
     recdiff_data::write_atomic(&run.join("curves.svg"), svg.as_bytes())?;
     write_png(&svg, &run.join("curves.png"))
@@ -129,4 +142,15 @@ pub fn write_png(svg: &str, path: &Path) -> Result<(), TrainError> {
     let png = pixmap.encode_png().map_err(|e| TrainError::Other(format!("{}: {e}", path.display())))?;
     recdiff_data::write_atomic(path, &png)?;
     Ok(())
+}
+
+/// Two panels side by side (left and right series) as an SVG document.
+pub fn two_panels(titles: [&str; 2], axis: &XAxis<'_>, left: &[Series<'_>], right: &[Series<'_>]) -> String {
+    let mut svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>"#
+    );
+    panel(&mut svg, 0.0, titles[0], axis, left);
+    panel(&mut svg, W / 2.0, titles[1], axis, right);
+    svg.push_str("</svg>\n");
+    svg
 }

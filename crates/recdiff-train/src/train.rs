@@ -3,7 +3,7 @@
 //! every epoch or every N steps, early stopping with patience, keep-best and last checkpoints,
 //! a JSONL log of every evaluation, and resumption from the last checkpoint.
 
-use crate::batch::{self, Batch};
+use crate::batch::{self, Batch, Probe};
 use crate::checkpoint::{self, LoopState};
 use crate::config::{ExperimentConfig, Schedule};
 use crate::engine::{Engine, StepLosses};
@@ -137,7 +137,7 @@ impl Session {
     }
 
     /// Validation metrics of the current weights.
-    pub fn evaluate(&self, split: &SplitFile, remove: f64) -> Result<EvalMetrics, TrainError> {
+    pub fn evaluate(&self, split: &SplitFile, probe: &Probe) -> Result<EvalMetrics, TrainError> {
         let valid_model = self.engine.model().valid();
         let device = self.engine.device.clone().inner();
         let probs = eval::predict_split(
@@ -146,7 +146,7 @@ impl Session {
             split,
             &device,
             self.cfg.train.eval_batch_size,
-            remove,
+            probe,
             self.cfg.seed,
         )?;
         Ok(eval::metrics(&probs, split)?)
@@ -168,7 +168,7 @@ impl Session {
         lr: f64,
         started: Instant,
     ) -> Result<bool, TrainError> {
-        let metrics = self.evaluate(valid, 0.0)?;
+        let metrics = self.evaluate(valid, &Probe::NONE)?;
         let metric = self.cfg.train.early_stopping_metric;
         let value = metrics.get(metric);
         let improved = match self.state.best_metric {
@@ -265,8 +265,8 @@ impl Session {
     /// Loads the best checkpoint and evaluates valid and test; writes `results.json`.
     pub fn finish(&mut self, started: Instant) -> Result<RunSummary, TrainError> {
         let state = self.load_best()?;
-        let valid = self.evaluate(&self.split(recdiff_data::split::VALID)?, 0.0)?;
-        let test = self.evaluate(&self.split(recdiff_data::split::TEST)?, 0.0)?;
+        let valid = self.evaluate(&self.split(recdiff_data::split::VALID)?, &Probe::NONE)?;
+        let test = self.evaluate(&self.split(recdiff_data::split::TEST)?, &Probe::NONE)?;
         let summary = RunSummary {
             name: self.cfg.name.clone(),
             model: self.cfg.model.ctr().name(),

@@ -34,6 +34,8 @@ enum Command {
     Predict(train::PredictArgs),
     /// Every (base x enhancer) cell over N seeds: the paper's table with CIs and paired tests.
     Compare(train::CompareArgs),
+    /// Score a comparison's trained models with growing shares of fields removed (plot + table).
+    Robustness(train::CompareArgs),
     /// The embedded default job: generate the synthetic log, summarise and encode it.
     Quickstart(quickstart::QuickstartArgs),
 }
@@ -47,6 +49,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => train::eval(args),
         Command::Predict(args) => train::predict(args),
         Command::Compare(args) => train::compare(args),
+        Command::Robustness(args) => train::robustness(args),
     }
 }
 

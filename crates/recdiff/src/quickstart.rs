@@ -68,7 +68,10 @@ fn train_and_probe(cfg: &ExperimentConfig) -> Result<Vec<EvalMetrics>> {
     let mut session = Session::new(cfg, true)?;
     session.load_best()?;
     let test = session.split(TEST)?;
-    let probes = REMOVED.iter().map(|&r| session.evaluate(&test, r)).collect::<Result<Vec<_>, _>>()?;
+    let probes = REMOVED
+        .iter()
+        .map(|&r| session.evaluate(&test, &recdiff_train::batch::Probe::Random(r)))
+        .collect::<Result<Vec<_>, _>>()?;
     println!("  ({:.1}s with probes)", started.elapsed().as_secs_f64());
     Ok(probes)
 }

@@ -93,7 +93,7 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         SplitArg::Test => TEST,
     };
     let split: SplitFile = session.split(s)?;
-    let m: EvalMetrics = session.evaluate(&split, args.remove)?;
+    let m: EvalMetrics = session.evaluate(&split, &recdiff_train::batch::Probe::Random(args.remove))?;
     println!(
         "{} split ({} rows{}): AUC {:.5}  UAUC {:.5} ({} users)  LogLoss {:.5}",
         NAMES[s as usize],
@@ -187,5 +187,14 @@ pub fn compare(args: CompareArgs) -> Result<()> {
     let md = recdiff_train::compare::write_tables(&c, &template, &rows)?;
     println!("{md}");
     println!("tables: {}/table.md, table.csv, runs.csv", c.output_dir().display());
+    Ok(())
+}
+
+pub fn robustness(args: CompareArgs) -> Result<()> {
+    let (c, _) = recdiff_train::compare::CompareConfig::load(&args.config)?;
+    let curves = recdiff_train::robustness::run(&c).with_context(|| format!("robustness of '{}'", c.name))?;
+    let md = recdiff_train::robustness::write(&c, &curves)?;
+    println!("{md}");
+    println!("plot: {}/robustness.png (and .svg), table: robustness.md, robustness.csv", c.output_dir().display());
     Ok(())
 }

@@ -119,8 +119,16 @@ fn predict_scores_equal_evaluation_scores_on_the_same_rows() {
     let test = session.split(recdiff_data::split::TEST).unwrap();
     let device = session.engine.device.clone().inner();
     let model = burn::module::Module::valid(session.engine.model());
-    let expected =
-        recdiff_train::eval::predict_split(&model, &session.engine.store, &test, &device, 4096, 0.0, 0).unwrap();
+    let expected = recdiff_train::eval::predict_split(
+        &model,
+        &session.engine.store,
+        &test,
+        &device,
+        4096,
+        &recdiff_train::batch::Probe::NONE,
+        0,
+    )
+    .unwrap();
     assert_eq!(expected.len(), 2_000);
     for (i, (e, (_, p))) in expected.iter().zip(&scores[18_000..]).enumerate() {
         assert!((*e as f64 - p).abs() < 1e-6, "test row {i}: eval {e} vs predict {p}");
