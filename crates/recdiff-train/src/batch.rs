@@ -92,7 +92,8 @@ pub fn build<'a>(
 /// What evaluation hides on top of each sample's own missing fields.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Probe {
-    /// This share of each sample's present fields, chosen at random (0 = nothing).
+    /// This share of each sample's present fields (on average; the count is stochastically
+    /// rounded), chosen at random (0 = nothing).
     Random(f64),
     /// These fields in every sample (e.g. every user-profile field: cold start).
     Fields(Vec<usize>),
@@ -117,7 +118,10 @@ pub fn build_eval<'a>(
         match probe {
             Probe::Random(share) if *share > 0.0 => {
                 let present: Vec<usize> = (0..fields).filter(|&f| !masks.get(r, f)).collect();
-                let n = (present.len() as f64 * share).round() as usize;
+                // Stochastic rounding: `share * present` fields on average, so nearby shares differ
+                // even when a sample has few fields (8 fields: 20% and 30% would both round to 2).
+                let exact = present.len() as f64 * share;
+                let n = exact.floor() as usize + (rng.random::<f64>() < exact.fract()) as usize;
                 for i in sample(rng, present.len(), n.min(present.len())) {
                     masks.set(r, present[i]);
                 }

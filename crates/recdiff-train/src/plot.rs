@@ -30,8 +30,17 @@ const STEP_AXIS: XAxis<'static> = XAxis { label: "step", tick: |x| format!("{x:.
 pub const PALETTE: [&str; 10] =
     ["steelblue", "firebrick", "darkorange", "seagreen", "purple", "saddlebrown", "deeppink", "gray", "olive", "teal"];
 
-/// One panel: several series sharing axes, with a title and a legend.
-fn panel(svg: &mut String, x0: f64, title: &str, axis: &XAxis<'_>, series: &[Series<'_>]) {
+/// Where a panel draws its legend.
+#[derive(Clone, Copy)]
+enum Legend {
+    /// Top right inside the panel (few, short names).
+    Inside,
+    /// None: the caller draws one shared legend.
+    Outside,
+}
+
+/// One panel: several series sharing axes, with a title and optionally a legend.
+fn panel(svg: &mut String, x0: f64, title: &str, axis: &XAxis<'_>, series: &[Series<'_>], legend: Legend) {
     let pw = W / 2.0 - PAD - 10.0;
     let ph = H - 2.0 * PAD;
     let all = || series.iter().flat_map(|s| s.points.iter());
@@ -48,9 +57,10 @@ fn panel(svg: &mut String, x0: f64, title: &str, axis: &XAxis<'_>, series: &[Ser
     );
     let _ = write!(
         svg,
-        r#"<text x="{}" y="{}" font-size="12" text-anchor="middle">step</text>"#,
+        r#"<text x="{}" y="{}" font-size="12" text-anchor="middle">{}</text>"#,
         x0 + PAD + pw / 2.0,
-        H - 12.0
+        H - 12.0,
+        axis.label
     );
     for i in 0..=4 {
         let (fx, fy) = (xmin + (xmax - xmin) * i as f64 / 4.0, ymin + (ymax - ymin) * i as f64 / 4.0);
@@ -77,14 +87,17 @@ fn panel(svg: &mut String, x0: f64, title: &str, axis: &XAxis<'_>, series: &[Ser
         for &(x, y) in s.points.iter().filter(|p| p.1.is_finite()) {
             let _ = write!(svg, r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{colour}"/>"#, sx(x), sy(y));
         }
-        let (lx, ly) = (x0 + PAD + pw - 110.0, PAD + 14.0 + 16.0 * i as f64);
-        let _ = write!(
-            svg,
-            r#"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"/>"#,
-            lx + 18.0
-        );
-        let _ = write!(svg, r#"<text x="{}" y="{}" font-size="11">{}</text>"#, lx + 22.0, ly + 4.0, s.name);
+        if let Legend::Inside = legend {
+            legend_entry(svg, x0 + PAD + pw - 110.0, PAD + 14.0 + 16.0 * i as f64, s);
+        }
     }
+}
+
+fn legend_entry(svg: &mut String, lx: f64, ly: f64, s: &Series<'_>) {
+    let colour = s.colour;
+    let _ =
+        write!(svg, r#"<line x1="{lx}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"/>"#, lx + 18.0);
+    let _ = write!(svg, r#"<text x="{}" y="{}" font-size="11">{}</text>"#, lx + 22.0, ly + 4.0, s.name);
 }
 
 fn bounds(v: impl Iterator<Item = f64>) -> (f64, f64) {
@@ -116,8 +129,8 @@ pub fn write_curves(run: &Path) -> Result<(), TrainError> {
     let mut svg = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>"#
     );
-    panel(&mut svg, 0.0, "log loss (main BCE)", &STEP_AXIS, &loss);
-    panel(&mut svg, W / 2.0, "ranking", &STEP_AXIS, &auc);
+    panel(&mut svg, 0.0, "log loss (main BCE)", &STEP_AXIS, &loss, Legend::Inside);
+    panel(&mut svg, W / 2.0, "ranking", &STEP_AXIS, &auc, Legend::Inside);
     svg.push_str("</svg>\n");
     recdiff_data::write_atomic(&run.join("curves.svg"), svg.as_bytes())?;
     write_png(&svg, &run.join("curves.png"))
@@ -144,13 +157,19 @@ pub fn write_png(svg: &str, path: &Path) -> Result<(), TrainError> {
     Ok(())
 }
 
-/// Two panels side by side (left and right series) as an SVG document.
+/// Two panels side by side (left and right series, same names) with one legend to their right,
+/// as an SVG document.
 pub fn two_panels(titles: [&str; 2], axis: &XAxis<'_>, left: &[Series<'_>], right: &[Series<'_>]) -> String {
+    let legend_w = 230.0;
     let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>"#
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{H}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>"#,
+        W + legend_w
     );
-    panel(&mut svg, 0.0, titles[0], axis, left);
-    panel(&mut svg, W / 2.0, titles[1], axis, right);
+    panel(&mut svg, 0.0, titles[0], axis, left, Legend::Outside);
+    panel(&mut svg, W / 2.0, titles[1], axis, right, Legend::Outside);
+    for (i, s) in left.iter().enumerate() {
+        legend_entry(&mut svg, W + 5.0, PAD + 8.0 + 18.0 * i as f64, s);
+    }
     svg.push_str("</svg>\n");
     svg
 }
