@@ -2,7 +2,7 @@
 //! Shared by `data stats`, encoding and prediction so they agree on what a valid row is.
 
 use crate::error::{DataError, Result};
-use crate::schema::{FieldKind, NumericTransform, Schema};
+use crate::schema::{FieldKind, Schema};
 use crate::source::{self, RowBatch, RowSource};
 use crate::value::{CellReader, Key, bad_cell};
 
@@ -17,8 +17,8 @@ pub struct RowParser {
     user: Option<usize>,
     item: Option<usize>,
     timestamp: Option<usize>,
-    /// Per field: (column index, kind, numeric?).
-    fields: Vec<(usize, FieldKind, bool, String)>,
+    /// Per field: (column index, kind, column name).
+    fields: Vec<(usize, FieldKind, String)>,
 }
 
 impl RowParser {
@@ -37,14 +37,7 @@ impl RowParser {
 
     fn with_columns(schema: &Schema, columns: Vec<String>, keys: bool) -> Self {
         let idx = |name: &str| columns.iter().position(|c| c == name).unwrap_or(0);
-        let fields = schema
-            .fields
-            .iter()
-            .map(|f| {
-                let numeric = f.kind == FieldKind::Numeric;
-                (idx(f.column()), f.kind, numeric, f.column().to_string())
-            })
-            .collect();
+        let fields = schema.fields.iter().map(|f| (idx(f.column()), f.kind, f.column().to_string())).collect();
         Self {
             reader: CellReader::new(&schema.source.missing_tokens),
             label: keys.then(|| idx(&schema.label.column)),
@@ -113,13 +106,13 @@ impl RowParser {
         self.user(b, row)?;
         self.item(b, row)?;
         self.timestamp(b, row)?;
-        for (col, kind, numeric, name) in &self.fields {
-            match (kind, numeric) {
-                (_, true) => {
+        for (col, kind, name) in &self.fields {
+            match kind {
+                FieldKind::Numeric => {
                     self.reader.number(b, row, *col, name)?;
                 }
-                (FieldKind::MultiHot, _) => {}
-                _ => {
+                FieldKind::MultiHot => {}
+                FieldKind::Categorical => {
                     self.reader.key(b, row, *col, name)?;
                 }
             }
@@ -128,13 +121,8 @@ impl RowParser {
     }
 
     pub fn field_column(&self, field: usize) -> (usize, &str) {
-        (self.fields[field].0, &self.fields[field].3)
+        (self.fields[field].0, &self.fields[field].2)
     }
-}
-
-/// Whether a numeric field is turned into categorical buckets.
-pub fn is_bucketized(kind: FieldKind, transform: NumericTransform) -> bool {
-    kind == FieldKind::Numeric && transform == NumericTransform::Bucketize
 }
 
 /// Collects skipped rows under `on_bad_row = "skip"`, keeping the first few messages.
@@ -158,8 +146,9 @@ impl BadRows {
         }
         Ok(())
     }
+}
 
-    pub fn summary(&self) -> Option<String> {
-        (self.count > 0).then(|| format!("skipped {} bad rows; first: {}", self.count, self.examples.join(" | ")))
-    }
+/// The summary line of rows skipped under `on_bad_row = "skip"`, if any were.
+pub fn skipped_summary(count: u64, examples: &[String]) -> Option<String> {
+    (count > 0).then(|| format!("skipped {count} bad rows; first: {}", examples.join(" | ")))
 }

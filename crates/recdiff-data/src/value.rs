@@ -1,7 +1,7 @@
 //! Reading typed values out of source cells: numbers, categorical keys, multi-hot tokens, with
 //! missing values (empty cells, configured tokens, nulls, NaN) recognised in one place.
 
-use crate::error::{DataError, Location, Result};
+use crate::error::{DataError, Result};
 use crate::source::{Cell, RowBatch};
 
 /// A categorical value, hashed and looked up by its canonical text.
@@ -112,8 +112,4 @@ impl CellReader {
 
 pub fn bad_cell(b: &dyn RowBatch, row: usize, column: &str, message: String) -> DataError {
     DataError::BadRow { location: b.location(row, Some(column)), message }
-}
-
-pub fn bad_location(location: Location, message: String) -> DataError {
-    DataError::BadRow { location, message }
 }

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
+use recdiff_data::rows::skipped_summary;
 use recdiff_data::split::NAMES;
 use recdiff_data::stats::DatasetStats;
 use recdiff_data::synth::{self, OutputFormat, SynthConfig};
@@ -190,8 +191,8 @@ pub fn print_encoded(meta: &EncodedMeta, out: &Path, secs: f64) {
         let rate = meta.positives[s] as f64 / meta.rows[s].max(1) as f64;
         println!("  {name:<5} {:>10} rows, positive rate {:.2}%", meta.rows[s], rate * 100.0);
     }
-    if meta.skipped_rows > 0 {
-        println!("  skipped {} bad rows; first: {}", meta.skipped_rows, meta.skipped_examples.join(" | "));
+    if let Some(line) = skipped_summary(meta.skipped_rows, &meta.skipped_examples) {
+        println!("  {line}");
     }
     if meta.truncated_tokens > 0 {
         println!("  dropped {} multi-hot tokens past max_len", meta.truncated_tokens);
@@ -231,8 +232,8 @@ pub fn print_stats(schema: &Schema, s: &DatasetStats) {
         s.rows - s.positives,
         s.positive_rate * 100.0
     );
-    if s.skipped_rows > 0 {
-        println!("skipped   {} bad rows; first: {}", s.skipped_rows, s.skipped_examples.join(" | "));
+    if let Some(line) = skipped_summary(s.skipped_rows, &s.skipped_examples) {
+        println!("{line}");
     }
     println!();
     println!(

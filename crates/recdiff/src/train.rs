@@ -169,8 +169,8 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     let s = recdiff_train::predict::predict(&args.run, &args.input, &args.output)
         .with_context(|| format!("scoring {} with {}", args.input.display(), args.run.display()))?;
     println!("scored {} rows into {}", s.rows, args.output.display());
-    if s.skipped > 0 {
-        println!("skipped {} bad rows; first: {}", s.skipped, s.skipped_examples.join(" | "));
+    if let Some(line) = recdiff_data::rows::skipped_summary(s.skipped, &s.skipped_examples) {
+        println!("{line}");
     }
     Ok(())
 }
