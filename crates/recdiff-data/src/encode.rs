@@ -116,41 +116,62 @@ impl RowEncoder {
         out.set_user(user);
         out.set_timestamp(self.parser.timestamp(b, row)?.unwrap_or(0));
         let mut truncated = 0;
-        for (f, (meta, codec)) in self.fields.iter().zip(&self.codecs).enumerate() {
-            let (col, name) = self.parser.field_column(f);
-            let r = &self.parser.reader;
-            let present = match meta.kind {
-                FieldKind::Categorical => r.key(b, row, col, name)?.map(|k| codec.id(k)).map(|id| {
-                    out.set_id(meta.id_offset, id);
+        for f in 0..self.fields.len() {
+            truncated += self.encode_field(b, row, f, out)?;
+        }
+        Ok(truncated)
+    }
+
+    /// Re-encodes only `fields` of row `row` over a row already in `out` (label, keys and the other
+    /// fields are kept). A server encodes the user and context fields of a request once and then
+    /// only each candidate's fields.
+    pub fn encode_fields(&self, b: &dyn RowBatch, row: usize, fields: &[usize], out: &mut RowBuilder) -> Result<u64> {
+        let mut truncated = 0;
+        for &f in fields {
+            let meta = &self.fields[f];
+            out.clear_field(f, meta.id_offset, meta.width);
+            truncated += self.encode_field(b, row, f, out)?;
+        }
+        Ok(truncated)
+    }
+
+    /// Encodes field `f` into a cleared slot; returns the multi-hot tokens dropped past `max_len`.
+    fn encode_field(&self, b: &dyn RowBatch, row: usize, f: usize, out: &mut RowBuilder) -> Result<u64> {
+        let (meta, codec) = (&self.fields[f], &self.codecs[f]);
+        let (col, name) = self.parser.field_column(f);
+        let r = &self.parser.reader;
+        let mut truncated = 0;
+        let present = match meta.kind {
+            FieldKind::Categorical => r.key(b, row, col, name)?.map(|k| codec.id(k)).map(|id| {
+                out.set_id(meta.id_offset, id);
+                out.set_value(f, 1.0);
+            }),
+            FieldKind::Numeric => r.number(b, row, col, name)?.map(|v| {
+                if codec.codec.is_scalar() {
+                    out.set_value(f, codec.codec.scale(v));
+                } else {
+                    out.set_id(meta.id_offset, codec.codec.bucket(v));
                     out.set_value(f, 1.0);
-                }),
-                FieldKind::Numeric => r.number(b, row, col, name)?.map(|v| {
-                    if codec.codec.is_scalar() {
-                        out.set_value(f, codec.codec.scale(v));
-                    } else {
-                        out.set_id(meta.id_offset, codec.codec.bucket(v));
-                        out.set_value(f, 1.0);
-                    }
-                }),
-                FieldKind::MultiHot => {
-                    let sep = meta.separator.as_deref().unwrap_or("|");
-                    let mut kept = 0;
-                    let n = r.tokens(b, row, col, sep, |k| {
-                        if kept < meta.width {
-                            out.set_id(meta.id_offset + kept, codec.id(k));
-                            kept += 1;
-                        }
-                    });
-                    for slot in kept..meta.width {
-                        out.set_id(meta.id_offset + slot, EMPTY);
-                    }
-                    truncated += (n - kept) as u64;
-                    (kept > 0).then(|| out.set_value(f, kept as f32))
                 }
-            };
-            if present.is_none() {
-                out.set_missing(f);
+            }),
+            FieldKind::MultiHot => {
+                let sep = meta.separator.as_deref().unwrap_or("|");
+                let mut kept = 0;
+                let n = r.tokens(b, row, col, sep, |k| {
+                    if kept < meta.width {
+                        out.set_id(meta.id_offset + kept, codec.id(k));
+                        kept += 1;
+                    }
+                });
+                for slot in kept..meta.width {
+                    out.set_id(meta.id_offset + slot, EMPTY);
+                }
+                truncated += (n - kept) as u64;
+                (kept > 0).then(|| out.set_value(f, kept as f32))
             }
+        };
+        if present.is_none() {
+            out.set_missing(f);
         }
         Ok(truncated)
     }

@@ -111,6 +111,13 @@ impl RowBuilder {
         let at = self.layout.values() + field;
         self.words[at] = v.to_bits();
     }
+    /// Resets one field to its freshly cleared state: no ids, value 0, present.
+    pub fn clear_field(&mut self, field: usize, id_offset: usize, width: usize) {
+        self.words[RowLayout::IDS + id_offset..RowLayout::IDS + id_offset + width].fill(0);
+        self.set_value(field, 0.0);
+        let at = self.layout.missing() + field / 32;
+        self.words[at] &= !(1 << (field % 32));
+    }
     pub fn set_missing(&mut self, field: usize) {
         let at = self.layout.missing() + field / 32;
         self.words[at] |= 1 << (field % 32);

@@ -44,6 +44,23 @@ struct FieldSlots {
     table: usize,
 }
 
+/// The distinct tables of `fields` (the first field naming each) and every field's slots.
+fn table_owners(fields: &[FieldMeta]) -> (Vec<&FieldMeta>, Vec<FieldSlots>) {
+    let mut owners: Vec<&FieldMeta> = Vec::new();
+    let mut slots = Vec::with_capacity(fields.len());
+    for m in fields {
+        let table = match owners.iter().position(|o| o.table == m.table) {
+            Some(t) => t,
+            None => {
+                owners.push(m);
+                owners.len() - 1
+            }
+        };
+        slots.push(FieldSlots { offset: m.id_offset, width: m.width, scalar: m.codec.is_scalar(), table });
+    }
+    (owners, slots)
+}
+
 /// One field's table and optimiser state.
 #[derive(Debug, Clone)]
 pub struct Table {
@@ -79,18 +96,7 @@ impl EmbeddingStore {
         seed: u64,
     ) -> Self {
         let normal = Normal::new(0.0f32, init_std.max(1e-12)).unwrap_or_else(|_| unreachable!());
-        let mut owners: Vec<&FieldMeta> = Vec::new();
-        let mut slots = Vec::with_capacity(fields.len());
-        for m in fields {
-            let table = match owners.iter().position(|o| o.table == m.table) {
-                Some(t) => t,
-                None => {
-                    owners.push(m);
-                    owners.len() - 1
-                }
-            };
-            slots.push(FieldSlots { offset: m.id_offset, width: m.width, scalar: m.codec.is_scalar(), table });
-        }
+        let (owners, slots) = table_owners(fields);
         let tables = owners
             .par_iter()
             .enumerate()
@@ -112,6 +118,23 @@ impl EmbeddingStore {
             })
             .collect();
         Self { dim, tables, slots, optimizer, l2, step: 0 }
+    }
+
+    /// A read-only store for serving: tables hold the weights `weight_of(table name, rows)` returns,
+    /// no optimiser state is allocated.
+    pub fn for_serving<E>(
+        fields: &[FieldMeta],
+        dim: usize,
+        mut weight_of: impl FnMut(&str, usize) -> Result<Vec<f32>, E>,
+    ) -> Result<Self, E> {
+        let (owners, slots) = table_owners(fields);
+        let mut tables = Vec::with_capacity(owners.len());
+        for meta in owners {
+            let rows = meta.cardinality().max(1) as usize;
+            let weights = weight_of(&meta.table, rows)?;
+            tables.push(Table { name: meta.table.clone(), rows, weights, m: Vec::new(), v: Vec::new() });
+        }
+        Ok(Self { dim, tables, slots, optimizer: SparseOptimizer::default(), l2: 0.0, step: 0 })
     }
 
     pub fn fields(&self) -> usize {

@@ -71,6 +71,22 @@ impl EmbeddingStore {
     }
 }
 
+/// Serving store from a checkpoint's `embeddings.safetensors` bytes (typically a memory map):
+/// only the `<table>.weight` tensors are read and copied, optimiser moments are never touched.
+pub fn serving_store(fields: &[recdiff_data::FieldMeta], dim: usize, data: &[u8]) -> Result<EmbeddingStore, StoreError> {
+    let st = SafeTensors::deserialize(data)?;
+    EmbeddingStore::for_serving(fields, dim, |name, rows| {
+        let w = st.tensor(&format!("{name}.weight"))?;
+        if w.shape() != [rows, dim] {
+            return Err(StoreError::Mismatch(format!(
+                "table '{name}' has shape {:?}, expected [{rows}, {dim}]",
+                w.shape()
+            )));
+        }
+        Ok(floats(w.data()))
+    })
+}
+
 fn restore(t: &mut Table, st: &SafeTensors<'_>, which: &str) -> Result<(), StoreError> {
     let Ok(view) = st.tensor(&format!("{}.{which}", t.name)) else {
         return Ok(());

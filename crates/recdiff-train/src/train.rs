@@ -87,6 +87,9 @@ impl Session {
         let (meta, data_dir) = data::prepare(cfg, &out)?;
         let resolved = toml::to_string_pretty(cfg).map_err(|e| TrainError::Other(e.to_string()))?;
         recdiff_data::write_atomic(&out.join("config.resolved.toml"), resolved.as_bytes())?;
+        // The codecs and vocabularies travel with the run, so `recdiff serve` needs only the run dir.
+        let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| TrainError::Other(e.to_string()))?;
+        recdiff_data::write_atomic(&out.join(recdiff_data::encode::META_FILE), &meta_json)?;
         let device = Device::flex().autodiff();
         let m = &cfg.model;
         let model = m.ctr().init(meta.fields.len(), m.embedding_dim, cfg.seed, &device);

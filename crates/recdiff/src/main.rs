@@ -7,6 +7,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench;
 mod data;
 mod quickstart;
+mod serve;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +37,8 @@ enum Command {
     Compare(train::CompareArgs),
     /// Score a comparison's trained models with growing shares of fields removed (plot + table).
     Robustness(train::CompareArgs),
+    /// Serve a trained run over HTTP: /v1/score, /v1/score:batch, /healthz, /readyz, /metrics, /admin/reload.
+    Serve(serve::ServeArgs),
     /// The embedded default job: generate the synthetic log, summarise and encode it.
     Quickstart(quickstart::QuickstartArgs),
 }
@@ -50,6 +53,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Predict(args) => train::predict(args),
         Command::Compare(args) => train::compare(args),
         Command::Robustness(args) => train::robustness(args),
+        Command::Serve(args) => serve::serve(args),
     }
 }
 

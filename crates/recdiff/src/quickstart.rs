@@ -37,14 +37,15 @@ pub struct QuickstartArgs {
 /// Shares of present fields removed from each test sample in the table.
 const REMOVED: [f64; 3] = [0.0, 0.3, 0.6];
 
-fn experiment(name: &str, data: &Path, out: &Path, args: &QuickstartArgs, asym: bool) -> ExperimentConfig {
+/// DCN-V2 (with AsymDiffRec when `asym`) on the synthetic log in `data`, trained into `out/<name>`.
+pub(crate) fn experiment(name: &str, data: &Path, out: &Path, seed: u64, epochs: usize, asym: bool) -> ExperimentConfig {
     ExperimentConfig {
         name: name.into(),
-        seed: args.seed,
+        seed,
         output: Some(out.join(name)),
         data: DataConfig {
             schema: data.join(synth::SCHEMA_FILE),
-            split: SplitSpec::Random { ratios: [0.8, 0.1, 0.1], seed: args.seed },
+            split: SplitSpec::Random { ratios: [0.8, 0.1, 0.1], seed },
             encoded: Some(out.join("encoded")),
         },
         model: ModelConfig {
@@ -56,7 +57,7 @@ fn experiment(name: &str, data: &Path, out: &Path, args: &QuickstartArgs, asym: 
             },
             ..ModelConfig::default()
         },
-        train: TrainConfig { batch_size: 2048, epochs: args.epochs, lr: 1e-3, patience: 1, ..TrainConfig::default() },
+        train: TrainConfig { batch_size: 2048, epochs, lr: 1e-3, patience: 1, ..TrainConfig::default() },
     }
 }
 
@@ -94,8 +95,8 @@ pub fn run(args: QuickstartArgs) -> Result<()> {
         data.display()
     );
     println!("2/3 training DCN-V2, then DCN-V2 + AsymDiffRec (early stopping on valid AUC)");
-    let base = train_and_probe(&experiment("dcnv2", &data, &args.out, &args, false))?;
-    let asym = train_and_probe(&experiment("asymdiffrec", &data, &args.out, &args, true))?;
+    let base = train_and_probe(&experiment("dcnv2", &data, &args.out, args.seed, args.epochs, false))?;
+    let asym = train_and_probe(&experiment("asymdiffrec", &data, &args.out, args.seed, args.epochs, true))?;
     println!("\n3/3 test split, seed {}:\n", args.seed);
     let header = format!(
         "{:<26} {:>8} {:>8}   {:>8} {:>8}   {:>9} {:>9}",

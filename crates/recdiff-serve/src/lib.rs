@@ -1,0 +1,134 @@
+//! recdiff's HTTP scoring server.
+//!
+//! `POST /v1/score` scores a user (and context) against candidate items, `POST /v1/score:batch`
+//! scores independent rows; features a request leaves out or sends as `null` are missing, and a
+//! model trained with AsymDiffRec completes them in latent space. `GET /healthz`, `GET /readyz`,
+//! `GET /metrics` (Prometheus), `POST /admin/reload` (or SIGHUP) to swap in a new run.
+
+pub mod error;
+pub mod loadgen;
+pub mod metrics;
+pub mod model;
+pub mod request;
+pub mod server;
+
+pub use error::ApiError;
+pub use model::{ServingModel, Scored};
+pub use server::{AppState, ServeConfig, router};
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("binding {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("loading the model: {0}")]
+    Load(String),
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ServeError> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// Runs the server until SIGINT/SIGTERM. It listens at once (`/healthz` answers, `/readyz` is 503
+/// until the model is loaded) and reloads the run on SIGHUP.
+pub fn run(cfg: ServeConfig) -> Result<(), ServeError> {
+    runtime()?.block_on(async move {
+        let addr = cfg.addr;
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+        let state = AppState::new(cfg);
+        tracing::info!("listening on http://{}", listener.local_addr()?);
+        let loader = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = loader.reload(None).await {
+                tracing::error!("{}", e.message);
+            }
+        });
+        tokio::spawn(reload_on_sighup(state.clone()));
+        let app = router(state, axum::Router::new());
+        axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+#[cfg(unix)]
+async fn reload_on_sighup(state: Arc<AppState>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+    while hup.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading");
+        let _ = state.reload(None).await;
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_sighup(_state: Arc<AppState>) {}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// A server running on its own threads (tests, benchmarks); stopped when dropped.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// Loads `cfg.run`, binds `cfg.addr` (port 0 picks a free one) and serves `extra` routes too.
+    pub fn start(cfg: ServeConfig, extra: axum::Router<Arc<AppState>>) -> Result<Self, ServeError> {
+        let rt = runtime()?;
+        let addr = cfg.addr;
+        let state = AppState::new(cfg);
+        rt.block_on(state.reload(None)).map_err(|e| ServeError::Load(e.message))?;
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let app = router(state.clone(), extra);
+        let thread = std::thread::spawn(move || {
+            rt.block_on(async move {
+                let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                });
+                if let Err(e) = serve.await {
+                    tracing::error!("server stopped: {e}");
+                }
+            });
+        });
+        Ok(Self { addr, state, stop: Some(stop), thread: Some(thread) })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

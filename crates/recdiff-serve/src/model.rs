@@ -1,0 +1,234 @@
+//! A trained run loaded for inference: the run's codecs (from its `meta.json`), the best
+//! checkpoint's dense weights on burn's flex backend *without* autodiff, and its embedding tables
+//! read from a memory map of `embeddings.safetensors` (only the weights; the optimiser moments,
+//! two thirds of the file, are never read).
+//!
+//! Scoring a request: the user and context objects are encoded once into a base row; each
+//! candidate copies it and encodes only its own fields. DCN-V2 crosses every field with every
+//! other from the first layer, so the user/context part that can be shared is the parsing,
+//! hashing and vocabulary look-ups, not a partial forward pass. Then one batched forward over all
+//! candidates: `f(h(x))`, or with AsymDiffRec `f(g([s, h(x)]))` where `s` is each candidate's
+//! missing mask. Buffers (encoded words, gathered embeddings) are kept per worker thread.
+
+use crate::request::{BatchRequest, Columns, Features, JsonRows, Origin, RequestError, ScoreRequest};
+use burn::module::Module;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Tensor, TensorData};
+use recdiff_data::format::RowBuilder;
+use recdiff_data::{EncodedMeta, Row, RowEncoder};
+use recdiff_model::{CtrModel, EmbeddingStore, MaskMatrix};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Why a run could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: {message}")]
+    Run { path: PathBuf, message: String },
+}
+
+fn load_err(path: &Path, message: impl ToString) -> LoadError {
+    LoadError::Run { path: path.to_path_buf(), message: message.to_string() }
+}
+
+/// Why scoring failed: the request's content, or the model itself.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error("inference failed: {0}")]
+    Internal(String),
+}
+
+/// Scores and, when asked, the fields each scored row was missing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    pub scores: Vec<f32>,
+    pub missing: Option<Vec<Vec<String>>>,
+}
+
+pub struct ServingModel {
+    pub run: PathBuf,
+    /// `base` or `base+enhancer`.
+    pub name: String,
+    encoder: RowEncoder,
+    columns: Columns,
+    field_names: Vec<String>,
+    /// Fields reading each column.
+    fields_of_column: Vec<Vec<usize>>,
+    model: CtrModel,
+    store: EmbeddingStore,
+    device: Device,
+}
+
+#[derive(Default)]
+struct Scratch {
+    words: Vec<u32>,
+    embedded: Vec<f32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+impl ServingModel {
+    /// Loads the best checkpoint of the run in `run`.
+    pub fn load(run: &Path) -> Result<Self, LoadError> {
+        let cfg = recdiff_train::train::load_run_config(run).map_err(|e| load_err(run, e))?;
+        let meta = match EncodedMeta::load(run) {
+            Ok(meta) => meta,
+            // Runs trained before meta.json was copied into the run dir.
+            Err(_) => {
+                let data = cfg.data.encoded.clone().unwrap_or_else(|| run.join("data"));
+                EncodedMeta::load(&data).map_err(|e| load_err(run, format!("no meta.json in the run or its data: {e}")))?
+            }
+        };
+        let best = run.join("best");
+        let m = &cfg.model;
+        let device = Device::flex();
+        let model = m.ctr().init(meta.fields.len(), m.embedding_dim, cfg.seed, &device);
+        let dense_path = best.join("dense.safetensors");
+        let dense = std::fs::read(&dense_path).map_err(|e| load_err(&dense_path, e))?;
+        let mut snapshot = SafetensorsStore::from_bytes(Some(dense));
+        let mut model = model;
+        let applied = model.load_from(&mut snapshot).map_err(|e| load_err(&dense_path, format!("{e:?}")))?;
+        if !applied.missing.is_empty() {
+            return Err(load_err(&dense_path, format!("missing tensors {:?}", applied.missing)));
+        }
+        let emb_path = best.join("embeddings.safetensors");
+        let file = std::fs::File::open(&emb_path).map_err(|e| load_err(&emb_path, e))?;
+        // SAFETY: the checkpoint is written to a temporary directory and renamed into place, never
+        // modified in place, so the mapped bytes do not change while mapped.
+        let mapped = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| load_err(&emb_path, e))?;
+        let store = recdiff_model::embedding_io::serving_store(&meta.fields, m.embedding_dim, &mapped)
+            .map_err(|e| load_err(&emb_path, e))?;
+        let encoder = RowEncoder::for_prediction(&meta);
+        let columns = Columns::new(&meta.schema, &encoder.parser.columns);
+        let mut fields_of_column = vec![Vec::new(); columns.len()];
+        for f in 0..meta.fields.len() {
+            fields_of_column[encoder.parser.field_column(f).0].push(f);
+        }
+        Ok(Self {
+            run: run.to_path_buf(),
+            name: m.ctr().name(),
+            field_names: meta.fields.iter().map(|f| f.name.clone()).collect(),
+            encoder,
+            columns,
+            fields_of_column,
+            model,
+            store,
+            device,
+        })
+    }
+
+    pub fn columns(&self) -> &Columns {
+        &self.columns
+    }
+
+    /// Scores every candidate of `req` in order.
+    pub fn score(&self, req: &ScoreRequest) -> Result<Scored, ScoreError> {
+        let shared = self.shared_row(req)?;
+        let mut cands = JsonRows::new(req.candidates.len(), self.columns.len(), Origin::Indexed("candidates"));
+        for (i, c) in req.candidates.iter().enumerate() {
+            for (key, value) in c {
+                let col = self.columns.lookup(&format!("candidates[{i}]"), key)?;
+                if shared.is_set(0, col) {
+                    return Err(RequestError::new(
+                        format!("candidates[{i}].{key}"),
+                        "also given in user or context; send each feature in one place",
+                    )
+                    .into());
+                }
+                let cell = self.columns.cell(col, value, &|| format!("candidates[{i}].{key}"))?;
+                cands.set(i, col, cell);
+            }
+        }
+        let own: Vec<usize> = (0..self.columns.len())
+            .filter(|&c| !shared.is_set(0, c))
+            .flat_map(|c| self.fields_of_column[c].iter().copied())
+            .collect();
+        let mut builder = RowBuilder::new(self.encoder.layout);
+        self.encoder.encode(&shared, 0, &mut builder).map_err(RequestError::from_data)?;
+        let base = builder.words.clone();
+        SCRATCH.with_borrow_mut(|s| {
+            s.words.clear();
+            for i in 0..req.candidates.len() {
+                builder.words.copy_from_slice(&base);
+                self.encoder.encode_fields(&cands, i, &own, &mut builder).map_err(RequestError::from_data)?;
+                s.words.extend_from_slice(&builder.words);
+            }
+            self.forward(s, req.explain)
+        })
+    }
+
+    /// The user and context objects merged into one row (a feature may appear in only one).
+    fn shared_row<'a>(&self, req: &'a ScoreRequest) -> Result<JsonRows<'a>, RequestError> {
+        let mut origin = HashMap::new();
+        let mut row = JsonRows::new(1, self.columns.len(), Origin::Indexed("shared"));
+        for (part, features) in [("user", &req.user), ("context", &req.context)] {
+            for (key, value) in features.iter().flatten() {
+                let col = self.columns.lookup(part, key)?;
+                if origin.contains_key(key) {
+                    return Err(RequestError::new(format!("{part}.{key}"), "given in both user and context"));
+                }
+                origin.insert(key.clone(), part);
+                row.set(0, col, self.columns.cell(col, value, &|| format!("{part}.{key}"))?);
+            }
+        }
+        row.origin = Origin::PerColumn(origin);
+        Ok(row)
+    }
+
+    /// Scores independent rows.
+    pub fn score_rows(&self, req: &BatchRequest) -> Result<Scored, ScoreError> {
+        let rows = self.rows(&req.rows)?;
+        let mut builder = RowBuilder::new(self.encoder.layout);
+        SCRATCH.with_borrow_mut(|s| {
+            s.words.clear();
+            for i in 0..req.rows.len() {
+                self.encoder.encode(&rows, i, &mut builder).map_err(RequestError::from_data)?;
+                s.words.extend_from_slice(&builder.words);
+            }
+            self.forward(s, req.explain)
+        })
+    }
+
+    fn rows<'a>(&self, rows: &'a [Features]) -> Result<JsonRows<'a>, RequestError> {
+        let mut out = JsonRows::new(rows.len(), self.columns.len(), Origin::Indexed("rows"));
+        for (i, r) in rows.iter().enumerate() {
+            for (key, value) in r {
+                let col = self.columns.lookup(&format!("rows[{i}]"), key)?;
+                out.set(i, col, self.columns.cell(col, value, &|| format!("rows[{i}].{key}"))?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// One batched forward pass over the encoded rows in `s.words`.
+    fn forward(&self, s: &mut Scratch, explain: bool) -> Result<Scored, ScoreError> {
+        let layout = self.encoder.layout;
+        let views: Vec<Row<'_>> = s.words.chunks(layout.words_per_row()).map(|w| Row { words: w, layout }).collect();
+        let n = views.len();
+        let masks = MaskMatrix::from_rows(&views, layout.fields);
+        let (width, fields) = (self.store.width(), self.store.fields());
+        s.embedded.resize(n * width, 0.0);
+        self.store.gather(&views, &masks, &mut s.embedded);
+        let x = Tensor::<2>::from_data(TensorData::new(s.embedded.clone(), [n, width]), &self.device);
+        let m = Tensor::<2>::from_data(TensorData::new(masks.to_f32(), [n, fields]), &self.device);
+        let p = sigmoid(self.model.logits(x, m));
+        let scores = p.into_data().try_into_vec::<f32>().map_err(|e| ScoreError::Internal(format!("{e:?}")))?;
+        let missing = explain.then(|| {
+            (0..n)
+                .map(|r| (0..fields).filter(|&f| masks.get(r, f)).map(|f| self.field_names[f].clone()).collect())
+                .collect()
+        });
+        Ok(Scored { scores, missing })
+    }
+
+    /// Parameters of the dense model (for the start-up log line).
+    pub fn dense_parameters(&self) -> usize {
+        self.model.num_params()
+    }
+}

@@ -1,0 +1,259 @@
+//! The HTTP server: routes, limits, panic isolation, metrics and atomic model reloads.
+//!
+//! The model sits behind an [`ArcSwapOption`]: a request takes an `Arc` of the current model when
+//! it starts and keeps it until it answers, so a reload (`POST /admin/reload` or SIGHUP) swaps the
+//! pointer without disturbing requests in flight. Parsing and scoring run on tokio's blocking pool
+//! behind a semaphore (`max_in_flight`); every request is bounded by `request_timeout`.
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::model::{Scored, ServingModel};
+use crate::request::{BatchRequest, ScoreRequest};
+use arc_swap::ArcSwapOption;
+use axum::body::{Body, Bytes};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tower_http::catch_panic::CatchPanicLayer;
+
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub run: PathBuf,
+    pub addr: SocketAddr,
+    /// Most candidates in one `/v1/score` request.
+    pub max_candidates: usize,
+    /// Most rows in one `/v1/score:batch` request.
+    pub max_batch_rows: usize,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Time limit of one request, including waiting for a scoring slot.
+    pub request_timeout: Duration,
+    /// Requests scored at once; more wait (within the timeout).
+    pub max_in_flight: usize,
+}
+
+impl ServeConfig {
+    pub fn new(run: PathBuf) -> Self {
+        Self {
+            run,
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_candidates: 2_000,
+            max_batch_rows: 10_000,
+            max_body_bytes: 16 << 20,
+            request_timeout: Duration::from_secs(5),
+            max_in_flight: 16,
+        }
+    }
+}
+
+pub struct AppState {
+    pub cfg: ServeConfig,
+    model: ArcSwapOption<ServingModel>,
+    /// The run the current model came from; a reload without a path reloads it.
+    run: Mutex<PathBuf>,
+    reload_lock: tokio::sync::Mutex<()>,
+    permits: Arc<Semaphore>,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    pub fn new(cfg: ServeConfig) -> Arc<Self> {
+        Arc::new(Self {
+            run: Mutex::new(cfg.run.clone()),
+            permits: Arc::new(Semaphore::new(cfg.max_in_flight.max(1))),
+            model: ArcSwapOption::empty(),
+            reload_lock: tokio::sync::Mutex::new(()),
+            metrics: Metrics::new(),
+            cfg,
+        })
+    }
+
+    /// The model serving now; 503 while none is loaded.
+    pub fn current(&self) -> Result<Arc<ServingModel>, ApiError> {
+        self.model
+            .load_full()
+            .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the model is still loading"))
+    }
+
+    fn current_run(&self) -> PathBuf {
+        self.run.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Loads `run` (default: the current run again) and swaps it in; on failure the previous model
+    /// keeps serving.
+    pub async fn reload(&self, run: Option<PathBuf>) -> Result<Value, ApiError> {
+        let _one_at_a_time = self.reload_lock.lock().await;
+        let path = run.unwrap_or_else(|| self.current_run());
+        let started = Instant::now();
+        let target = path.clone();
+        let loaded = tokio::task::spawn_blocking(move || ServingModel::load(&target))
+            .await
+            .map_err(|e| ApiError::internal(format!("loading panicked: {e}")))?;
+        match loaded {
+            Ok(model) => {
+                let name = model.name.clone();
+                self.model.store(Some(Arc::new(model)));
+                *self.run.lock().unwrap_or_else(|p| p.into_inner()) = path.clone();
+                self.metrics.reloads.with_label_values(&["ok"]).inc();
+                let ms = started.elapsed().as_secs_f64() * 1e3;
+                tracing::info!("serving {} ({name}), loaded in {ms:.0} ms", path.display());
+                Ok(json!({ "run": path, "model": name, "load_ms": ms }))
+            }
+            Err(e) => {
+                self.metrics.reloads.with_label_values(&["failed"]).inc();
+                let still = match self.model.load_full() {
+                    Some(m) => format!("still serving {}", m.run.display()),
+                    None => "no model is loaded".into(),
+                };
+                tracing::warn!("reload failed: {e}; {still}");
+                Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "reload_failed", format!("{e}; {still}")))
+            }
+        }
+    }
+}
+
+/// Routes added next to the server's own (tests add one that panics).
+pub type ExtraRoutes = Router<Arc<AppState>>;
+
+/// The routes with their limits, panic isolation and metrics; `extra` routes (tests) get the same.
+pub fn router(state: Arc<AppState>, extra: Router<Arc<AppState>>) -> Router {
+    Router::new()
+        .route("/v1/score", post(score))
+        .route("/v1/score:batch", post(score_batch))
+        .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/admin/reload", post(reload))
+        .merge(extra)
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(CatchPanicLayer::custom(|p: Box<dyn std::any::Any + Send>| ApiError::from_panic(&*p).into_response()))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .with_state(state)
+}
+
+/// Counts every request by route and status and records its latency.
+async fn track(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_string();
+    let started = Instant::now();
+    st.metrics.in_flight.inc();
+    let resp = next.run(req).await;
+    st.metrics.in_flight.dec();
+    st.metrics.latency.with_label_values(&[&route]).observe(started.elapsed().as_secs_f64());
+    st.metrics.requests.with_label_values(&[&route, resp.status().as_str()]).inc();
+    resp
+}
+
+async fn readyz(State(st): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    let m = st.current()?;
+    Ok(Json(json!({ "ready": true, "run": m.run, "model": m.name })))
+}
+
+async fn metrics(State(st): State<Arc<AppState>>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics.render())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReloadRequest {
+    run: Option<PathBuf>,
+}
+
+async fn reload(State(st): State<Arc<AppState>>, body: Body) -> Result<Json<Value>, ApiError> {
+    let bytes = read_body(body, 64 << 10).await?;
+    let req: ReloadRequest =
+        if bytes.iter().all(u8::is_ascii_whitespace) { ReloadRequest::default() } else { parse_json(&bytes)? };
+    st.reload(req.run).await.map(Json)
+}
+
+/// Reads the whole body, refusing more than `limit` bytes.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("could not read the body within the {limit}-byte limit: {e}"),
+        )
+    })
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request("invalid_json", format!("request body: {e}")))
+}
+
+async fn score(State(st): State<Arc<AppState>>, body: Body) -> Result<Json<Value>, ApiError> {
+    let max = st.cfg.max_candidates;
+    scored(&st, body, move |model, bytes| {
+        let req: ScoreRequest = parse_json(bytes)?;
+        check_count(req.candidates.len(), max, "candidates")?;
+        Ok(model.score(&req)?)
+    })
+    .await
+}
+
+async fn score_batch(State(st): State<Arc<AppState>>, body: Body) -> Result<Json<Value>, ApiError> {
+    let max = st.cfg.max_batch_rows;
+    scored(&st, body, move |model, bytes| {
+        let req: BatchRequest = parse_json(bytes)?;
+        check_count(req.rows.len(), max, "rows")?;
+        Ok(model.score_rows(&req)?)
+    })
+    .await
+}
+
+fn check_count(n: usize, max: usize, what: &str) -> Result<(), ApiError> {
+    if n == 0 {
+        return Err(ApiError::bad_request("empty", format!("{what} is empty")).with_field(what));
+    }
+    if n > max {
+        let msg = format!("{n} {what}; at most {max} per request");
+        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_many", msg).with_field(what));
+    }
+    Ok(())
+}
+
+/// Shared body of the scoring routes: read the body, wait for a slot, parse and score on the
+/// blocking pool, all within the request timeout.
+async fn scored(
+    st: &Arc<AppState>,
+    body: Body,
+    work: impl FnOnce(&ServingModel, &[u8]) -> Result<Scored, ApiError> + Send + 'static,
+) -> Result<Json<Value>, ApiError> {
+    let timeout = st.cfg.request_timeout;
+    let run = async {
+        let bytes = read_body(body, st.cfg.max_body_bytes).await?;
+        let model = st.current()?;
+        let permit = st.permits.clone().acquire_owned().await.map_err(|e| ApiError::internal(e.to_string()))?;
+        let joined = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work(&model, &bytes).map(|s| (s, model.name.clone()))
+        })
+        .await;
+        let (scored, name) = joined.map_err(|e| match e.try_into_panic() {
+            Ok(p) => ApiError::from_panic(&*p),
+            Err(e) => ApiError::internal(e.to_string()),
+        })??;
+        st.metrics.candidates.inc_by(scored.scores.len() as u64);
+        let mut out = json!({ "model": name, "scores": scored.scores });
+        if let Some(missing) = scored.missing {
+            out["missing"] = json!(missing);
+        }
+        Ok(Json(out))
+    };
+    tokio::time::timeout(timeout, run).await.unwrap_or_else(|_| {
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!("the request took longer than {} ms", timeout.as_millis()),
+        ))
+    })
+}

@@ -1,0 +1,147 @@
+//! `recdiff serve <run>` and `recdiff bench serve`.
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use recdiff_data::synth::{self, SynthConfig};
+use recdiff_serve::loadgen::{self, LoadReport};
+use recdiff_serve::{RunningServer, ServeConfig};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// A trained run directory (holds config.resolved.toml, meta.json and best/).
+    run: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// Most candidates in one /v1/score request.
+    #[arg(long, default_value_t = 2_000)]
+    max_candidates: usize,
+    /// Most rows in one /v1/score:batch request.
+    #[arg(long, default_value_t = 10_000)]
+    max_batch_rows: usize,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = 16 << 20)]
+    max_body_bytes: usize,
+    /// Time limit of one request in milliseconds (waiting for a slot included).
+    #[arg(long, default_value_t = 5_000)]
+    timeout_ms: u64,
+    /// Requests scored at once; more wait for a slot.
+    #[arg(long, default_value_t = 16)]
+    max_in_flight: usize,
+}
+
+pub fn serve(a: ServeArgs) -> Result<()> {
+    let cfg = ServeConfig {
+        addr: a.addr,
+        max_candidates: a.max_candidates,
+        max_batch_rows: a.max_batch_rows,
+        max_body_bytes: a.max_body_bytes,
+        request_timeout: Duration::from_millis(a.timeout_ms),
+        max_in_flight: a.max_in_flight,
+        ..ServeConfig::new(a.run)
+    };
+    eprintln!("recdiff serve: listening on http://{} (Ctrl-C to stop, SIGHUP to reload)", cfg.addr);
+    recdiff_serve::run(cfg)?;
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct ServeBenchArgs {
+    /// Trained runs to compare (default: train DCN-V2 and DCN-V2 + AsymDiffRec on a synthetic log).
+    runs: Vec<PathBuf>,
+    #[arg(long, default_value_t = 500)]
+    candidates: usize,
+    /// Timed requests per model and concurrency level.
+    #[arg(long, default_value_t = 2_000)]
+    requests: usize,
+    #[arg(long, default_value_t = 100)]
+    warmup: usize,
+    /// Concurrent closed-loop clients; one table row per level.
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 2])]
+    concurrency: Vec<usize>,
+    /// The models take turns in this many rounds, so drift on a shared machine hits both alike.
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Rows of the synthetic log trained on when no runs are given.
+    #[arg(long, default_value_t = 100_000)]
+    rows: u64,
+}
+
+/// Trains the two default models (one epoch each: latency does not depend on training quality).
+fn default_runs(dir: &Path, rows: u64) -> Result<Vec<PathBuf>> {
+    let data = dir.join("data");
+    synth::generate(&SynthConfig { rows, ..SynthConfig::default() }, &data).context("generating the synthetic log")?;
+    let mut runs = Vec::new();
+    for (name, asym) in [("dcnv2", false), ("asymdiffrec", true)] {
+        let mut cfg = crate::quickstart::experiment(name, &data, dir, 7, 1, asym);
+        cfg.train.progress = false;
+        eprintln!("training {name} (1 epoch on {rows} rows) for the benchmark");
+        recdiff_train::run(&cfg, false).with_context(|| format!("training {name}"))?;
+        runs.push(dir.join(name));
+    }
+    Ok(runs)
+}
+
+pub fn bench_serve(a: ServeBenchArgs) -> Result<()> {
+    let temp = tempfile::tempdir().context("creating a temporary directory")?;
+    let runs = if a.runs.is_empty() { default_runs(temp.path(), a.rows)? } else { a.runs.clone() };
+    let mut servers = Vec::new();
+    for run in &runs {
+        let cfg = ServeConfig { addr: SocketAddr::from(([127, 0, 0, 1], 0)), ..ServeConfig::new(run.clone()) };
+        servers.push(RunningServer::start(cfg, axum_router()).with_context(|| format!("serving {}", run.display()))?);
+    }
+    let model = servers[0].state.current().map_err(|e| anyhow::anyhow!(e.message))?;
+    let meta = recdiff_data::EncodedMeta::load(&model.run).context("reading the run's meta.json")?;
+    let rows = loadgen::sample_rows(&meta.schema, 20_000)?;
+    if rows.is_empty() {
+        bail!("the run's data has no rows to build requests from");
+    }
+    let total = a.requests + a.warmup;
+    let bodies = loadgen::score_bodies(&rows, a.candidates, total, 11);
+    println!(
+        "recdiff bench serve: POST /v1/score, 1 user x {} candidates, {} timed requests per cell ({} warm-up), loopback, closed loop",
+        a.candidates, a.requests, a.warmup
+    );
+    println!(
+        "{:<22} {:>5} {:>9} {:>9} {:>9} {:>9} {:>14} {:>7}",
+        "model", "conc", "p50 ms", "p99 ms", "mean ms", "req/s", "candidates/s", "errors"
+    );
+    for &conc in &a.concurrency {
+        let mut reports = vec![LoadReport::default(); servers.len()];
+        for s in &servers {
+            loadgen::run_load(&s.url("/v1/score"), &bodies[..a.warmup], conc);
+        }
+        let per_round = a.requests.div_ceil(a.rounds.max(1));
+        for chunk in bodies[a.warmup..].chunks(per_round) {
+            for (s, r) in servers.iter().zip(&mut reports) {
+                r.merge(loadgen::run_load(&s.url("/v1/score"), chunk, conc));
+            }
+        }
+        for (s, r) in servers.iter().zip(&reports) {
+            let name = s.state.current().map(|m| m.name.clone()).unwrap_or_default();
+            let mean = r.latencies.iter().map(|d| d.as_secs_f64()).sum::<f64>() / r.latencies.len() as f64 * 1e3;
+            println!(
+                "{:<22} {:>5} {:>9.2} {:>9.2} {:>9.2} {:>9.1} {:>14.0} {:>7}",
+                name,
+                conc,
+                r.quantile_ms(0.5),
+                r.quantile_ms(0.99),
+                mean,
+                r.requests_per_s(),
+                r.requests_per_s() * a.candidates as f64,
+                r.errors
+            );
+        }
+        if reports.len() == 2 {
+            let (b, e) = (reports[0].quantile_ms(0.99), reports[1].quantile_ms(0.99));
+            println!("{:<22} {:>5} p99 {:+.1}% (second vs first)", "", conc, (e / b - 1.0) * 100.0);
+        }
+    }
+    Ok(())
+}
+
+fn axum_router() -> recdiff_serve::server::ExtraRoutes {
+    recdiff_serve::server::ExtraRoutes::new()
+}
