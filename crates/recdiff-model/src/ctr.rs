@@ -1,7 +1,7 @@
 //! The CTR model: a base (`h`, `f`) plus an enhancer; training losses per enhancer and the serving
 //! score.
 
-use crate::base::{Base, BaseConfig};
+use crate::base::{Base, BaseConfig, SharedInput};
 use crate::enhancer::{Enhancer, EnhancerConfig};
 use crate::losses::{bce_with_logits, info_nce, kl_standard_normal, masked_mse};
 use burn::module::Module;
@@ -79,7 +79,16 @@ fn column(values: Vec<f32>, device: &Device) -> Tensor<2> {
 impl CtrModel {
     /// Serving logits `[B, 1]` for embedded rows `x` with missing mask `s` (`[B, F]`).
     pub fn logits(&self, x: Tensor<2>, s: Tensor<2>) -> Tensor<2> {
-        let z = self.base.h(x);
+        self.serve_head(self.base.h(x), s)
+    }
+
+    /// [`CtrModel::logits`] for rows that share part of their input (one request's candidates).
+    pub fn logits_shared(&self, x: Tensor<2>, s: Tensor<2>, shared: &SharedInput) -> Tensor<2> {
+        self.serve_head(self.base.h_shared(x, shared), s)
+    }
+
+    /// The enhancer's serving transform of `z` (AsymDiffRec: `g([s, z])`), then `f`.
+    fn serve_head(&self, z: Tensor<2>, s: Tensor<2>) -> Tensor<2> {
         let e = &self.enhancer;
         let z = if let Some(g) = &e.asym {
             g.forward(s, z)

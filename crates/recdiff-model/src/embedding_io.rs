@@ -73,7 +73,11 @@ impl EmbeddingStore {
 
 /// Serving store from a checkpoint's `embeddings.safetensors` bytes (typically a memory map):
 /// only the `<table>.weight` tensors are read and copied, optimiser moments are never touched.
-pub fn serving_store(fields: &[recdiff_data::FieldMeta], dim: usize, data: &[u8]) -> Result<EmbeddingStore, StoreError> {
+pub fn serving_store(
+    fields: &[recdiff_data::FieldMeta],
+    dim: usize,
+    data: &[u8],
+) -> Result<EmbeddingStore, StoreError> {
     let st = SafeTensors::deserialize(data)?;
     EmbeddingStore::for_serving(fields, dim, |name, rows| {
         let w = st.tensor(&format!("{name}.weight"))?;

@@ -13,7 +13,7 @@ pub mod request;
 pub mod server;
 
 pub use error::ApiError;
-pub use model::{ServingModel, Scored};
+pub use model::{Scored, ServingModel};
 pub use server::{AppState, ServeConfig, router};
 
 use std::net::SocketAddr;
@@ -98,9 +98,8 @@ impl RunningServer {
         let addr = cfg.addr;
         let state = AppState::new(cfg);
         rt.block_on(state.reload(None)).map_err(|e| ServeError::Load(e.message))?;
-        let listener = rt
-            .block_on(tokio::net::TcpListener::bind(addr))
-            .map_err(|source| ServeError::Bind { addr, source })?;
+        let listener =
+            rt.block_on(tokio::net::TcpListener::bind(addr)).map_err(|source| ServeError::Bind { addr, source })?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = router(state.clone(), extra);

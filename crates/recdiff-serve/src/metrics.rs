@@ -17,11 +17,11 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
-        let requests =
-            IntCounterVec::new(Opts::new("recdiff_requests_total", "HTTP requests by route and status"), &[
-                "route", "status",
-            ])
-            .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let requests = IntCounterVec::new(
+            Opts::new("recdiff_requests_total", "HTTP requests by route and status"),
+            &["route", "status"],
+        )
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
         let buckets = vec![0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
         let latency = HistogramVec::new(
             HistogramOpts::new("recdiff_request_duration_seconds", "Request latency by route").buckets(buckets),
@@ -32,10 +32,9 @@ impl Metrics {
             .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
         let in_flight = IntGauge::new("recdiff_in_flight_requests", "Requests being served")
             .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
-        let reloads = IntCounterVec::new(Opts::new("recdiff_model_reloads_total", "Model reloads by result"), &[
-            "result",
-        ])
-        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let reloads =
+            IntCounterVec::new(Opts::new("recdiff_model_reloads_total", "Model reloads by result"), &["result"])
+                .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),

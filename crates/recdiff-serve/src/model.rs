@@ -14,9 +14,10 @@ use crate::request::{BatchRequest, Columns, Features, JsonRows, Origin, RequestE
 use burn::module::Module;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::activation::sigmoid;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use recdiff_data::format::RowBuilder;
 use recdiff_data::{EncodedMeta, Row, RowEncoder};
+use recdiff_model::base::SharedInput;
 use recdiff_model::{CtrModel, EmbeddingStore, MaskMatrix};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -82,7 +83,8 @@ impl ServingModel {
             // Runs trained before meta.json was copied into the run dir.
             Err(_) => {
                 let data = cfg.data.encoded.clone().unwrap_or_else(|| run.join("data"));
-                EncodedMeta::load(&data).map_err(|e| load_err(run, format!("no meta.json in the run or its data: {e}")))?
+                EncodedMeta::load(&data)
+                    .map_err(|e| load_err(run, format!("no meta.json in the run or its data: {e}")))?
             }
         };
         let best = run.join("best");
@@ -133,7 +135,7 @@ impl ServingModel {
         let mut cands = JsonRows::new(req.candidates.len(), self.columns.len(), Origin::Indexed("candidates"));
         for (i, c) in req.candidates.iter().enumerate() {
             for (key, value) in c {
-                let col = self.columns.lookup(&format!("candidates[{i}]"), key)?;
+                let col = self.columns.lookup(|| format!("candidates[{i}]"), key)?;
                 if shared.is_set(0, col) {
                     return Err(RequestError::new(
                         format!("candidates[{i}].{key}"),
@@ -159,7 +161,8 @@ impl ServingModel {
                 self.encoder.encode_fields(&cands, i, &own, &mut builder).map_err(RequestError::from_data)?;
                 s.words.extend_from_slice(&builder.words);
             }
-            self.forward(s, req.explain)
+            let shared = (!own.is_empty() && own.len() < self.store.fields()).then_some((&base[..], &own[..]));
+            self.forward(s, req.explain, shared)
         })
     }
 
@@ -169,7 +172,7 @@ impl ServingModel {
         let mut row = JsonRows::new(1, self.columns.len(), Origin::Indexed("shared"));
         for (part, features) in [("user", &req.user), ("context", &req.context)] {
             for (key, value) in features.iter().flatten() {
-                let col = self.columns.lookup(part, key)?;
+                let col = self.columns.lookup(|| part.to_string(), key)?;
                 if origin.contains_key(key) {
                     return Err(RequestError::new(format!("{part}.{key}"), "given in both user and context"));
                 }
@@ -191,7 +194,7 @@ impl ServingModel {
                 self.encoder.encode(&rows, i, &mut builder).map_err(RequestError::from_data)?;
                 s.words.extend_from_slice(&builder.words);
             }
-            self.forward(s, req.explain)
+            self.forward(s, req.explain, None)
         })
     }
 
@@ -199,15 +202,37 @@ impl ServingModel {
         let mut out = JsonRows::new(rows.len(), self.columns.len(), Origin::Indexed("rows"));
         for (i, r) in rows.iter().enumerate() {
             for (key, value) in r {
-                let col = self.columns.lookup(&format!("rows[{i}]"), key)?;
+                let col = self.columns.lookup(|| format!("rows[{i}]"), key)?;
                 out.set(i, col, self.columns.cell(col, value, &|| format!("rows[{i}].{key}"))?);
             }
         }
         Ok(out)
     }
 
-    /// One batched forward pass over the encoded rows in `s.words`.
-    fn forward(&self, s: &mut Scratch, explain: bool) -> Result<Scored, ScoreError> {
+    /// The encoded row shared by every candidate (own fields missing) as model input.
+    fn shared_input(&self, base: &[u32], own: &[usize]) -> SharedInput {
+        let layout = self.encoder.layout;
+        let row = [Row { words: base, layout }];
+        let mask = MaskMatrix::from_rows(&row, layout.fields);
+        let mut embedded = vec![0.0; self.store.width()];
+        self.store.gather(&row, &mask, &mut embedded);
+        let dim = self.store.dim;
+        let cols: Vec<i64> = own.iter().flat_map(|&f| (f * dim) as i64..((f + 1) * dim) as i64).collect();
+        let k = cols.len();
+        SharedInput {
+            row: Tensor::from_data(TensorData::new(embedded, [1, self.store.width()]), &self.device),
+            own: Tensor::<1, Int>::from_data(TensorData::new(cols, [k]), &self.device),
+        }
+    }
+
+    /// One batched forward pass over the encoded rows in `s.words`; `shared` (base row, per-row
+    /// fields) lets the first layers multiply the request-constant part once.
+    fn forward(
+        &self,
+        s: &mut Scratch,
+        explain: bool,
+        shared: Option<(&[u32], &[usize])>,
+    ) -> Result<Scored, ScoreError> {
         let layout = self.encoder.layout;
         let views: Vec<Row<'_>> = s.words.chunks(layout.words_per_row()).map(|w| Row { words: w, layout }).collect();
         let n = views.len();
@@ -217,7 +242,11 @@ impl ServingModel {
         self.store.gather(&views, &masks, &mut s.embedded);
         let x = Tensor::<2>::from_data(TensorData::new(s.embedded.clone(), [n, width]), &self.device);
         let m = Tensor::<2>::from_data(TensorData::new(masks.to_f32(), [n, fields]), &self.device);
-        let p = sigmoid(self.model.logits(x, m));
+        let logits = match shared {
+            Some((base, own)) => self.model.logits_shared(x, m, &self.shared_input(base, own)),
+            None => self.model.logits(x, m),
+        };
+        let p = sigmoid(logits);
         let scores = p.into_data().try_into_vec::<f32>().map_err(|e| ScoreError::Internal(format!("{e:?}")))?;
         let missing = explain.then(|| {
             (0..n)

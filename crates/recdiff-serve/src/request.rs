@@ -78,7 +78,6 @@ pub struct Columns {
     names: Vec<String>,
     index: HashMap<String, usize>,
     columns: Vec<Column>,
-    missing_tokens: Vec<String>,
 }
 
 impl Columns {
@@ -92,7 +91,7 @@ impl Columns {
             })
             .collect();
         let index = parser_columns.iter().enumerate().map(|(i, c)| (c.clone(), i)).collect();
-        Self { names: parser_columns.to_vec(), index, columns, missing_tokens: schema.source.missing_tokens.clone() }
+        Self { names: parser_columns.to_vec(), index, columns }
     }
 
     pub fn len(&self) -> usize {
@@ -107,9 +106,11 @@ impl Columns {
         &self.names[col]
     }
 
-    /// The column of feature `key` found at `path`; unknown names are an error listing the known ones.
-    pub fn lookup(&self, path: &str, key: &str) -> Result<usize, RequestError> {
+    /// The column of feature `key` found in the object at `path`; unknown names are an error
+    /// listing the known ones.
+    pub fn lookup(&self, path: impl Fn() -> String, key: &str) -> Result<usize, RequestError> {
         self.index.get(key).copied().ok_or_else(|| {
+            let path = path();
             let mut known: Vec<&str> = self.names.iter().map(String::as_str).collect();
             known.sort_unstable();
             RequestError::new(format!("{path}.{key}"), format!("unknown feature; the model reads {}", known.join(", ")))
@@ -117,7 +118,12 @@ impl Columns {
     }
 
     /// Reads `value` as a cell of column `col`; `path` names it in errors.
-    pub fn cell<'a>(&self, col: usize, value: &'a Value, path: &dyn Fn() -> String) -> Result<JsonCell<'a>, RequestError> {
+    pub fn cell<'a>(
+        &self,
+        col: usize,
+        value: &'a Value,
+        path: &dyn Fn() -> String,
+    ) -> Result<JsonCell<'a>, RequestError> {
         let c = &self.columns[col];
         let wrong = |found: &str| {
             let want = match c.kind {
@@ -136,27 +142,21 @@ impl Columns {
                 None => JsonCell::Float(n.as_f64().ok_or_else(|| wrong("a number out of range"))?),
             },
             Value::String(s) => {
-                if c.kind == FieldKind::Numeric && !self.is_missing_text(s) {
-                    match s.trim().parse::<f64>() {
-                        Ok(v) if !v.is_finite() => {
-                            return Err(RequestError::new(
-                                path(),
-                                format!("{s:?} is not a finite number; send null for a missing value"),
-                            ));
-                        }
-                        _ => {}
-                    }
+                // Files may spell a missing number "NaN"; a request says null, so NaN and
+                // infinities here are mistakes, not missing values.
+                if c.kind == FieldKind::Numeric && s.trim().parse::<f64>().is_ok_and(|v| !v.is_finite()) {
+                    return Err(RequestError::new(
+                        path(),
+                        format!("{s:?} is not a finite number; send null for a missing value"),
+                    ));
                 }
                 JsonCell::Text(s)
             }
-            Value::Array(items) if c.kind == FieldKind::MultiHot => JsonCell::Joined(join_tokens(items, &c.separator, path)?),
+            Value::Array(items) if c.kind == FieldKind::MultiHot => {
+                JsonCell::Joined(join_tokens(items, &c.separator, path)?)
+            }
             Value::Array(_) => return Err(wrong("a list")),
         })
-    }
-
-    fn is_missing_text(&self, s: &str) -> bool {
-        let t = s.trim();
-        t.is_empty() || self.missing_tokens.iter().any(|m| m == t)
     }
 }
 
@@ -245,6 +245,11 @@ impl RowBatch for JsonRows<'_> {
             Origin::Indexed(name) => format!("{name}[{row}]"),
             Origin::PerColumn(from) => column.and_then(|c| from.get(c)).copied().unwrap_or("request").to_string(),
         };
-        Location { file: PathBuf::from(file), line: row as u64 + 1, column: column.map(str::to_string), is_text_line: false }
+        Location {
+            file: PathBuf::from(file),
+            line: row as u64 + 1,
+            column: column.map(str::to_string),
+            is_text_line: false,
+        }
     }
 }

@@ -137,6 +137,7 @@ pub fn router(state: Arc<AppState>, extra: Router<Arc<AppState>>) -> Router {
         .merge(extra)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .layer(CatchPanicLayer::custom(|p: Box<dyn std::any::Any + Send>| ApiError::from_panic(&*p).into_response()))
+        .layer(middleware::from_fn_with_state(state.clone(), limit_time))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
 }
@@ -151,6 +152,24 @@ async fn track(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Res
     st.metrics.latency.with_label_values(&[&route]).observe(started.elapsed().as_secs_f64());
     st.metrics.requests.with_label_values(&[&route, resp.status().as_str()]).inc();
     resp
+}
+
+/// Answers 503 when a request (reading the body and waiting for a slot included) takes longer
+/// than `request_timeout`. Reloads are exempt: they finish or fail on their own.
+async fn limit_time(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    if req.uri().path() == "/admin/reload" {
+        return next.run(req).await;
+    }
+    let limit = st.cfg.request_timeout;
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!("the request took longer than {} ms", limit.as_millis()),
+        )
+        .into_response(),
+    }
 }
 
 async fn readyz(State(st): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
@@ -222,38 +241,28 @@ fn check_count(n: usize, max: usize, what: &str) -> Result<(), ApiError> {
 }
 
 /// Shared body of the scoring routes: read the body, wait for a slot, parse and score on the
-/// blocking pool, all within the request timeout.
+/// blocking pool.
 async fn scored(
     st: &Arc<AppState>,
     body: Body,
     work: impl FnOnce(&ServingModel, &[u8]) -> Result<Scored, ApiError> + Send + 'static,
 ) -> Result<Json<Value>, ApiError> {
-    let timeout = st.cfg.request_timeout;
-    let run = async {
-        let bytes = read_body(body, st.cfg.max_body_bytes).await?;
-        let model = st.current()?;
-        let permit = st.permits.clone().acquire_owned().await.map_err(|e| ApiError::internal(e.to_string()))?;
-        let joined = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work(&model, &bytes).map(|s| (s, model.name.clone()))
-        })
-        .await;
-        let (scored, name) = joined.map_err(|e| match e.try_into_panic() {
-            Ok(p) => ApiError::from_panic(&*p),
-            Err(e) => ApiError::internal(e.to_string()),
-        })??;
-        st.metrics.candidates.inc_by(scored.scores.len() as u64);
-        let mut out = json!({ "model": name, "scores": scored.scores });
-        if let Some(missing) = scored.missing {
-            out["missing"] = json!(missing);
-        }
-        Ok(Json(out))
-    };
-    tokio::time::timeout(timeout, run).await.unwrap_or_else(|_| {
-        Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
-            format!("the request took longer than {} ms", timeout.as_millis()),
-        ))
+    let bytes = read_body(body, st.cfg.max_body_bytes).await?;
+    let model = st.current()?;
+    let permit = st.permits.clone().acquire_owned().await.map_err(|e| ApiError::internal(e.to_string()))?;
+    let joined = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        work(&model, &bytes).map(|s| (s, model.name.clone()))
     })
+    .await;
+    let (scored, name) = joined.map_err(|e| match e.try_into_panic() {
+        Ok(p) => ApiError::from_panic(&*p),
+        Err(e) => ApiError::internal(e.to_string()),
+    })??;
+    st.metrics.candidates.inc_by(scored.scores.len() as u64);
+    let mut out = json!({ "model": name, "scores": scored.scores });
+    if let Some(missing) = scored.missing {
+        out["missing"] = json!(missing);
+    }
+    Ok(Json(out))
 }

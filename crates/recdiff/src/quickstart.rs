@@ -38,7 +38,14 @@ pub struct QuickstartArgs {
 const REMOVED: [f64; 3] = [0.0, 0.3, 0.6];
 
 /// DCN-V2 (with AsymDiffRec when `asym`) on the synthetic log in `data`, trained into `out/<name>`.
-pub(crate) fn experiment(name: &str, data: &Path, out: &Path, seed: u64, epochs: usize, asym: bool) -> ExperimentConfig {
+pub(crate) fn experiment(
+    name: &str,
+    data: &Path,
+    out: &Path,
+    seed: u64,
+    epochs: usize,
+    asym: bool,
+) -> ExperimentConfig {
     ExperimentConfig {
         name: name.into(),
         seed,

@@ -10,6 +10,7 @@
 //! * `h(x) = ReLU(P · [..])`, a `latent_dim` projection (128 by default, as in the paper's online
 //!   system); `f(z) = w^T z + b`, one logit.
 
+use super::{SharedInput, linear_shared};
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::activation::{relu, softmax};
@@ -131,6 +132,34 @@ impl DcnV2Config {
 }
 
 impl DcnV2 {
+    /// [`DcnV2::h`] where the rows share part of their input: the first cross layer (full rank)
+    /// and the first deep layer multiply the shared part once.
+    pub fn h_shared(&self, x0: Tensor<2>, shared: &SharedInput) -> Tensor<2> {
+        let mut x = x0.clone();
+        for (i, layer) in self.cross.iter().enumerate() {
+            x = match (&layer.full, i) {
+                (Some(w), 0) => x0.clone() * linear_shared(w, &x0, shared) + x,
+                _ => layer.forward(x0.clone(), x),
+            };
+        }
+        let features = if self.stacked {
+            self.deep_net(x)
+        } else {
+            let deep = match self.deep.split_first() {
+                Some((first, rest)) => {
+                    let mut d = self.dropout.forward(relu(linear_shared(first, &x0, shared)));
+                    for layer in rest {
+                        d = self.dropout.forward(relu(layer.forward(d)));
+                    }
+                    d
+                }
+                None => x0,
+            };
+            Tensor::cat(vec![x, deep], 1)
+        };
+        relu(self.proj.forward(features))
+    }
+
     fn cross_net(&self, x0: Tensor<2>) -> Tensor<2> {
         let mut x = x0.clone();
         for layer in &self.cross {

@@ -6,7 +6,8 @@ pub mod deepfm;
 pub mod mlp;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use burn::nn::Linear;
+use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +54,27 @@ impl BaseConfig {
     }
 }
 
+/// The part of a batch's input that is the same in every row (one user and context scored
+/// against many candidates), so the first layers' products with it are computed once.
+pub struct SharedInput {
+    /// `[1, F*D]`: the shared fields' embeddings, zeros in the per-row columns.
+    pub row: Tensor<2>,
+    /// Indices of the per-row input columns, `[k]`, `k > 0`.
+    pub own: Tensor<1, Int>,
+}
+
+/// `x W + b` where every row of `x` equals `shared.row` outside the `shared.own` columns:
+/// `x[:, own] W[own, :] + (shared.row W + b)`, the second term once for the whole batch.
+pub fn linear_shared(layer: &Linear, x: &Tensor<2>, shared: &SharedInput) -> Tensor<2> {
+    let w = layer.weight.val();
+    let mut constant = shared.row.clone().matmul(w.clone());
+    if let Some(b) = &layer.bias {
+        constant = constant + b.val().unsqueeze::<2>();
+    }
+    let own = x.clone().select(1, shared.own.clone()).matmul(w.select(0, shared.own.clone()));
+    own + constant
+}
+
 /// Exactly one of the variants is present.
 #[derive(Module, Debug)]
 pub struct Base {
@@ -70,6 +92,14 @@ impl Base {
             (_, Some(m), _) => m.h(x),
             (_, _, Some(m)) => m.h(x),
             _ => x,
+        }
+    }
+
+    /// [`Base::h`] with the first layers' shared part computed once (DCN-V2; the others run `h`).
+    pub fn h_shared(&self, x: Tensor<2>, shared: &SharedInput) -> Tensor<2> {
+        match &self.dcn {
+            Some(m) => m.h_shared(x, shared),
+            None => self.h(x),
         }
     }
 
