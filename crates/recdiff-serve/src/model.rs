@@ -10,7 +10,7 @@
 //! candidates: `f(h(x))`, or with AsymDiffRec `f(g([s, h(x)]))` where `s` is each candidate's
 //! missing mask. Buffers (encoded words, gathered embeddings) are kept per worker thread.
 
-use crate::request::{BatchRequest, Columns, Features, JsonRows, Origin, RequestError, ScoreRequest};
+use crate::request::{BatchRequest, Columns, Features, JsonCell, JsonRows, Origin, RequestError, ScoreRequest};
 use burn::module::Module;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::activation::sigmoid;
@@ -132,7 +132,11 @@ impl ServingModel {
     /// Scores every candidate of `req` in order.
     pub fn score(&self, req: &ScoreRequest) -> Result<Scored, ScoreError> {
         let shared = self.shared_row(req)?;
+        if req.candidates.is_empty() {
+            return Ok(Scored { scores: vec![], missing: req.explain.then(Vec::new) });
+        }
         let mut cands = JsonRows::new(req.candidates.len(), self.columns.len(), Origin::Indexed("candidates"));
+        let mut given = vec![false; self.columns.len()];
         for (i, c) in req.candidates.iter().enumerate() {
             for (key, value) in c {
                 let col = self.columns.lookup(|| format!("candidates[{i}]"), key)?;
@@ -144,11 +148,13 @@ impl ServingModel {
                     .into());
                 }
                 let cell = self.columns.cell(col, value, &|| format!("candidates[{i}].{key}"))?;
+                given[col] |= !matches!(cell, JsonCell::Null);
                 cands.set(i, col, cell);
             }
         }
+        // Fields no candidate gives are missing in every row: part of the shared input too.
         let own: Vec<usize> = (0..self.columns.len())
-            .filter(|&c| !shared.is_set(0, c))
+            .filter(|&c| given[c])
             .flat_map(|c| self.fields_of_column[c].iter().copied())
             .collect();
         let mut builder = RowBuilder::new(self.encoder.layout);

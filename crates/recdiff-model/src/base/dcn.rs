@@ -80,16 +80,26 @@ impl CrossLayer {
 
     /// `[B, W]`, `[B, W]` -> `[B, W]`.
     pub fn forward(&self, x0: Tensor<2>, x: Tensor<2>) -> Tensor<2> {
+        self.apply(x0, x.clone(), |l: &Linear| l.forward(x.clone()))
+    }
+
+    /// The first layer (`x = x0`) with the rows' shared input multiplied once.
+    fn forward_first(&self, x0: Tensor<2>, shared: &SharedInput) -> Tensor<2> {
+        self.apply(x0.clone(), x0.clone(), |l: &Linear| linear_shared(l, &x0, shared))
+    }
+
+    /// The layer with `linear(l)` computing `l(x)` for each linear map applied to `x`.
+    fn apply(&self, x0: Tensor<2>, x: Tensor<2>, linear: impl Fn(&Linear) -> Tensor<2>) -> Tensor<2> {
         if let Some(w) = &self.full {
-            return x0 * w.forward(x.clone()) + x;
+            return x0 * linear(w) + x;
         }
         let gate = match &self.gate {
-            Some(g) => softmax(g.forward(x.clone()), 1),
+            Some(g) => softmax(linear(g), 1),
             None => return x,
         };
-        let mut out = x.clone();
+        let mut out = x;
         for (i, (down, up)) in self.down.iter().zip(&self.up).enumerate() {
-            let expert = x0.clone() * up.forward(down.forward(x.clone()));
+            let expert = x0.clone() * up.forward(linear(down));
             out = out + expert * gate.clone().narrow(1, i, 1);
         }
         out
@@ -132,15 +142,13 @@ impl DcnV2Config {
 }
 
 impl DcnV2 {
-    /// [`DcnV2::h`] where the rows share part of their input: the first cross layer (full rank)
-    /// and the first deep layer multiply the shared part once.
+    /// [`DcnV2::h`] where the rows share part of their input: the first cross layer's maps (full
+    /// rank, or the mixture's gates and down-projections) and the first deep layer multiply the
+    /// shared part once.
     pub fn h_shared(&self, x0: Tensor<2>, shared: &SharedInput) -> Tensor<2> {
         let mut x = x0.clone();
         for (i, layer) in self.cross.iter().enumerate() {
-            x = match (&layer.full, i) {
-                (Some(w), 0) => x0.clone() * linear_shared(w, &x0, shared) + x,
-                _ => layer.forward(x0.clone(), x),
-            };
+            x = if i == 0 { layer.forward_first(x0.clone(), shared) } else { layer.forward(x0.clone(), x) };
         }
         let features = if self.stacked {
             self.deep_net(x)
