@@ -57,7 +57,7 @@ impl IntoResponse for ApiError {
 
 impl From<crate::request::RequestError> for ApiError {
     fn from(e: crate::request::RequestError) -> Self {
-        Self::bad_request("invalid_feature", e.to_string()).with_field(e.field)
+        Self::bad_request("invalid_feature", e.message).with_field(e.field)
     }
 }
 

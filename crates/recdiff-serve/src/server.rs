@@ -194,22 +194,42 @@ async fn reload(State(st): State<Arc<AppState>>, body: Body) -> Result<Json<Valu
     st.reload(req.run).await.map(Json)
 }
 
-/// Reads the whole body, refusing more than `limit` bytes.
+/// Reads the whole body, refusing more than `limit` bytes. An oversized body is still read (and
+/// dropped) up to [`DRAIN_FACTOR`] times the limit, so a client that sends it all before reading
+/// the answer gets the 413 instead of a broken pipe.
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        ApiError::new(
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| ApiError::bad_request("bad_body", format!("reading the body: {e}")))?;
+        let Ok(data) = frame.into_data() else { continue };
+        seen += data.len();
+        if seen <= limit {
+            buf.extend_from_slice(&data);
+        } else if seen > limit.saturating_mul(DRAIN_FACTOR) {
+            break;
+        }
+    }
+    if seen > limit {
+        return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
-            format!("could not read the body within the {limit}-byte limit: {e}"),
-        )
-    })
+            format!("the body exceeds the {limit}-byte limit"),
+        ));
+    }
+    Ok(Bytes::from(buf))
 }
+
+/// How far past the limit an oversized body is drained before answering 413.
+const DRAIN_FACTOR: usize = 4;
 
 fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request("invalid_json", format!("request body: {e}")))
 }
 
-async fn score(State(st): State<Arc<AppState>>, body: Body) -> Result<Json<Value>, ApiError> {
+async fn score(State(st): State<Arc<AppState>>, body: Body) -> Result<Json<ScoreResponse>, ApiError> {
     let max = st.cfg.max_candidates;
     scored(&st, body, move |model, bytes| {
         let req: ScoreRequest = parse_json(bytes)?;
@@ -219,7 +239,7 @@ async fn score(State(st): State<Arc<AppState>>, body: Body) -> Result<Json<Value
     .await
 }
 
-async fn score_batch(State(st): State<Arc<AppState>>, body: Body) -> Result<Json<Value>, ApiError> {
+async fn score_batch(State(st): State<Arc<AppState>>, body: Body) -> Result<Json<ScoreResponse>, ApiError> {
     let max = st.cfg.max_batch_rows;
     scored(&st, body, move |model, bytes| {
         let req: BatchRequest = parse_json(bytes)?;
@@ -246,7 +266,7 @@ async fn scored(
     st: &Arc<AppState>,
     body: Body,
     work: impl FnOnce(&ServingModel, &[u8]) -> Result<Scored, ApiError> + Send + 'static,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ScoreResponse>, ApiError> {
     let bytes = read_body(body, st.cfg.max_body_bytes).await?;
     let model = st.current()?;
     let permit = st.permits.clone().acquire_owned().await.map_err(|e| ApiError::internal(e.to_string()))?;
@@ -260,9 +280,14 @@ async fn scored(
         Err(e) => ApiError::internal(e.to_string()),
     })??;
     st.metrics.candidates.inc_by(scored.scores.len() as u64);
-    let mut out = json!({ "model": name, "scores": scored.scores });
-    if let Some(missing) = scored.missing {
-        out["missing"] = json!(missing);
-    }
-    Ok(Json(out))
+    Ok(Json(ScoreResponse { model: name, scores: scored.scores, missing: scored.missing }))
+}
+
+/// A scoring answer; scores serialise as the shortest text that reads back as the same `f32`.
+#[derive(Debug, serde::Serialize)]
+struct ScoreResponse {
+    model: String,
+    scores: Vec<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missing: Option<Vec<Vec<String>>>,
 }

@@ -49,7 +49,8 @@ pub fn serve(a: ServeArgs) -> Result<()> {
 
 #[derive(Args)]
 pub struct ServeBenchArgs {
-    /// Trained runs to compare (default: train DCN-V2 and DCN-V2 + AsymDiffRec on a synthetic log).
+    /// Trained runs, in pairs (base, base + enhancer); default: DCN-V2 and DCN-Mix, each without
+    /// and with AsymDiffRec, trained on a synthetic log.
     runs: Vec<PathBuf>,
     #[arg(long, default_value_t = 500)]
     candidates: usize,
@@ -67,16 +68,31 @@ pub struct ServeBenchArgs {
     /// Rows of the synthetic log trained on when no runs are given.
     #[arg(long, default_value_t = 100_000)]
     rows: u64,
+    /// Keep the generated data and default runs here (default: a temporary directory).
+    #[arg(long)]
+    dir: Option<PathBuf>,
 }
 
-/// Trains the two default models (one epoch each: latency does not depend on training quality).
+/// The default benchmark models: the quickstart's DCN-V2 (three full-rank 640x640 cross layers)
+/// and DCN-Mix (low-rank mixture, rank 64, 2 experts: the DCN-V2 paper's cost-efficient variant),
+/// each without and with AsymDiffRec. One epoch each: latency does not depend on training quality.
 fn default_runs(dir: &Path, rows: u64) -> Result<Vec<PathBuf>> {
+    use recdiff_model::base::BaseConfig;
+    use recdiff_model::base::dcn::CrossKind;
     let data = dir.join("data");
     synth::generate(&SynthConfig { rows, ..SynthConfig::default() }, &data).context("generating the synthetic log")?;
     let mut runs = Vec::new();
-    for (name, asym) in [("dcnv2", false), ("asymdiffrec", true)] {
+    for (name, low_rank, asym) in [
+        ("dcnv2", false, false),
+        ("dcnv2-asymdiffrec", false, true),
+        ("dcnmix", true, false),
+        ("dcnmix-asymdiffrec", true, true),
+    ] {
         let mut cfg = crate::quickstart::experiment(name, &data, dir, 7, 1, asym);
         cfg.train.progress = false;
+        if let (true, BaseConfig::DcnV2(c)) = (low_rank, &mut cfg.model.base) {
+            c.cross = CrossKind::LowRankMixture { rank: 64, experts: 2 };
+        }
         eprintln!("training {name} (1 epoch on {rows} rows) for the benchmark");
         recdiff_train::run(&cfg, false).with_context(|| format!("training {name}"))?;
         runs.push(dir.join(name));
@@ -86,7 +102,8 @@ fn default_runs(dir: &Path, rows: u64) -> Result<Vec<PathBuf>> {
 
 pub fn bench_serve(a: ServeBenchArgs) -> Result<()> {
     let temp = tempfile::tempdir().context("creating a temporary directory")?;
-    let runs = if a.runs.is_empty() { default_runs(temp.path(), a.rows)? } else { a.runs.clone() };
+    let dir = a.dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    let runs = if a.runs.is_empty() { default_runs(&dir, a.rows)? } else { a.runs.clone() };
     let mut servers = Vec::new();
     for run in &runs {
         let cfg = ServeConfig { addr: SocketAddr::from(([127, 0, 0, 1], 0)), ..ServeConfig::new(run.clone()) };
@@ -119,8 +136,9 @@ pub fn bench_serve(a: ServeBenchArgs) -> Result<()> {
                 r.merge(loadgen::run_load(&s.url("/v1/score"), chunk, conc));
             }
         }
-        for (s, r) in servers.iter().zip(&reports) {
-            let name = s.state.current().map(|m| m.name.clone()).unwrap_or_default();
+        for (i, (s, r)) in servers.iter().zip(&reports).enumerate() {
+            let name = s.state.current().map(|m| m.run.file_name().unwrap_or_default().to_string_lossy().into_owned());
+            let name = name.unwrap_or_default();
             let mean = r.latencies.iter().map(|d| d.as_secs_f64()).sum::<f64>() / r.latencies.len() as f64 * 1e3;
             println!(
                 "{:<22} {:>5} {:>9.2} {:>9.2} {:>9.2} {:>9.1} {:>14.0} {:>7}",
@@ -133,10 +151,12 @@ pub fn bench_serve(a: ServeBenchArgs) -> Result<()> {
                 r.requests_per_s() * a.candidates as f64,
                 r.errors
             );
-        }
-        if reports.len() == 2 {
-            let (b, e) = (reports[0].quantile_ms(0.99), reports[1].quantile_ms(0.99));
-            println!("{:<22} {:>5} p99 {:+.1}% (second vs first)", "", conc, (e / b - 1.0) * 100.0);
+            if i % 2 == 1 {
+                let b = &reports[i - 1];
+                let (p50, p99) =
+                    (r.quantile_ms(0.5) / b.quantile_ms(0.5) - 1.0, r.quantile_ms(0.99) / b.quantile_ms(0.99) - 1.0);
+                println!("{:<22} {:>5} enhancer cost: p50 {:+.1}%, p99 {:+.1}%", "", conc, p50 * 100.0, p99 * 100.0);
+            }
         }
     }
     Ok(())
