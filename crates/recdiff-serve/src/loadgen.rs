@@ -71,21 +71,14 @@ pub fn score_bodies(rows: &[[Features; 3]], candidates: usize, count: usize, see
         .collect()
 }
 
-/// Latencies and throughput of one load run.
+/// Latencies of one target in a load run.
 #[derive(Debug, Clone, Default)]
 pub struct LoadReport {
     pub latencies: Vec<Duration>,
     pub errors: usize,
-    pub wall: Duration,
 }
 
 impl LoadReport {
-    pub fn merge(&mut self, other: LoadReport) {
-        self.latencies.extend(other.latencies);
-        self.errors += other.errors;
-        self.wall += other.wall;
-    }
-
     /// The `q` quantile of the latencies (nearest rank), in milliseconds.
     pub fn quantile_ms(&self, q: f64) -> f64 {
         let mut v: Vec<f64> = self.latencies.iter().map(|d| d.as_secs_f64() * 1e3).collect();
@@ -97,41 +90,52 @@ impl LoadReport {
         v[rank - 1]
     }
 
-    pub fn requests_per_s(&self) -> f64 {
-        self.latencies.len() as f64 / self.wall.as_secs_f64()
+    pub fn mean_ms(&self) -> f64 {
+        self.latencies.iter().map(Duration::as_secs_f64).sum::<f64>() / self.latencies.len().max(1) as f64 * 1e3
+    }
+
+    /// Throughput of `concurrency` closed-loop clients at this mean latency (Little's law).
+    pub fn requests_per_s(&self, concurrency: usize) -> f64 {
+        concurrency as f64 / (self.mean_ms() / 1e3)
     }
 }
 
-/// Sends each of `bodies` to `url` from `concurrency` threads, each waiting for its answer before
-/// the next request (closed loop). A non-200 answer counts as an error.
-pub fn run_load(url: &str, bodies: &[String], concurrency: usize) -> LoadReport {
-    let started = Instant::now();
+/// Sends every body to every target from `concurrency` threads, each waiting for its answer
+/// before the next request (closed loop). Targets alternate request by request, so noise on a
+/// shared machine falls on all of them alike. A non-200 answer counts as an error.
+pub fn run_load(targets: &[String], bodies: &[String], concurrency: usize) -> Vec<LoadReport> {
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let reports: Vec<LoadReport> = std::thread::scope(|s| {
+    let jobs = bodies.len() * targets.len();
+    let per_worker: Vec<Vec<LoadReport>> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..concurrency.max(1))
             .map(|_| {
                 s.spawn(|| {
                     let agent = agent();
-                    let mut r = LoadReport::default();
+                    let mut reports = vec![LoadReport::default(); targets.len()];
                     loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(body) = bodies.get(i) else { break };
+                        let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if j >= jobs {
+                            break;
+                        }
+                        let (body, target) = (&bodies[j / targets.len()], j % targets.len());
                         let t = Instant::now();
-                        let ok = post(&agent, url, body).is_ok_and(|(status, _)| status == 200);
-                        r.latencies.push(t.elapsed());
-                        r.errors += usize::from(!ok);
+                        let ok = post(&agent, &targets[target], body).is_ok_and(|(status, _)| status == 200);
+                        reports[target].latencies.push(t.elapsed());
+                        reports[target].errors += usize::from(!ok);
                     }
-                    r
+                    reports
                 })
             })
             .collect();
         workers.into_iter().filter_map(|w| w.join().ok()).collect()
     });
-    let mut total = LoadReport::default();
-    for r in reports {
-        total.merge(r);
+    let mut total = vec![LoadReport::default(); targets.len()];
+    for reports in per_worker {
+        for (t, r) in total.iter_mut().zip(reports) {
+            t.latencies.extend(r.latencies);
+            t.errors += r.errors;
+        }
     }
-    total.wall = started.elapsed();
     total
 }
 

@@ -82,8 +82,14 @@ fn panel(svg: &mut String, x0: f64, title: &str, axis: &XAxis<'_>, series: &[Ser
         let colour = s.colour;
         let path: Vec<String> =
             s.points.iter().filter(|p| p.1.is_finite()).map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y))).collect();
-        let _ =
-            write!(svg, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, path.join(" "));
+        // A single point is drawn as its marker alone (a one-point polyline is invalid SVG).
+        if path.len() > 1 {
+            let _ = write!(
+                svg,
+                r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#,
+                path.join(" ")
+            );
+        }
         for &(x, y) in s.points.iter().filter(|p| p.1.is_finite()) {
             let _ = write!(svg, r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{colour}"/>"#, sx(x), sy(y));
         }

@@ -3,7 +3,7 @@
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use recdiff_data::synth::{self, SynthConfig};
-use recdiff_serve::loadgen::{self, LoadReport};
+use recdiff_serve::loadgen;
 use recdiff_serve::{RunningServer, ServeConfig};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -32,7 +32,29 @@ pub struct ServeArgs {
     max_in_flight: usize,
 }
 
+/// Serving keeps freed memory mapped: each request allocates and frees megabytes of tensors, and
+/// with mimalloc's default 10 ms purge delay those pages went back to the OS between requests and
+/// were faulted in again, which showed in the latency tail (AsymDiffRec's extra tensors most).
+/// mimalloc reads its options at process start, so the process re-executes itself once with
+/// `MIMALLOC_PURGE_DELAY=-1` unless the variable is already set.
+pub fn keep_freed_memory() -> Result<()> {
+    const VAR: &str = "MIMALLOC_PURGE_DELAY";
+    if std::env::var_os(VAR).is_some() {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let exe = std::env::current_exe().context("locating the recdiff binary")?;
+        let err = std::process::Command::new(exe).args(std::env::args_os().skip(1)).env(VAR, "-1").exec();
+        Err(err).context("re-executing with MIMALLOC_PURGE_DELAY=-1")
+    }
+    #[cfg(not(unix))]
+    Ok(())
+}
+
 pub fn serve(a: ServeArgs) -> Result<()> {
+    keep_freed_memory()?;
     let cfg = ServeConfig {
         addr: a.addr,
         max_candidates: a.max_candidates,
@@ -62,9 +84,6 @@ pub struct ServeBenchArgs {
     /// Concurrent closed-loop clients; one table row per level.
     #[arg(long, value_delimiter = ',', default_values_t = [1usize, 2])]
     concurrency: Vec<usize>,
-    /// The models take turns in this many rounds, so drift on a shared machine hits both alike.
-    #[arg(long, default_value_t = 5)]
-    rounds: usize,
     /// Rows of the synthetic log trained on when no runs are given.
     #[arg(long, default_value_t = 100_000)]
     rows: u64,
@@ -101,6 +120,7 @@ fn default_runs(dir: &Path, rows: u64) -> Result<Vec<PathBuf>> {
 }
 
 pub fn bench_serve(a: ServeBenchArgs) -> Result<()> {
+    keep_freed_memory()?;
     let temp = tempfile::tempdir().context("creating a temporary directory")?;
     let dir = a.dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
     let runs = if a.runs.is_empty() { default_runs(&dir, a.rows)? } else { a.runs.clone() };
@@ -118,44 +138,35 @@ pub fn bench_serve(a: ServeBenchArgs) -> Result<()> {
     let total = a.requests + a.warmup;
     let bodies = loadgen::score_bodies(&rows, a.candidates, total, 11);
     println!(
-        "recdiff bench serve: POST /v1/score, 1 user x {} candidates, {} timed requests per cell ({} warm-up), loopback, closed loop",
+        "recdiff bench serve: POST /v1/score, 1 user x {} candidates, {} timed requests per cell ({} warm-up), \
+         loopback, closed loop, models alternating request by request",
         a.candidates, a.requests, a.warmup
     );
     println!(
         "{:<22} {:>5} {:>9} {:>9} {:>9} {:>9} {:>14} {:>7}",
         "model", "conc", "p50 ms", "p99 ms", "mean ms", "req/s", "candidates/s", "errors"
     );
+    let targets: Vec<String> = servers.iter().map(|s| s.url("/v1/score")).collect();
     for &conc in &a.concurrency {
-        let mut reports = vec![LoadReport::default(); servers.len()];
-        for s in &servers {
-            loadgen::run_load(&s.url("/v1/score"), &bodies[..a.warmup], conc);
-        }
-        let per_round = a.requests.div_ceil(a.rounds.max(1));
-        for chunk in bodies[a.warmup..].chunks(per_round) {
-            for (s, r) in servers.iter().zip(&mut reports) {
-                r.merge(loadgen::run_load(&s.url("/v1/score"), chunk, conc));
-            }
-        }
+        loadgen::run_load(&targets, &bodies[..a.warmup], conc);
+        let reports = loadgen::run_load(&targets, &bodies[a.warmup..], conc);
         for (i, (s, r)) in servers.iter().zip(&reports).enumerate() {
             let name = s.state.current().map(|m| m.run.file_name().unwrap_or_default().to_string_lossy().into_owned());
-            let name = name.unwrap_or_default();
-            let mean = r.latencies.iter().map(|d| d.as_secs_f64()).sum::<f64>() / r.latencies.len() as f64 * 1e3;
             println!(
                 "{:<22} {:>5} {:>9.2} {:>9.2} {:>9.2} {:>9.1} {:>14.0} {:>7}",
-                name,
+                name.unwrap_or_default(),
                 conc,
                 r.quantile_ms(0.5),
                 r.quantile_ms(0.99),
-                mean,
-                r.requests_per_s(),
-                r.requests_per_s() * a.candidates as f64,
+                r.mean_ms(),
+                r.requests_per_s(conc),
+                r.requests_per_s(conc) * a.candidates as f64,
                 r.errors
             );
             if i % 2 == 1 {
                 let b = &reports[i - 1];
-                let (p50, p99) =
-                    (r.quantile_ms(0.5) / b.quantile_ms(0.5) - 1.0, r.quantile_ms(0.99) / b.quantile_ms(0.99) - 1.0);
-                println!("{:<22} {:>5} enhancer cost: p50 {:+.1}%, p99 {:+.1}%", "", conc, p50 * 100.0, p99 * 100.0);
+                let cost = |q: f64| (r.quantile_ms(q) / b.quantile_ms(q) - 1.0) * 100.0;
+                println!("{:<22} {:>5} enhancer cost: p50 {:+.1}%, p99 {:+.1}%", "", conc, cost(0.5), cost(0.99));
             }
         }
     }
