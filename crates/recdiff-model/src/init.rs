@@ -4,7 +4,8 @@
 //!
 //! The distribution is burn's `Linear` default: uniform in `±1/sqrt(fan_in)` (Kaiming uniform with
 //! gain `1/sqrt(3)`), `fan_in` being a weight's first dimension (`[d_in, d_out]`); a bias uses the
-//! fan-in of the weight visited just before it.
+//! fan-in of the weight visited just before it. One-dimensional parameters that burn initialises to a
+//! constant (layer-norm scales and shifts) are kept.
 
 use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{Tensor, TensorData};
@@ -22,6 +23,10 @@ impl ModuleMapper for SeededInit {
         let fan_in = &mut self.fan_in;
         param.map(|t| {
             let dims = t.dims();
+            if D == 1 && is_constant(&t) {
+                // Norm scales and shifts (1s, 0s) are deterministic already and must stay so.
+                return t;
+            }
             if D >= 2 {
                 *fan_in = dims[0].max(1);
             }
@@ -33,6 +38,11 @@ impl ModuleMapper for SeededInit {
             if t.is_require_grad() { fresh.require_grad() } else { fresh }
         })
     }
+}
+
+fn is_constant<const D: usize>(t: &Tensor<D>) -> bool {
+    let values = t.clone().into_data().try_into_vec::<f32>().unwrap_or_default();
+    values.len() >= 2 && values.windows(2).all(|w| w[0] == w[1])
 }
 
 /// Redraws every float parameter of `module` from `seed`.

@@ -14,12 +14,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BetaSchedule {
-    Linear,
-    Cosine,
-}
+pub use crate::diffusion::schedule::BetaSchedule;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -52,24 +47,7 @@ impl Default for DiffRecConfig {
 impl DiffRecConfig {
     /// ᾱ_t for t = 1..=steps (index t - 1).
     pub fn alpha_bars(&self) -> Vec<f64> {
-        let n = self.steps.max(1);
-        let betas: Vec<f64> = match self.schedule {
-            BetaSchedule::Linear => (0..n)
-                .map(|i| self.beta_start + (self.beta_end - self.beta_start) * i as f64 / (n.max(2) - 1) as f64)
-                .collect(),
-            BetaSchedule::Cosine => {
-                let f = |t: f64| ((t / n as f64 + 0.008) / 1.008 * std::f64::consts::FRAC_PI_2).cos().powi(2);
-                (0..n).map(|i| (1.0 - f(i as f64 + 1.0) / f(i as f64)).clamp(0.0, 0.999)).collect()
-            }
-        };
-        let mut acc = 1.0;
-        betas
-            .iter()
-            .map(|b| {
-                acc *= 1.0 - b;
-                acc
-            })
-            .collect()
+        crate::diffusion::schedule::alpha_bars(self.schedule, self.steps, self.beta_start, self.beta_end)
     }
 
     pub fn init(&self, latent_dim: usize, device: &Device) -> DiffRecDenoiser {
