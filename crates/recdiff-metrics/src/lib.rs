@@ -4,12 +4,14 @@
 //!   weighted by the user's sample count), all sort-based and O(n log n).
 //! * [`relaimpr`]: relative improvement as AsymDiffRec defines it (`metric/base - 1`) and the DIN variant.
 //! * [`ranking`]: HR@K, NDCG@K, Recall@K and MRR for retrieval.
+//! * [`diversity`]: intra-list distance over item attributes and catalogue coverage of top-K lists.
 //! * [`stats`]: mean and 95% confidence interval (Student t) for multi-seed tables.
 //!
 //! Every metric returns a typed [`MetricError`] on input it cannot score (length mismatch, NaN, a
 //! single class) instead of a silently wrong number.
 
 pub mod classification;
+pub mod diversity;
 pub mod ranking;
 pub mod relaimpr;
 pub mod stats;

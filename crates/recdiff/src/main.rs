@@ -7,6 +7,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bench;
 mod data;
 mod quickstart;
+mod seq;
 mod serve;
 mod train;
 
@@ -37,6 +38,9 @@ enum Command {
     Compare(train::CompareArgs),
     /// Score a comparison's trained models with growing shares of fields removed (plot + table).
     Robustness(train::CompareArgs),
+    /// Sequential retrieval: SASRec, DreamRec, DimeRec on leave-one-out histories.
+    #[command(subcommand)]
+    Seq(seq::SeqCommand),
     /// Serve a trained run over HTTP: /v1/score, /v1/score:batch, /healthz, /readyz, /metrics, /admin/reload.
     Serve(serve::ServeArgs),
     /// The embedded default job: generate the synthetic log, summarise and encode it.
@@ -54,6 +58,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Compare(args) => train::compare(args),
         Command::Robustness(args) => train::robustness(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Seq(cmd) => seq::run(cmd),
     }
 }
 

@@ -1,0 +1,134 @@
+//! Sequential experiment configs (TOML, unknown keys rejected), one experiment per file.
+
+use crate::model::SeqModelConfig;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeqExperimentConfig {
+    pub name: String,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Run directory (default `runs/<name>`).
+    #[serde(default)]
+    pub output: Option<PathBuf>,
+    pub data: SeqDataConfig,
+    #[serde(default)]
+    pub model: SeqModelConfig,
+    #[serde(default)]
+    pub train: SeqTrainConfig,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeqDataConfig {
+    /// A schema with `user`, `item` and `timestamp` keys (relative to the config file).
+    pub schema: PathBuf,
+    #[serde(default = "default_max_len")]
+    pub max_len: usize,
+    /// A multi-valued item column (e.g. `genres`) for intra-list distance.
+    #[serde(default)]
+    pub attribute: Option<String>,
+    /// Leave the user's history items out of the ranking.
+    #[serde(default = "yes")]
+    pub exclude_history: bool,
+}
+
+fn default_max_len() -> usize {
+    50
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SeqTrainConfig {
+    pub batch_size: usize,
+    pub epochs: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    /// Validation metric for early stopping and the best checkpoint, e.g. `ndcg@10`.
+    pub metric: String,
+    /// Evaluations without improvement before stopping.
+    pub patience: usize,
+    /// Evaluate on validation every this many epochs.
+    pub eval_every_epochs: usize,
+    pub eval_batch_size: usize,
+    pub ks: Vec<usize>,
+    pub progress: bool,
+}
+
+impl Default for SeqTrainConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 128,
+            epochs: 200,
+            lr: 1e-3,
+            weight_decay: 0.0,
+            metric: "ndcg@10".into(),
+            patience: 10,
+            eval_every_epochs: 1,
+            eval_batch_size: 512,
+            ks: vec![10, 20, 50],
+            progress: true,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeqConfigError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("sequential experiment config {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl SeqExperimentConfig {
+    /// Reads a config, checks it and resolves the schema path against the file's directory.
+    pub fn load(path: &Path) -> Result<Self, SeqConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SeqConfigError::Io { path: path.into(), source })?;
+        let invalid = |message: String| SeqConfigError::Invalid { path: path.into(), message };
+        let mut c: SeqExperimentConfig = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        c.validate().map_err(invalid)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        if c.data.schema.is_relative() {
+            c.data.schema = dir.join(&c.data.schema);
+        }
+        Ok(c)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        let t = &self.train;
+        if t.batch_size == 0 || t.epochs == 0 || t.eval_batch_size == 0 || t.eval_every_epochs == 0 {
+            return Err("train.batch_size, epochs, eval_batch_size and eval_every_epochs must be positive".into());
+        }
+        if !(t.lr > 0.0 && t.lr.is_finite()) {
+            return Err(format!("train.lr must be positive, got {}", t.lr));
+        }
+        if self.data.max_len < 2 {
+            return Err(format!("data.max_len must be at least 2, got {}", self.data.max_len));
+        }
+        if t.ks.is_empty() || t.ks.contains(&0) {
+            return Err("train.ks must list positive cut-offs".into());
+        }
+        let known = t.metric == "mrr"
+            || t.metric
+                .split_once('@')
+                .is_some_and(|(m, k)| ["hr", "ndcg", "recall"].contains(&m) && t.ks.iter().any(|x| x.to_string() == k));
+        if !known {
+            return Err(format!("train.metric {:?}: use mrr or hr|ndcg|recall@K with K in train.ks", t.metric));
+        }
+        Ok(())
+    }
+
+    pub fn output_dir(&self) -> PathBuf {
+        self.output.clone().unwrap_or_else(|| PathBuf::from("runs").join(&self.name))
+    }
+}

@@ -1,0 +1,133 @@
+//! Full-ranking evaluation: every query scores the whole catalogue; the padding id and (when
+//! configured) the items of the user's history are removed; the rest are ranked by score (ties by
+//! id). HR@K, NDCG@K, Recall@K over the single held-out item, MRR over the full ranking, and the
+//! diversity of the top-K lists: intra-list distance on item attributes and catalogue coverage.
+
+use crate::data::{Interactions, LeaveOneOut, query_window};
+use crate::model::{SeqModel, SeqModelConfig};
+use crate::sasrec::ids_tensor;
+use burn::tensor::Device;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use recdiff_metrics::RankingSummary;
+use recdiff_metrics::diversity::{coverage, intra_list_distance};
+use serde::{Deserialize, Serialize};
+
+/// Metrics of one split; vectors are per cut-off in `ks`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeqMetrics {
+    pub ks: Vec<usize>,
+    pub hit_rate: Vec<f64>,
+    pub ndcg: Vec<f64>,
+    pub recall: Vec<f64>,
+    pub mrr: f64,
+    pub coverage: Vec<f64>,
+    /// Mean intra-list distance on item attributes (NaN without attributes).
+    pub ild: Vec<f64>,
+    pub queries: usize,
+}
+
+impl SeqMetrics {
+    /// A metric by name, e.g. `ndcg@10`, `hr@50`, `mrr`, `coverage@10`.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        if name == "mrr" {
+            return Some(self.mrr);
+        }
+        let (metric, k) = name.split_once('@')?;
+        let at = self.ks.iter().position(|&x| x.to_string() == k)?;
+        Some(match metric {
+            "hr" => self.hit_rate[at],
+            "ndcg" => self.ndcg[at],
+            "recall" => self.recall[at],
+            "coverage" => self.coverage[at],
+            "ild" => self.ild[at],
+            _ => return None,
+        })
+    }
+}
+
+/// How queries are built and ranked.
+#[derive(Debug, Clone)]
+pub struct EvalSpec {
+    pub ks: Vec<usize>,
+    pub max_len: usize,
+    pub exclude_history: bool,
+    pub batch_size: usize,
+    pub seed: u64,
+}
+
+/// Ids ranked best first (ties by id), `excluded` left out.
+pub fn rank(scores: &[f32], excluded: &[u32]) -> Vec<u32> {
+    let mut ids: Vec<u32> = (1..scores.len() as u32).filter(|i| !excluded.contains(i)).collect();
+    ids.sort_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]).then(a.cmp(&b)));
+    ids
+}
+
+/// Evaluates `model` (inference backend) on the validation (`test = false`) or test targets.
+pub fn evaluate(
+    model: &SeqModel,
+    cfg: &SeqModelConfig,
+    data: &Interactions,
+    split: &LeaveOneOut,
+    test: bool,
+    spec: &EvalSpec,
+    device: &Device,
+) -> Result<SeqMetrics, recdiff_metrics::MetricError> {
+    let targets = if test { &split.test } else { &split.valid };
+    let users: Vec<usize> = (0..targets.len()).filter(|&u| targets[u].is_some()).collect();
+    let mut summary = RankingSummary::new(&spec.ks);
+    let mut tops: Vec<Vec<Vec<u32>>> = vec![Vec::new(); spec.ks.len()];
+    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
+    let kmax = spec.ks.iter().copied().max().unwrap_or(10);
+    for chunk in users.chunks(spec.batch_size.max(1)) {
+        let histories: Vec<Vec<u32>> = chunk.iter().map(|&u| split.history(u, test)).collect();
+        let windows: Vec<Vec<u32>> = histories.iter().map(|h| query_window(h, spec.max_len)).collect();
+        let scores = model.scores(cfg, ids_tensor(&windows, device), &mut rng);
+        let width = scores.dims()[1];
+        let flat = scores.into_data().try_into_vec::<f32>().unwrap_or_default();
+        for (row, (&u, history)) in chunk.iter().zip(&histories).enumerate() {
+            let excluded: &[u32] = if spec.exclude_history { history } else { &[] };
+            let ranked = rank(&flat[row * width..(row + 1) * width], excluded);
+            let target = targets[u].unwrap_or_default();
+            summary.add(&ranked, &[target])?;
+            for (i, &k) in spec.ks.iter().enumerate() {
+                tops[i].push(ranked[..k.min(ranked.len())].to_vec());
+            }
+            debug_assert!(ranked.len() >= kmax.min(width - 1 - excluded.len()));
+        }
+    }
+    let means = summary.means()?;
+    let has_attributes = data.attributes.iter().any(|a| !a.is_empty());
+    let ild = tops
+        .iter()
+        .map(|lists| {
+            if !has_attributes {
+                return f64::NAN;
+            }
+            let v: Vec<f64> = lists.iter().filter_map(|l| intra_list_distance(l, &data.attributes)).collect();
+            v.iter().sum::<f64>() / v.len().max(1) as f64
+        })
+        .collect();
+    Ok(SeqMetrics {
+        coverage: tops.iter().map(|lists| coverage(lists.iter().map(Vec::as_slice), data.n_items())).collect(),
+        ild,
+        ks: means.ks,
+        hit_rate: means.hit_rate,
+        ndcg: means.ndcg,
+        recall: means.recall,
+        mrr: means.mrr,
+        queries: means.queries,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranking_skips_padding_and_history_and_breaks_ties_by_id() {
+        let scores = [9.0, 0.5, 2.0, 2.0, 3.0, -1.0];
+        assert_eq!(rank(&scores, &[]), vec![4, 2, 3, 1, 5]);
+        assert_eq!(rank(&scores, &[4, 3]), vec![2, 1, 5]);
+    }
+}

@@ -1,0 +1,176 @@
+//! Training a sequential model: seeded shuffling of the leave-one-out windows, Adam, validation
+//! every few epochs with early stopping on the configured metric, the best weights kept and saved
+//! (`best.safetensors`, written to a temporary file and renamed), test metrics of the best model,
+//! `log.jsonl` per evaluation and `results.json`.
+
+use crate::config::SeqExperimentConfig;
+use crate::data::{Interactions, LeaveOneOut, Window};
+use crate::eval::{EvalSpec, SeqMetrics, evaluate};
+use crate::model::SeqModel;
+use crate::sasrec::ids_tensor;
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::tensor::Device;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeqError {
+    #[error(transparent)]
+    Data(#[from] recdiff_data::DataError),
+    #[error(transparent)]
+    Config(#[from] crate::config::SeqConfigError),
+    #[error(transparent)]
+    Metric(#[from] recdiff_metrics::MetricError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What a finished run reports (`results.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeqRunSummary {
+    pub name: String,
+    pub model: String,
+    pub seed: u64,
+    pub epochs_run: usize,
+    pub best_epoch: usize,
+    pub train_positions: usize,
+    pub seconds_per_epoch: f64,
+    pub valid: SeqMetrics,
+    pub test: SeqMetrics,
+}
+
+#[derive(Serialize)]
+struct LogRecord<'a> {
+    epoch: usize,
+    loss: f64,
+    seconds: f64,
+    valid: &'a SeqMetrics,
+}
+
+/// Loads the data a config names: interactions and the leave-one-out split.
+pub fn load_data(cfg: &SeqExperimentConfig) -> Result<(Interactions, LeaveOneOut), SeqError> {
+    let schema = recdiff_data::Schema::load(&cfg.data.schema)?;
+    let data = Interactions::load(&schema, cfg.data.attribute.as_deref())?;
+    let split = LeaveOneOut::new(&data.histories);
+    Ok((data, split))
+}
+
+/// One epoch over `windows` in seeded random order; returns the mean loss.
+pub fn train_epoch(
+    model: &mut Option<SeqModel>,
+    optim: &mut ModuleOptimizer,
+    cfg: &SeqExperimentConfig,
+    windows: &[Window],
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> Result<f64, SeqError> {
+    let mut order: Vec<usize> = (0..windows.len()).collect();
+    order.shuffle(rng);
+    let (mut total, mut batches) = (0.0, 0usize);
+    for chunk in order.chunks(cfg.train.batch_size) {
+        let inputs: Vec<Vec<u32>> = chunk.iter().map(|&i| windows[i].inputs.clone()).collect();
+        let targets: Vec<u32> = chunk.iter().flat_map(|&i| windows[i].targets.iter().copied()).collect();
+        let m = model.take().ok_or_else(|| SeqError::Other("model missing".into()))?;
+        let loss = m.loss(&cfg.model, ids_tensor(&inputs, device), &targets, rng);
+        let value = loss.clone().into_scalar::<f32>() as f64;
+        if !value.is_finite() {
+            return Err(SeqError::Other(format!("loss became {value} at batch {batches}")));
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &m);
+        *model = Some(optim.step(cfg.train.lr, m, grads));
+        total += value;
+        batches += 1;
+    }
+    Ok(total / batches.max(1) as f64)
+}
+
+/// Trains `cfg` to convergence (early stopping) and evaluates the best epoch on the test targets.
+pub fn run(cfg: &SeqExperimentConfig) -> Result<SeqRunSummary, SeqError> {
+    let out = cfg.output_dir();
+    std::fs::create_dir_all(&out).map_err(|e| SeqError::Other(format!("{}: {e}", out.display())))?;
+    let resolved = toml::to_string_pretty(cfg).map_err(|e| SeqError::Other(e.to_string()))?;
+    recdiff_data::write_atomic(&out.join("config.resolved.toml"), resolved.as_bytes())?;
+    let (data, split) = load_data(cfg)?;
+    let windows = split.windows(cfg.data.max_len);
+    let positions = windows.iter().map(|w| w.targets.iter().filter(|&&t| t != 0).count()).sum();
+    let device = Device::flex().autodiff();
+    let mut model = Some(cfg.model.init(data.n_items(), cfg.data.max_len, cfg.seed, &device));
+    let mut adam = AdamConfig::new();
+    if cfg.train.weight_decay > 0.0 {
+        adam = adam.with_weight_decay(Some(WeightDecayConfig::new(cfg.train.weight_decay as f32)));
+    }
+    let mut optim = adam.init();
+    let spec = EvalSpec {
+        ks: cfg.train.ks.clone(),
+        max_len: cfg.data.max_len,
+        exclude_history: cfg.data.exclude_history,
+        batch_size: cfg.train.eval_batch_size,
+        seed: cfg.seed,
+    };
+    let inner = device.clone().inner();
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let (mut best, mut best_epoch, mut stale, mut epochs_run, mut train_secs) = (None, 0, 0, 0, 0.0);
+    let mut log = String::new();
+    for epoch in 1..=cfg.train.epochs {
+        let started = Instant::now();
+        let loss = train_epoch(&mut model, &mut optim, cfg, &windows, &mut rng, &device)?;
+        train_secs += started.elapsed().as_secs_f64();
+        epochs_run = epoch;
+        if epoch % cfg.train.eval_every_epochs != 0 && epoch != cfg.train.epochs {
+            continue;
+        }
+        let current = model.as_ref().ok_or_else(|| SeqError::Other("model missing".into()))?.valid();
+        let valid = evaluate(&current, &cfg.model, &data, &split, false, &spec, &inner)?;
+        let score = valid.get(&cfg.train.metric).unwrap_or(f64::NAN);
+        let record = LogRecord { epoch, loss, seconds: started.elapsed().as_secs_f64(), valid: &valid };
+        log.push_str(&serde_json::to_string(&record).map_err(|e| SeqError::Other(e.to_string()))?);
+        log.push('\n');
+        recdiff_data::write_atomic(&out.join("log.jsonl"), log.as_bytes())?;
+        if cfg.train.progress {
+            eprintln!("{} epoch {epoch}: loss {loss:.4}, valid {} {score:.4}", cfg.name, cfg.train.metric);
+        }
+        if best.as_ref().is_none_or(|(s, _): &(f64, SeqModel)| score > *s) {
+            best = Some((score, current));
+            best_epoch = epoch;
+            stale = 0;
+        } else {
+            stale += 1;
+            if stale >= cfg.train.patience {
+                break;
+            }
+        }
+    }
+    let (_, best) = best.ok_or_else(|| SeqError::Other("no evaluation ran".into()))?;
+    save_weights(&best, &out.join("best.safetensors"))?;
+    let valid = evaluate(&best, &cfg.model, &data, &split, false, &spec, &inner)?;
+    let test = evaluate(&best, &cfg.model, &data, &split, true, &spec, &inner)?;
+    let summary = SeqRunSummary {
+        name: cfg.name.clone(),
+        model: cfg.model.name().into(),
+        seed: cfg.seed,
+        epochs_run,
+        best_epoch,
+        train_positions: positions,
+        seconds_per_epoch: train_secs / epochs_run.max(1) as f64,
+        valid,
+        test,
+    };
+    let json = serde_json::to_vec_pretty(&summary).map_err(|e| SeqError::Other(e.to_string()))?;
+    recdiff_data::write_atomic(&out.join("results.json"), &json)?;
+    Ok(summary)
+}
+
+/// The model's weights as safetensors, written to a temporary file and renamed.
+pub fn save_weights(model: &SeqModel, path: &Path) -> Result<(), SeqError> {
+    let mut store = SafetensorsStore::from_bytes(None);
+    model.save_into(&mut store).map_err(|e| SeqError::Other(format!("{e:?}")))?;
+    let bytes = store.get_bytes().map_err(|e| SeqError::Other(format!("{e:?}")))?;
+    recdiff_data::write_atomic(path, &bytes)?;
+    Ok(())
+}
