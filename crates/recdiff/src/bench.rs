@@ -13,6 +13,8 @@ pub enum BenchCommand {
     Encode(EncodeBench),
     /// Training steps/s for DCN-V2 and DCN-V2 + AsymDiffRec at 50k and 1M rows per table.
     Train(TrainBenchArgs),
+    /// Sequential models: training epoch time on MovieLens-100K (SASRec, DreamRec, DimeRec).
+    Seq(crate::seq::SeqBenchArgs),
     /// Load test of `recdiff serve`: p50/p99 latency and candidates/s, base vs AsymDiffRec.
     Serve(crate::serve::ServeBenchArgs),
 }
@@ -84,6 +86,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Encode(b) => b,
         BenchCommand::Train(t) => return bench_train(t),
         BenchCommand::Serve(s) => return crate::serve::bench_serve(s),
+        BenchCommand::Seq(s) => return crate::seq::bench(s),
     };
     let temp = tempfile::tempdir().context("creating a temporary directory")?;
     let dir = b.dir.clone().unwrap_or_else(|| temp.path().to_path_buf());

@@ -98,3 +98,50 @@ fn write_table(out: &std::path::Path, rows: &[(String, Vec<SeqRunSummary>)]) -> 
     println!("\n{md}");
     Ok(())
 }
+
+#[derive(Args)]
+pub struct SeqBenchArgs {
+    /// Experiment configs to time (default: the shipped MovieLens-100K SASRec, DreamRec, DimeRec).
+    configs: Vec<PathBuf>,
+    /// Timed epochs per model (after one warm-up epoch).
+    #[arg(long, default_value_t = 2)]
+    epochs: usize,
+}
+
+/// Training epoch time per model over the config's leave-one-out windows.
+pub fn bench(a: SeqBenchArgs) -> Result<()> {
+    use rand::SeedableRng;
+    let configs = if a.configs.is_empty() {
+        ["sasrec", "dreamrec", "dimerec"].iter().map(|m| PathBuf::from(format!("configs/seq-ml100k-{m}.toml"))).collect()
+    } else {
+        a.configs.clone()
+    };
+    println!("recdiff bench seq: training epochs (1 warm-up, then {} timed)", a.epochs);
+    println!("{:<24} {:>10} {:>8} {:>7} {:>10} {:>14}", "experiment", "positions", "batch", "max_len", "s/epoch", "positions/s");
+    for path in &configs {
+        let cfg = SeqExperimentConfig::load(path)?;
+        let (data, split) = recdiff_seq::train::load_data(&cfg)?;
+        let windows = split.windows(cfg.data.max_len);
+        let positions: usize = windows.iter().map(|w| w.targets.iter().filter(|&&t| t != 0).count()).sum();
+        let device = burn::tensor::Device::flex().autodiff();
+        let mut model = Some(cfg.model.init(data.n_items(), cfg.data.max_len, cfg.seed, &device));
+        let mut optim = burn::optim::AdamConfig::new().init();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
+        recdiff_seq::train::train_epoch(&mut model, &mut optim, &cfg, &windows, &mut rng, &device)?;
+        let started = Instant::now();
+        for _ in 0..a.epochs {
+            recdiff_seq::train::train_epoch(&mut model, &mut optim, &cfg, &windows, &mut rng, &device)?;
+        }
+        let per_epoch = started.elapsed().as_secs_f64() / a.epochs.max(1) as f64;
+        println!(
+            "{:<24} {:>10} {:>8} {:>7} {:>10.2} {:>14.0}",
+            cfg.name,
+            positions,
+            cfg.train.batch_size,
+            cfg.data.max_len,
+            per_epoch,
+            positions as f64 / per_epoch
+        );
+    }
+    Ok(())
+}
