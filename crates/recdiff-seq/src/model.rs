@@ -95,6 +95,17 @@ impl SeqModel {
         }
     }
 
+    /// The vectors items are retrieved by (`[n + 1, d]`, row 0 padding): the item table, on the
+    /// unit sphere for DimeRec.
+    pub fn item_vectors(&self) -> Tensor<2> {
+        match (&self.sasrec, &self.dreamrec, &self.dimerec) {
+            (Some(m), _, _) => m.item_table(),
+            (_, Some(m), _) => m.encoder.item_table(),
+            (_, _, Some(m)) => m.unit_table(),
+            _ => unreachable!("one model is present"),
+        }
+    }
+
     /// The item table used for retrieval (`[n + 1, d]`), and the query embeddings of `seq`.
     pub fn retrieval(&self, cfg: &SeqModelConfig, seq: Tensor<2, Int>, rng: &mut impl Rng) -> (Tensor<2>, Tensor<2>) {
         match (cfg, &self.sasrec, &self.dreamrec, &self.dimerec) {

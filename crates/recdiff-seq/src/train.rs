@@ -19,6 +19,9 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Instant;
 
+/// Item keys by id (`items[0]` is padding), saved in every run.
+pub const ITEMS_FILE: &str = "items.json";
+
 #[derive(Debug, thiserror::Error)]
 pub enum SeqError {
     #[error(transparent)]
@@ -97,6 +100,9 @@ pub fn run(cfg: &SeqExperimentConfig) -> Result<SeqRunSummary, SeqError> {
     let resolved = toml::to_string_pretty(cfg).map_err(|e| SeqError::Other(e.to_string()))?;
     recdiff_data::write_atomic(&out.join("config.resolved.toml"), resolved.as_bytes())?;
     let (data, split) = load_data(cfg)?;
+    // Item keys by id travel with the run, so serving needs no access to the training data.
+    let items = serde_json::to_vec(&data.items).map_err(|e| SeqError::Other(e.to_string()))?;
+    recdiff_data::write_atomic(&out.join(ITEMS_FILE), &items)?;
     let windows = split.windows(cfg.data.max_len);
     let positions = windows.iter().map(|w| w.targets.iter().filter(|&&t| t != 0).count()).sum();
     let device = Device::flex().autodiff();

@@ -10,6 +10,7 @@ pub mod loadgen;
 pub mod metrics;
 pub mod model;
 pub mod request;
+pub mod retrieval;
 pub mod server;
 
 pub use error::ApiError;
@@ -43,7 +44,7 @@ pub fn run(cfg: ServeConfig) -> Result<(), ServeError> {
         tracing::info!("listening on http://{}", listener.local_addr()?);
         let loader = state.clone();
         tokio::spawn(async move {
-            if let Err(e) = loader.reload(None).await {
+            if let Err(e) = loader.reload(None, None).await {
                 tracing::error!("{}", e.message);
             }
         });
@@ -60,7 +61,7 @@ async fn reload_on_sighup(state: Arc<AppState>) {
     let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
     while hup.recv().await.is_some() {
         tracing::info!("SIGHUP: reloading");
-        let _ = state.reload(None).await;
+        let _ = state.reload(None, None).await;
     }
 }
 
@@ -97,7 +98,7 @@ impl RunningServer {
         let rt = runtime()?;
         let addr = cfg.addr;
         let state = AppState::new(cfg);
-        rt.block_on(state.reload(None)).map_err(|e| ServeError::Load(e.message))?;
+        rt.block_on(state.reload(None, None)).map_err(|e| ServeError::Load(e.message))?;
         let listener =
             rt.block_on(tokio::net::TcpListener::bind(addr)).map_err(|source| ServeError::Bind { addr, source })?;
         let addr = listener.local_addr()?;

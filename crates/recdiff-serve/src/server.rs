@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::model::{Scored, ServingModel};
 use crate::request::{BatchRequest, ScoreRequest};
+use crate::retrieval::{RecommendRequest, RetrievalModel};
 use arc_swap::ArcSwapOption;
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
@@ -28,7 +29,10 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
-    pub run: PathBuf,
+    /// A CTR run for `/v1/score` (optional when a retrieval run is given).
+    pub run: Option<PathBuf>,
+    /// A sequential run for `/v1/recommend`.
+    pub retrieval: Option<PathBuf>,
     pub addr: SocketAddr,
     /// Most candidates in one `/v1/score` request.
     pub max_candidates: usize,
@@ -45,7 +49,8 @@ pub struct ServeConfig {
 impl ServeConfig {
     pub fn new(run: PathBuf) -> Self {
         Self {
-            run,
+            run: Some(run),
+            retrieval: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_candidates: 2_000,
             max_batch_rows: 10_000,
@@ -59,8 +64,10 @@ impl ServeConfig {
 pub struct AppState {
     pub cfg: ServeConfig,
     model: ArcSwapOption<ServingModel>,
-    /// The run the current model came from; a reload without a path reloads it.
-    run: Mutex<PathBuf>,
+    retrieval: ArcSwapOption<RetrievalModel>,
+    /// The runs the current models came from; a reload without paths reloads them.
+    run: Mutex<Option<PathBuf>>,
+    retrieval_run: Mutex<Option<PathBuf>>,
     reload_lock: tokio::sync::Mutex<()>,
     permits: Arc<Semaphore>,
     pub metrics: Metrics,
@@ -70,6 +77,8 @@ impl AppState {
     pub fn new(cfg: ServeConfig) -> Arc<Self> {
         Arc::new(Self {
             run: Mutex::new(cfg.run.clone()),
+            retrieval_run: Mutex::new(cfg.retrieval.clone()),
+            retrieval: ArcSwapOption::empty(),
             permits: Arc::new(Semaphore::new(cfg.max_in_flight.max(1))),
             model: ArcSwapOption::empty(),
             reload_lock: tokio::sync::Mutex::new(()),
@@ -85,25 +94,57 @@ impl AppState {
             .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the model is still loading"))
     }
 
-    fn current_run(&self) -> PathBuf {
-        self.run.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    /// The retrieval model serving now; 503 while none is loaded.
+    pub fn current_retrieval(&self) -> Result<Arc<RetrievalModel>, ApiError> {
+        self.retrieval.load_full().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "no retrieval model is loaded (serve --retrieval RUN)",
+            )
+        })
     }
 
-    /// Loads `run` (default: the current run again) and swaps it in; on failure the previous model
-    /// keeps serving.
-    pub async fn reload(&self, run: Option<PathBuf>) -> Result<Value, ApiError> {
+    /// Loads the given runs (default: the current ones again) and swaps each in; on failure the
+    /// previous models keep serving.
+    pub async fn reload(&self, run: Option<PathBuf>, retrieval: Option<PathBuf>) -> Result<Value, ApiError> {
         let _one_at_a_time = self.reload_lock.lock().await;
-        let path = run.unwrap_or_else(|| self.current_run());
+        let lock = |m: &Mutex<Option<PathBuf>>| m.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let (run, retrieval) = match (run, retrieval) {
+            (None, None) => (lock(&self.run), lock(&self.retrieval_run)),
+            given => given,
+        };
+        let mut answer = json!({});
+        if let Some(path) = run {
+            answer["ranking"] =
+                self.swap_in(path, &self.run, &self.model, ServingModel::load, |m| m.name.clone()).await?;
+        }
+        if let Some(path) = retrieval {
+            answer["retrieval"] = self
+                .swap_in(path, &self.retrieval_run, &self.retrieval, RetrievalModel::load, |m| m.name.clone())
+                .await?;
+        }
+        Ok(answer)
+    }
+
+    async fn swap_in<M: Send + Sync + 'static>(
+        &self,
+        path: PathBuf,
+        current: &Mutex<Option<PathBuf>>,
+        slot: &ArcSwapOption<M>,
+        load: fn(&std::path::Path) -> Result<M, crate::model::LoadError>,
+        name: fn(&M) -> String,
+    ) -> Result<Value, ApiError> {
         let started = Instant::now();
         let target = path.clone();
-        let loaded = tokio::task::spawn_blocking(move || ServingModel::load(&target))
+        let loaded = tokio::task::spawn_blocking(move || load(&target))
             .await
             .map_err(|e| ApiError::internal(format!("loading panicked: {e}")))?;
         match loaded {
             Ok(model) => {
-                let name = model.name.clone();
-                self.model.store(Some(Arc::new(model)));
-                *self.run.lock().unwrap_or_else(|p| p.into_inner()) = path.clone();
+                let name = name(&model);
+                slot.store(Some(Arc::new(model)));
+                *current.lock().unwrap_or_else(|p| p.into_inner()) = Some(path.clone());
                 self.metrics.reloads.with_label_values(&["ok"]).inc();
                 let ms = started.elapsed().as_secs_f64() * 1e3;
                 tracing::info!("serving {} ({name}), loaded in {ms:.0} ms", path.display());
@@ -111,9 +152,9 @@ impl AppState {
             }
             Err(e) => {
                 self.metrics.reloads.with_label_values(&["failed"]).inc();
-                let still = match self.model.load_full() {
-                    Some(m) => format!("still serving {}", m.run.display()),
-                    None => "no model is loaded".into(),
+                let still = match current.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                    Some(p) if slot.load().is_some() => format!("still serving {}", p.display()),
+                    _ => "no model is loaded".into(),
                 };
                 tracing::warn!("reload failed: {e}; {still}");
                 Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "reload_failed", format!("{e}; {still}")))
@@ -130,6 +171,7 @@ pub fn router(state: Arc<AppState>, extra: Router<Arc<AppState>>) -> Router {
     Router::new()
         .route("/v1/score", post(score))
         .route("/v1/score:batch", post(score_batch))
+        .route("/v1/recommend", post(recommend))
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -172,9 +214,38 @@ async fn limit_time(State(st): State<Arc<AppState>>, req: Request, next: Next) -
     }
 }
 
+/// Ready when every configured model is loaded.
 async fn readyz(State(st): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
-    let m = st.current()?;
-    Ok(Json(json!({ "ready": true, "run": m.run, "model": m.name })))
+    let mut out = json!({ "ready": true });
+    if st.cfg.run.is_some() {
+        let m = st.current()?;
+        out["ranking"] = json!({ "run": m.run, "model": m.name });
+    }
+    if st.cfg.retrieval.is_some() {
+        let m = st.current_retrieval()?;
+        out["retrieval"] = json!({ "run": m.run, "model": m.name, "items": m.items() });
+    }
+    Ok(Json(out))
+}
+
+async fn recommend(State(st): State<Arc<AppState>>, body: Body) -> Result<Json<Value>, ApiError> {
+    let bytes = read_body(body, st.cfg.max_body_bytes).await?;
+    let model = st.current_retrieval()?;
+    let permit = st.permits.clone().acquire_owned().await.map_err(|e| ApiError::internal(e.to_string()))?;
+    let joined = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let req: RecommendRequest = parse_json(&bytes)?;
+        let items = model.recommend(&req)?;
+        Ok::<_, ApiError>(
+            json!({ "model": model.name, "search": if req.exact { "exact" } else { "hnsw" }, "items": items }),
+        )
+    })
+    .await;
+    let out = joined.map_err(|e| match e.try_into_panic() {
+        Ok(p) => ApiError::from_panic(&*p),
+        Err(e) => ApiError::internal(e.to_string()),
+    })??;
+    Ok(Json(out))
 }
 
 async fn metrics(State(st): State<Arc<AppState>>) -> impl IntoResponse {
@@ -185,13 +256,14 @@ async fn metrics(State(st): State<Arc<AppState>>) -> impl IntoResponse {
 #[serde(deny_unknown_fields)]
 struct ReloadRequest {
     run: Option<PathBuf>,
+    retrieval: Option<PathBuf>,
 }
 
 async fn reload(State(st): State<Arc<AppState>>, body: Body) -> Result<Json<Value>, ApiError> {
     let bytes = read_body(body, 64 << 10).await?;
     let req: ReloadRequest =
         if bytes.iter().all(u8::is_ascii_whitespace) { ReloadRequest::default() } else { parse_json(&bytes)? };
-    st.reload(req.run).await.map(Json)
+    st.reload(req.run, req.retrieval).await.map(Json)
 }
 
 /// Reads the whole body, refusing more than `limit` bytes. An oversized body is still read (and

@@ -15,6 +15,8 @@ pub enum BenchCommand {
     Train(TrainBenchArgs),
     /// Sequential models: training epoch time on MovieLens-100K (SASRec, DreamRec, DimeRec).
     Seq(crate::seq::SeqBenchArgs),
+    /// Retrieval: recall of the HNSW index against exact search, and query latency.
+    Recommend(crate::serve::RecommendBenchArgs),
     /// Load test of `recdiff serve`: p50/p99 latency and candidates/s, base vs AsymDiffRec.
     Serve(crate::serve::ServeBenchArgs),
 }
@@ -87,6 +89,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Train(t) => return bench_train(t),
         BenchCommand::Serve(s) => return crate::serve::bench_serve(s),
         BenchCommand::Seq(s) => return crate::seq::bench(s),
+        BenchCommand::Recommend(r) => return crate::serve::bench_recommend(r),
     };
     let temp = tempfile::tempdir().context("creating a temporary directory")?;
     let dir = b.dir.clone().unwrap_or_else(|| temp.path().to_path_buf());

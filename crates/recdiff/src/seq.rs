@@ -112,12 +112,18 @@ pub struct SeqBenchArgs {
 pub fn bench(a: SeqBenchArgs) -> Result<()> {
     use rand::SeedableRng;
     let configs = if a.configs.is_empty() {
-        ["sasrec", "dreamrec", "dimerec"].iter().map(|m| PathBuf::from(format!("configs/seq-ml100k-{m}.toml"))).collect()
+        ["sasrec", "dreamrec", "dimerec"]
+            .iter()
+            .map(|m| PathBuf::from(format!("configs/seq-ml100k-{m}.toml")))
+            .collect()
     } else {
         a.configs.clone()
     };
     println!("recdiff bench seq: training epochs (1 warm-up, then {} timed)", a.epochs);
-    println!("{:<24} {:>10} {:>8} {:>7} {:>10} {:>14}", "experiment", "positions", "batch", "max_len", "s/epoch", "positions/s");
+    println!(
+        "{:<24} {:>10} {:>8} {:>7} {:>10} {:>14}",
+        "experiment", "positions", "batch", "max_len", "s/epoch", "positions/s"
+    );
     for path in &configs {
         let cfg = SeqExperimentConfig::load(path)?;
         let (data, split) = recdiff_seq::train::load_data(&cfg)?;

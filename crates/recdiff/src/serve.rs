@@ -11,8 +11,11 @@ use std::time::Duration;
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// A trained run directory (holds config.resolved.toml, meta.json and best/).
-    run: PathBuf,
+    /// A trained CTR run directory (holds config.resolved.toml, meta.json and best/).
+    run: Option<PathBuf>,
+    /// A sequential run (`recdiff seq train`) served on /v1/recommend.
+    #[arg(long)]
+    retrieval: Option<PathBuf>,
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
     /// Most candidates in one /v1/score request.
@@ -62,8 +65,12 @@ pub fn serve(a: ServeArgs) -> Result<()> {
         max_body_bytes: a.max_body_bytes,
         request_timeout: Duration::from_millis(a.timeout_ms),
         max_in_flight: a.max_in_flight,
-        ..ServeConfig::new(a.run)
+        run: a.run,
+        retrieval: a.retrieval,
     };
+    if cfg.run.is_none() && cfg.retrieval.is_none() {
+        anyhow::bail!("give a CTR run, --retrieval RUN, or both");
+    }
     eprintln!("recdiff serve: listening on http://{} (Ctrl-C to stop, SIGHUP to reload)", cfg.addr);
     recdiff_serve::run(cfg)?;
     Ok(())
@@ -175,4 +182,45 @@ pub fn bench_serve(a: ServeBenchArgs) -> Result<()> {
 
 fn axum_router() -> recdiff_serve::server::ExtraRoutes {
     recdiff_serve::server::ExtraRoutes::new()
+}
+
+#[derive(Args)]
+pub struct RecommendBenchArgs {
+    /// A sequential run (`recdiff seq train`).
+    run: PathBuf,
+    /// Queries (users' full histories, in data order).
+    #[arg(long, default_value_t = 500)]
+    queries: usize,
+}
+
+/// Recall of the HNSW index against exact search, and per-query latency of both.
+pub fn bench_recommend(a: RecommendBenchArgs) -> Result<()> {
+    use recdiff_serve::retrieval::{RetrievalModel, ann_recall};
+    use std::time::Instant;
+    let model = RetrievalModel::load(&a.run)?;
+    let text = std::fs::read_to_string(a.run.join("config.resolved.toml"))?;
+    let cfg: recdiff_seq::SeqExperimentConfig = toml::from_str(&text)?;
+    let (_, split) = recdiff_seq::train::load_data(&cfg)?;
+    let histories: Vec<Vec<u32>> = (0..split.train.len().min(a.queries)).map(|u| split.history(u, true)).collect();
+    println!(
+        "recdiff bench recommend: {} ({}), {} items, {} queries",
+        a.run.display(),
+        model.name,
+        model.items(),
+        histories.len()
+    );
+    println!("{:>4} {:>14} {:>14} {:>14}", "k", "ANN recall@k", "exact ms/q", "ANN ms/q");
+    for k in [10, 50] {
+        let recall = ann_recall(&model, &histories, k);
+        let queries: Vec<Vec<f32>> = histories.iter().map(|h| model.query(h)).collect();
+        let time = |exact: bool| {
+            let t = Instant::now();
+            for (q, h) in queries.iter().zip(&histories) {
+                std::hint::black_box(model.top_k(q, k, h, exact));
+            }
+            t.elapsed().as_secs_f64() * 1e3 / queries.len() as f64
+        };
+        println!("{k:>4} {recall:>14.4} {:>14.3} {:>14.3}", time(true), time(false));
+    }
+    Ok(())
 }
