@@ -81,18 +81,8 @@ impl SeqModel {
 
     /// Scores of every item id (column 0 is padding) for the newest position of each history.
     pub fn scores(&self, cfg: &SeqModelConfig, seq: Tensor<2, Int>, rng: &mut impl Rng) -> Tensor<2> {
-        match (cfg, &self.sasrec, &self.dreamrec, &self.dimerec) {
-            (SeqModelConfig::Sasrec(_), Some(m), _, _) => m.last_state(seq).matmul(m.item_table().transpose()),
-            (SeqModelConfig::Dreamrec(c), _, Some(m), _) => {
-                let x = m.generate(c, seq, c.guidance, rng);
-                x.matmul(m.encoder.item_table().transpose())
-            }
-            (SeqModelConfig::Dimerec(c), _, _, Some(m)) => {
-                let x = m.generate(c, seq, rng);
-                x.matmul(m.unit_table().transpose())
-            }
-            _ => unreachable!("the model was built from this config"),
-        }
+        let (table, query) = self.retrieval(cfg, seq, rng);
+        query.matmul(table.transpose())
     }
 
     /// The vectors items are retrieved by (`[n + 1, d]`, row 0 padding): the item table, on the

@@ -231,21 +231,31 @@ async fn readyz(State(st): State<Arc<AppState>>) -> Result<Json<Value>, ApiError
 async fn recommend(State(st): State<Arc<AppState>>, body: Body) -> Result<Json<Value>, ApiError> {
     let bytes = read_body(body, st.cfg.max_body_bytes).await?;
     let model = st.current_retrieval()?;
+    let out = on_blocking_pool(st, move || {
+        let req: RecommendRequest = parse_json(&bytes)?;
+        let items = model.recommend(&req)?;
+        Ok(json!({ "model": model.name, "search": if req.exact { "exact" } else { "hnsw" }, "items": items }))
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+/// Runs CPU work on tokio's blocking pool once a scoring slot (`max_in_flight`) is free; a panic
+/// in it becomes a 500.
+async fn on_blocking_pool<T: Send + 'static>(
+    st: Arc<AppState>,
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
     let permit = st.permits.clone().acquire_owned().await.map_err(|e| ApiError::internal(e.to_string()))?;
     let joined = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let req: RecommendRequest = parse_json(&bytes)?;
-        let items = model.recommend(&req)?;
-        Ok::<_, ApiError>(
-            json!({ "model": model.name, "search": if req.exact { "exact" } else { "hnsw" }, "items": items }),
-        )
+        work()
     })
     .await;
-    let out = joined.map_err(|e| match e.try_into_panic() {
+    joined.map_err(|e| match e.try_into_panic() {
         Ok(p) => ApiError::from_panic(&*p),
         Err(e) => ApiError::internal(e.to_string()),
-    })??;
-    Ok(Json(out))
+    })?
 }
 
 async fn metrics(State(st): State<Arc<AppState>>) -> impl IntoResponse {
@@ -341,16 +351,8 @@ async fn scored(
 ) -> Result<Json<ScoreResponse>, ApiError> {
     let bytes = read_body(body, st.cfg.max_body_bytes).await?;
     let model = st.current()?;
-    let permit = st.permits.clone().acquire_owned().await.map_err(|e| ApiError::internal(e.to_string()))?;
-    let joined = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        work(&model, &bytes).map(|s| (s, model.name.clone()))
-    })
-    .await;
-    let (scored, name) = joined.map_err(|e| match e.try_into_panic() {
-        Ok(p) => ApiError::from_panic(&*p),
-        Err(e) => ApiError::internal(e.to_string()),
-    })??;
+    let (scored, name) =
+        on_blocking_pool(st.clone(), move || work(&model, &bytes).map(|s| (s, model.name.clone()))).await?;
     st.metrics.candidates.inc_by(scored.scores.len() as u64);
     Ok(Json(ScoreResponse { model: name, scores: scored.scores, missing: scored.missing }))
 }
