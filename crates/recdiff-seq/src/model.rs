@@ -65,6 +65,11 @@ pub struct SeqModel {
 }
 
 impl SeqModel {
+    /// The DreamRec model, when this is one.
+    pub fn dreamrec(&self) -> Option<&DreamRec> {
+        self.dreamrec.as_ref()
+    }
+
     /// The training loss of windows `seq` (`[B, L]`) with next-item `targets` (`B * L`, 0 = pad).
     pub fn loss(&self, cfg: &SeqModelConfig, seq: Tensor<2, Int>, targets: &[u32], rng: &mut impl Rng) -> Tensor<1> {
         match (cfg, &self.sasrec, &self.dreamrec, &self.dimerec) {
@@ -90,7 +95,7 @@ impl SeqModel {
     pub fn item_vectors(&self) -> Tensor<2> {
         match (&self.sasrec, &self.dreamrec, &self.dimerec) {
             (Some(m), _, _) => m.item_table(),
-            (_, Some(m), _) => m.encoder.item_table(),
+            (_, Some(m), _) => m.target_table(),
             (_, _, Some(m)) => m.unit_table(),
             _ => unreachable!("one model is present"),
         }
@@ -100,9 +105,7 @@ impl SeqModel {
     pub fn retrieval(&self, cfg: &SeqModelConfig, seq: Tensor<2, Int>, rng: &mut impl Rng) -> (Tensor<2>, Tensor<2>) {
         match (cfg, &self.sasrec, &self.dreamrec, &self.dimerec) {
             (SeqModelConfig::Sasrec(_), Some(m), _, _) => (m.item_table(), m.last_state(seq)),
-            (SeqModelConfig::Dreamrec(c), _, Some(m), _) => {
-                (m.encoder.item_table(), m.generate(c, seq, c.guidance, rng))
-            }
+            (SeqModelConfig::Dreamrec(c), _, Some(m), _) => (m.target_table(), m.generate(c, seq, c.guidance, rng)),
             (SeqModelConfig::Dimerec(c), _, _, Some(m)) => (m.unit_table(), m.generate(c, seq, rng)),
             _ => unreachable!("the model was built from this config"),
         }

@@ -170,6 +170,9 @@ impl RetrievalModel {
         if req.k == 0 || req.k > self.items.len() - 1 {
             return Err(crate::request::RequestError::new("k", format!("must be 1..={}", self.items.len() - 1)));
         }
+        if req.history.is_empty() {
+            return Err(crate::request::RequestError::new("history", "must list at least one item"));
+        }
         let history = self.history_ids(&req.history)?;
         let q = self.query(&history);
         let excluded: &[u32] = if req.exclude_history { &history } else { &[] };

@@ -1,18 +1,21 @@
-//! `recdiff seq train` (sequential retrieval experiments, several configs x seeds, one table) and
-//! `recdiff bench seq` (SASRec epoch time).
+//! `recdiff seq train` (one or more sequential experiments x seeds), `recdiff seq compare` (a
+//! compare config: experiments x seeds, one table) and `recdiff bench seq` (epoch time).
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use recdiff_metrics::mean_ci95;
-use recdiff_seq::{SeqExperimentConfig, SeqRunSummary};
+use recdiff_seq::SeqExperimentConfig;
+use recdiff_seq::compare::SeqCompareConfig;
 use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(Subcommand)]
 pub enum SeqCommand {
-    /// Train sequential experiments (SASRec, DreamRec, DimeRec) with early stopping; with several
-    /// configs or seeds, also a table of test metrics (mean ± 95% CI).
+    /// Train sequential experiments (SASRec, DreamRec, DimeRec) with early stopping; each run
+    /// writes its results.json, log.jsonl and best weights.
     Train(SeqTrainArgs),
+    /// Every experiment of a compare config over its seeds (finished runs are read back), then
+    /// table.md / table.csv / runs.csv: test metrics as mean ± 95% CI, Δ to the first experiment.
+    Compare(SeqCompareArgs),
 }
 
 #[derive(Args)]
@@ -20,26 +23,39 @@ pub struct SeqTrainArgs {
     /// Experiment configs (TOML).
     #[arg(required = true)]
     configs: Vec<PathBuf>,
-    /// Seeds to run each config with (default: the config's seed).
+    /// Seeds to run each config with (default: the config's seed); runs go to `<output>/seed-<k>`.
     #[arg(long, value_delimiter = ',')]
     seeds: Vec<u64>,
-    /// Where the table goes (table.md, runs.csv).
-    #[arg(long, default_value = "runs/seq-compare")]
-    out: PathBuf,
     /// Cap on epochs (default: the config's).
     #[arg(long)]
     epochs: Option<usize>,
 }
 
-const COLUMNS: [&str; 7] = ["hr@10", "hr@50", "ndcg@10", "ndcg@50", "mrr", "coverage@10", "ild@10"];
+#[derive(Args)]
+pub struct SeqCompareArgs {
+    /// Compare config (TOML), e.g. configs/seq-ml100k-compare.toml.
+    config: PathBuf,
+}
 
 pub fn run(cmd: SeqCommand) -> Result<()> {
-    let SeqCommand::Train(a) = cmd;
-    let mut rows: Vec<(String, Vec<SeqRunSummary>)> = Vec::new();
+    match cmd {
+        SeqCommand::Train(a) => train(a),
+        SeqCommand::Compare(a) => compare(a),
+    }
+}
+
+fn compare(a: SeqCompareArgs) -> Result<()> {
+    let (c, experiments) = SeqCompareConfig::load(&a.config)?;
+    let rows = recdiff_seq::compare::run(&c, &experiments).context("sequential comparison")?;
+    let md = recdiff_seq::compare::write_tables(&c, &rows)?;
+    println!("{md}\nwritten to {}", c.output_dir().display());
+    Ok(())
+}
+
+fn train(a: SeqTrainArgs) -> Result<()> {
     for path in &a.configs {
         let cfg = SeqExperimentConfig::load(path)?;
         let seeds = if a.seeds.is_empty() { vec![cfg.seed] } else { a.seeds.clone() };
-        let mut runs = Vec::new();
         for &seed in &seeds {
             let mut c = cfg.clone();
             c.seed = seed;
@@ -60,42 +76,8 @@ pub fn run(cmd: SeqCommand) -> Result<()> {
                 s.test.get("ndcg@10").unwrap_or(f64::NAN),
                 s.test.get("hr@50").unwrap_or(f64::NAN),
             );
-            runs.push(s);
-        }
-        rows.push((cfg.name.clone(), runs));
-    }
-    write_table(&a.out, &rows)
-}
-
-fn write_table(out: &std::path::Path, rows: &[(String, Vec<SeqRunSummary>)]) -> Result<()> {
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let mut md = format!("| experiment | model | seeds | {} | epochs |\n|---|---|---|", COLUMNS.join(" | "));
-    md.push_str(&"---|".repeat(COLUMNS.len() + 1));
-    md.push('\n');
-    let mut csv = format!("experiment,model,seed,best_epoch,{}\n", COLUMNS.join(","));
-    for (name, runs) in rows {
-        let cells: Vec<String> = COLUMNS
-            .iter()
-            .map(|c| {
-                let v: Vec<f64> = runs.iter().filter_map(|r| r.test.get(c)).collect();
-                match mean_ci95(&v) {
-                    Ok(m) if v.len() > 1 => format!("{:.4} ± {:.4}", m.mean, m.half_width),
-                    _ => v.first().map_or("n/a".into(), |x| format!("{x:.4}")),
-                }
-            })
-            .collect();
-        let epochs: Vec<String> = runs.iter().map(|r| r.best_epoch.to_string()).collect();
-        let model = runs.first().map_or("", |r| r.model.as_str());
-        md.push_str(&format!("| {name} | {model} | {} | {} | {} |\n", runs.len(), cells.join(" | "), epochs.join(",")));
-        for r in runs {
-            let v: Vec<String> =
-                COLUMNS.iter().map(|c| r.test.get(c).map_or(String::new(), |x| format!("{x:.6}"))).collect();
-            csv.push_str(&format!("{name},{},{},{},{}\n", r.model, r.seed, r.best_epoch, v.join(",")));
         }
     }
-    recdiff_data::write_atomic(&out.join("table.md"), md.as_bytes())?;
-    recdiff_data::write_atomic(&out.join("runs.csv"), csv.as_bytes())?;
-    println!("\n{md}");
     Ok(())
 }
 
