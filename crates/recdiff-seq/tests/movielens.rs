@@ -48,3 +48,35 @@ fn sasrec_dreamrec_and_dimerec_rank_the_held_out_item_far_above_chance_after_thr
         assert!(s.test.get("coverage@10").unwrap() > 0.02, "{:?}", s.test);
     }
 }
+
+#[test]
+fn seq_compare_tables_every_experiment_by_seed_and_resumes_finished_runs() {
+    let Some((sasrec, dir)) = config("seq-ml100k-sasrec.toml") else { return };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs").canonicalize().unwrap();
+    let text = format!(
+        "name = \"t\"\nexperiments = [{:?}, {:?}]\nseeds = [1, 2]\nepochs = 1\noutput = {:?}\n",
+        root.join("seq-ml100k-sasrec.toml"),
+        root.join("seq-ml100k-dimerec.toml"),
+        dir.path().join("compare"),
+    );
+    let path = dir.path().join("compare.toml");
+    std::fs::write(&path, text).unwrap();
+    let (c, experiments) = recdiff_seq::compare::SeqCompareConfig::load(&path).unwrap();
+    assert_eq!(experiments[0].name, sasrec.name);
+    let rows = recdiff_seq::compare::run(&c, &experiments).unwrap();
+    recdiff_seq::compare::write_tables(&c, &rows).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows[0].versus_reference.is_none() && rows[1].versus_reference.is_some());
+    assert!(rows.iter().all(|r| r.runs.iter().map(|x| x.seed).collect::<Vec<_>>() == [1, 2]));
+    let runs_csv = std::fs::read_to_string(dir.path().join("compare/runs.csv")).unwrap();
+    assert_eq!(runs_csv.lines().count(), 1 + 4, "{runs_csv}");
+    let table = std::fs::read_to_string(dir.path().join("compare/table.md")).unwrap();
+    assert!(table.contains("| seq-ml100k-dimerec | dimerec | 0.") && table.contains("(p="), "{table}");
+
+    // A second pass reads every finished run back instead of training it again.
+    let results = dir.path().join("compare/seq-ml100k-sasrec/seed-2/results.json");
+    let written = std::fs::metadata(&results).unwrap().modified().unwrap();
+    let again = recdiff_seq::compare::run(&c, &experiments).unwrap();
+    assert_eq!(std::fs::metadata(&results).unwrap().modified().unwrap(), written);
+    assert_eq!(again[1].runs[1].test, rows[1].runs[1].test);
+}

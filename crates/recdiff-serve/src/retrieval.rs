@@ -5,7 +5,8 @@
 //! Inner-product search is reduced to nearest-neighbour search (Bachrach et al. 2014): every item
 //! vector `x` gets an extra coordinate `sqrt(M² - |x|²)` (`M` the largest norm), the query a 0, so
 //! the L2-nearest augmented item is the one with the largest inner product. The index returns
-//! `k + |history|` candidates (history items are then removed) searched with `ef = max(64, 2·that)`.
+//! `k + |history|` candidates (history items are then removed), searched with the request's `ef`
+//! (default 64, at least the number of candidates).
 
 use crate::model::LoadError;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
@@ -35,6 +36,16 @@ pub struct RecommendRequest {
     /// Leave the history's items out of the answer.
     #[serde(default = "yes")]
     pub exclude_history: bool,
+    /// HNSW search width (1..=10000; default 64): recall against latency on large catalogues.
+    #[serde(default)]
+    pub ef: Option<usize>,
+}
+
+impl RecommendRequest {
+    /// The search this request asks for.
+    pub fn search(&self) -> Search {
+        if self.exact { Search::Exact } else { Search::Hnsw { ef: self.ef } }
+    }
 }
 
 fn default_k() -> usize {
@@ -59,7 +70,27 @@ pub struct RetrievalModel {
     index_of: HashMap<String, u32>,
     model: SeqModel,
     device: Device,
-    /// Retrieval vectors `[n + 1, d]`, row-major.
+    index: ItemIndex,
+}
+
+/// The HNSW search width when a request gives none (at least the number of results wanted).
+pub const DEFAULT_EF: usize = 64;
+
+/// Largest `ef` a request may ask for.
+pub const MAX_EF: usize = 10_000;
+
+/// How the top-K is found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Search {
+    /// Every item scored.
+    Exact,
+    /// HNSW with search width `ef` (default [`DEFAULT_EF`]): wider is slower and closer to exact.
+    Hnsw { ef: Option<usize> },
+}
+
+/// Item vectors (`[n + 1, d]`, row 0 padding, never returned) searched by inner product, exactly
+/// or through an HNSW index over their MIPS augmentation.
+pub struct ItemIndex {
     vectors: Vec<f32>,
     dim: usize,
     hnsw: Hnsw<'static, f32, DistL2>,
@@ -92,20 +123,9 @@ impl RetrievalModel {
         let table = model.item_vectors();
         let dim = table.dims()[1];
         let vectors = table.into_data().try_into_vec::<f32>().map_err(|e| err(&weights, format!("{e:?}")))?;
-        let hnsw = build_index(&vectors, dim);
+        let index = ItemIndex::new(vectors, dim);
         let index_of = items.iter().enumerate().skip(1).map(|(i, k)| (k.clone(), i as u32)).collect();
-        Ok(Self {
-            run: run.to_path_buf(),
-            name: cfg.model.name().into(),
-            cfg,
-            items,
-            index_of,
-            model,
-            device,
-            vectors,
-            dim,
-            hnsw,
-        })
+        Ok(Self { run: run.to_path_buf(), name: cfg.model.name().into(), cfg, items, index_of, model, device, index })
     }
 
     /// Item ids of a request's history; an unknown item or a non-key value is an error naming it.
@@ -139,36 +159,17 @@ impl RetrievalModel {
         q.into_data().try_into_vec::<f32>().unwrap_or_default()
     }
 
-    fn score(&self, q: &[f32], id: u32) -> f32 {
-        let row = &self.vectors[id as usize * self.dim..(id as usize + 1) * self.dim];
-        row.iter().zip(q).map(|(a, b)| a * b).sum()
-    }
-
     /// Top-`k` item ids for query `q`, `excluded` left out; exact or through the index.
-    pub fn top_k(&self, q: &[f32], k: usize, excluded: &[u32], exact: bool) -> Vec<(u32, f32)> {
-        let n = self.items.len();
-        let mut found: Vec<(u32, f32)> = if exact {
-            (1..n as u32).filter(|i| !excluded.contains(i)).map(|i| (i, self.score(q, i))).collect()
-        } else {
-            let want = (k + excluded.len()).min(n - 1);
-            let mut aug = q.to_vec();
-            aug.push(0.0);
-            self.hnsw
-                .search(&aug, want, want.saturating_mul(2).max(64))
-                .into_iter()
-                .map(|nb| nb.d_id as u32)
-                .filter(|&i| i != 0 && !excluded.contains(&i))
-                .map(|i| (i, self.score(q, i)))
-                .collect()
-        };
-        found.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        found.truncate(k);
-        found
+    pub fn top_k(&self, q: &[f32], k: usize, excluded: &[u32], search: Search) -> Vec<(u32, f32)> {
+        self.index.top_k(q, k, excluded, search)
     }
 
     pub fn recommend(&self, req: &RecommendRequest) -> Result<Vec<Recommended>, crate::request::RequestError> {
         if req.k == 0 || req.k > self.items.len() - 1 {
             return Err(crate::request::RequestError::new("k", format!("must be 1..={}", self.items.len() - 1)));
+        }
+        if req.ef.is_some_and(|ef| ef == 0 || ef > MAX_EF) {
+            return Err(crate::request::RequestError::new("ef", format!("must be 1..={MAX_EF}")));
         }
         if req.history.is_empty() {
             return Err(crate::request::RequestError::new("history", "must list at least one item"));
@@ -177,10 +178,15 @@ impl RetrievalModel {
         let q = self.query(&history);
         let excluded: &[u32] = if req.exclude_history { &history } else { &[] };
         Ok(self
-            .top_k(&q, req.k, excluded, req.exact)
+            .top_k(&q, req.k, excluded, req.search())
             .into_iter()
             .map(|(i, score)| Recommended { item: self.items[i as usize].clone(), score })
             .collect())
+    }
+
+    /// The index over the run's item vectors.
+    pub fn index(&self) -> &ItemIndex {
+        &self.index
     }
 
     pub fn items(&self) -> usize {
@@ -189,6 +195,68 @@ impl RetrievalModel {
 
     pub fn max_len(&self) -> usize {
         self.cfg.data.max_len
+    }
+}
+
+impl ItemIndex {
+    /// Indexes `vectors` (`[n + 1, dim]`, row-major).
+    pub fn new(vectors: Vec<f32>, dim: usize) -> Self {
+        let hnsw = build_index(&vectors, dim);
+        Self { vectors, dim, hnsw }
+    }
+
+    /// Items (padding row not counted).
+    pub fn len(&self) -> usize {
+        (self.vectors.len() / self.dim.max(1)).saturating_sub(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The vectors, `[n + 1, dim]` row-major, and `dim`.
+    pub fn vectors(&self) -> (&[f32], usize) {
+        (&self.vectors, self.dim)
+    }
+
+    /// Share of the exact top-`k` of each query that `search` also returns, averaged.
+    pub fn recall(&self, queries: &[Vec<f32>], k: usize, search: Search) -> f64 {
+        let mut total = 0.0;
+        for q in queries {
+            let exact: Vec<u32> = self.top_k(q, k, &[], Search::Exact).into_iter().map(|x| x.0).collect();
+            let ann: Vec<u32> = self.top_k(q, k, &[], search).into_iter().map(|x| x.0).collect();
+            total += exact.iter().filter(|i| ann.contains(i)).count() as f64 / k as f64;
+        }
+        total / queries.len().max(1) as f64
+    }
+
+    fn score(&self, q: &[f32], id: u32) -> f32 {
+        let row = &self.vectors[id as usize * self.dim..(id as usize + 1) * self.dim];
+        row.iter().zip(q).map(|(a, b)| a * b).sum()
+    }
+
+    /// Top-`k` item ids for query `q`, `excluded` left out.
+    pub fn top_k(&self, q: &[f32], k: usize, excluded: &[u32], search: Search) -> Vec<(u32, f32)> {
+        let n = self.len() + 1;
+        let skip: std::collections::HashSet<u32> = excluded.iter().copied().collect();
+        let mut found: Vec<(u32, f32)> = if let Search::Hnsw { ef } = search {
+            let want = (k + excluded.len()).min(n - 1);
+            let ef = ef.unwrap_or(DEFAULT_EF).max(want);
+            let mut aug = q.to_vec();
+            aug.push(0.0);
+            self.hnsw
+                .search(&aug, want, ef)
+                .into_iter()
+                .map(|nb| nb.d_id as u32)
+                .filter(|&i| i != 0 && !skip.contains(&i))
+                .map(|i| (i, self.score(q, i)))
+                .collect()
+        } else {
+            (1..n as u32).filter(|i| !skip.contains(i)).map(|i| (i, self.score(q, i))).collect()
+        };
+        found.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        found.truncate(k);
+        found
     }
 }
 
@@ -217,9 +285,50 @@ pub fn ann_recall(model: &RetrievalModel, histories: &[Vec<u32>], k: usize) -> f
     let mut total = 0.0;
     for h in histories {
         let q = model.query(h);
-        let exact: Vec<u32> = model.top_k(&q, k, h, true).into_iter().map(|x| x.0).collect();
-        let ann: Vec<u32> = model.top_k(&q, k, h, false).into_iter().map(|x| x.0).collect();
+        let exact: Vec<u32> = model.top_k(&q, k, h, Search::Exact).into_iter().map(|x| x.0).collect();
+        let ann: Vec<u32> = model.top_k(&q, k, h, Search::Hnsw { ef: None }).into_iter().map(|x| x.0).collect();
         total += exact.iter().filter(|i| ann.contains(i)).count() as f64 / k as f64;
     }
     total / histories.len().max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::Rng;
+
+    fn random_index(n: usize, dim: usize, seed: u64) -> (ItemIndex, Vec<Vec<f32>>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        // Uniform entries: norms differ, so inner product and cosine rank differently.
+        let vectors: Vec<f32> = (0..(n + 1) * dim).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        let queries = (0..50).map(|_| (0..dim).map(|_| rng.random_range(-1.0f32..1.0)).collect()).collect();
+        (ItemIndex::new(vectors, dim), queries)
+    }
+
+    #[test]
+    fn exact_search_is_the_inner_product_order_without_padding_and_exclusions() {
+        let (index, queries) = random_index(300, 8, 1);
+        let (vectors, dim) = index.vectors();
+        for q in &queries {
+            let mut naive: Vec<(u32, f32)> = (1..=300u32)
+                .filter(|i| ![3, 7].contains(i))
+                .map(|i| (i, vectors[i as usize * dim..][..dim].iter().zip(q).map(|(a, b)| a * b).sum()))
+                .collect();
+            naive.sort_by(|a, b| b.1.total_cmp(&a.1));
+            naive.truncate(10);
+            assert_eq!(index.top_k(q, 10, &[3, 7], Search::Exact), naive);
+        }
+    }
+
+    #[test]
+    fn hnsw_recall_of_the_inner_product_top_k_is_high_and_grows_with_ef() {
+        let (index, queries) = random_index(3000, 16, 2);
+        let narrow = index.recall(&queries, 10, Search::Hnsw { ef: Some(10) });
+        let default = index.recall(&queries, 10, Search::Hnsw { ef: None });
+        let wide = index.recall(&queries, 10, Search::Hnsw { ef: Some(500) });
+        assert!(wide >= default && default >= narrow, "{narrow} {default} {wide}");
+        assert!(wide > 0.97, "recall@10 at ef 500: {wide}");
+        let excluded = index.top_k(&queries[0], 10, &[1, 2, 3], Search::Hnsw { ef: None });
+        assert!(excluded.iter().all(|(i, _)| *i > 3) && excluded.len() == 10, "{excluded:?}");
+    }
 }

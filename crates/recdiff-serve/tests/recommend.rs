@@ -67,6 +67,11 @@ fn recommend_answers_the_models_top_k_and_rejects_bad_histories_by_field() {
     let shared = ann.iter().filter(|a| exact.iter().any(|e| e.0 == a.0)).count();
     assert!(shared >= 18, "ANN shares {shared}/20 with exact search");
     assert!(body.contains("\"search\":\"hnsw\""), "{body}");
+    let wide = json!({ "history": history, "k": 20, "ef": 2000 });
+    let (status, body) = post(&agent, &url, &wide.to_string()).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let shared = items_of(&body).iter().filter(|a| exact.iter().any(|e| e.0 == a.0)).count();
+    assert_eq!(shared, 20, "with ef above the catalogue size the search is exhaustive");
 
     let with_history = json!({ "history": history, "k": 1682, "exact": true, "exclude_history": false });
     let (status, body) = post(&agent, &url, &with_history.to_string()).unwrap();
@@ -78,6 +83,8 @@ fn recommend_answers_the_models_top_k_and_rejects_bad_histories_by_field() {
         (json!({ "history": [] }), "history"),
         (json!({ "history": ["50"], "k": 0 }), "k"),
         (json!({ "history": ["50"], "k": 5000 }), "k"),
+        (json!({ "history": ["50"], "ef": 0 }), "ef"),
+        (json!({ "history": ["50"], "ef": 10_001 }), "ef"),
     ] {
         let (status, body) = post(&agent, &url, &request.to_string()).unwrap();
         let v: Value = serde_json::from_str(&body).unwrap();

@@ -191,11 +191,16 @@ pub struct RecommendBenchArgs {
     /// Queries (users' full histories, in data order).
     #[arg(long, default_value_t = 500)]
     queries: usize,
+    /// Also index a synthetic catalogue of this many items (the run's item vectors, each copied
+    /// with Gaussian jitter) and time the same queries on it: where ANN pays off (0 = skip).
+    #[arg(long, default_value_t = 100_000)]
+    catalogue: usize,
 }
 
 /// Recall of the HNSW index against exact search, and per-query latency of both.
 pub fn bench_recommend(a: RecommendBenchArgs) -> Result<()> {
-    use recdiff_serve::retrieval::{RetrievalModel, ann_recall};
+    use recdiff_serve::retrieval::{RetrievalModel, Search, ann_recall};
+    let search = |exact: bool| if exact { Search::Exact } else { Search::Hnsw { ef: None } };
     use std::time::Instant;
     let model = RetrievalModel::load(&a.run)?;
     let text = std::fs::read_to_string(a.run.join("config.resolved.toml"))?;
@@ -216,11 +221,55 @@ pub fn bench_recommend(a: RecommendBenchArgs) -> Result<()> {
         let time = |exact: bool| {
             let t = Instant::now();
             for (q, h) in queries.iter().zip(&histories) {
-                std::hint::black_box(model.top_k(q, k, h, exact));
+                std::hint::black_box(model.top_k(q, k, h, search(exact)));
             }
             t.elapsed().as_secs_f64() * 1e3 / queries.len() as f64
         };
         println!("{k:>4} {recall:>14.4} {:>14.3} {:>14.3}", time(true), time(false));
     }
+    if a.catalogue > 0 {
+        let queries: Vec<Vec<f32>> = histories.iter().map(|h| model.query(h)).collect();
+        synthetic_catalogue(model.index(), &queries, a.catalogue);
+    }
     Ok(())
+}
+
+/// The queries against `n` items drawn around the trained ones: recall and ms/query of HNSW
+/// against exact search, and the index's build time.
+fn synthetic_catalogue(trained: &recdiff_serve::retrieval::ItemIndex, queries: &[Vec<f32>], n: usize) {
+    use rand::{Rng, SeedableRng};
+    use rand_distr::{Distribution, Normal};
+    use recdiff_serve::retrieval::{ItemIndex, Search};
+    use std::time::Instant;
+    let (vectors, dim) = trained.vectors();
+    let rows = trained.len();
+    let rms = (vectors[dim..].iter().map(|v| v * v).sum::<f32>() / (rows * dim).max(1) as f32).sqrt();
+    let jitter = Normal::new(0.0f32, 0.5 * rms).expect("finite scale");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let mut synthetic = vec![0.0f32; dim];
+    for _ in 0..n {
+        let src = rng.random_range(1..=rows);
+        synthetic.extend(vectors[src * dim..(src + 1) * dim].iter().map(|v| v + jitter.sample(&mut rng)));
+    }
+    let started = Instant::now();
+    let index = ItemIndex::new(synthetic, dim);
+    println!(
+        "\nsynthetic catalogue: {n} items (trained vectors + N(0, (0.5 rms)^2) jitter), HNSW built in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    println!("{:>4} {:>6} {:>14} {:>14}", "k", "ef", "recall@k", "ms/query");
+    let time = |k: usize, search: Search| {
+        let t = Instant::now();
+        for q in queries {
+            std::hint::black_box(index.top_k(q, k, &[], search));
+        }
+        t.elapsed().as_secs_f64() * 1e3 / queries.len().max(1) as f64
+    };
+    for k in [10, 50] {
+        println!("{k:>4} {:>6} {:>14.4} {:>14.3}", "exact", 1.0, time(k, Search::Exact));
+        for ef in [64, 256, 1024] {
+            let search = Search::Hnsw { ef: Some(ef) };
+            println!("{k:>4} {ef:>6} {:>14.4} {:>14.3}", index.recall(queries, k, search), time(k, search));
+        }
+    }
 }
