@@ -172,6 +172,42 @@ pub fn run(cfg: &SeqExperimentConfig) -> Result<SeqRunSummary, SeqError> {
     Ok(summary)
 }
 
+/// A finished run read back for inference: its resolved config, item keys by id (`items[0]` is
+/// padding) and best weights on `device`.
+pub struct LoadedRun {
+    pub cfg: SeqExperimentConfig,
+    pub items: Vec<String>,
+    pub model: SeqModel,
+}
+
+/// Reads `run` (a directory written by [`run`]); runs from before `items.json` was written get the
+/// item keys from the training data the config names.
+pub fn load_run(run: &Path, device: &Device) -> Result<LoadedRun, SeqError> {
+    let fail = |path: &Path, message: String| SeqError::Other(format!("{}: {message}", path.display()));
+    let cfg_path = run.join("config.resolved.toml");
+    let text = std::fs::read_to_string(&cfg_path).map_err(|e| fail(&cfg_path, e.to_string()))?;
+    let cfg: SeqExperimentConfig = toml::from_str(&text).map_err(|e| fail(&cfg_path, e.to_string()))?;
+    cfg.validate().map_err(|e| fail(&cfg_path, e))?;
+    let items_path = run.join(ITEMS_FILE);
+    let items: Vec<String> = match std::fs::read(&items_path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| fail(&items_path, e.to_string()))?,
+        Err(_) => load_data(&cfg)?.0.items,
+    };
+    if items.len() < 2 {
+        return Err(fail(&items_path, "no items".into()));
+    }
+    let mut model = cfg.model.init(items.len() - 1, cfg.data.max_len, cfg.seed, device);
+    let weights = run.join("best.safetensors");
+    let bytes = std::fs::read(&weights).map_err(|e| fail(&weights, e.to_string()))?;
+    let applied = model
+        .load_from(&mut SafetensorsStore::from_bytes(Some(bytes)))
+        .map_err(|e| fail(&weights, format!("{e:?}")))?;
+    if !applied.missing.is_empty() {
+        return Err(fail(&weights, format!("missing tensors {:?}", applied.missing)));
+    }
+    Ok(LoadedRun { cfg, items, model })
+}
+
 /// The model's weights as safetensors, written to a temporary file and renamed.
 pub fn save_weights(model: &SeqModel, path: &Path) -> Result<(), SeqError> {
     let mut store = SafetensorsStore::from_bytes(None);

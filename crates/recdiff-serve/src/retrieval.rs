@@ -9,7 +9,6 @@
 //! (default 64, at least the number of candidates).
 
 use crate::model::LoadError;
-use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Device;
 use hnsw_rs::prelude::{DistL2, Hnsw};
 use rand::SeedableRng;
@@ -102,24 +101,10 @@ fn err(path: &Path, message: impl ToString) -> LoadError {
 
 impl RetrievalModel {
     pub fn load(run: &Path) -> Result<Self, LoadError> {
-        let cfg_path = run.join("config.resolved.toml");
-        let text = std::fs::read_to_string(&cfg_path).map_err(|e| err(&cfg_path, e))?;
-        let cfg: SeqExperimentConfig = toml::from_str(&text).map_err(|e| err(&cfg_path, e))?;
-        let items_path = run.join(recdiff_seq::train::ITEMS_FILE);
-        let items: Vec<String> = match std::fs::read(&items_path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| err(&items_path, e))?,
-            Err(_) => recdiff_seq::train::load_data(&cfg).map_err(|e| err(run, e))?.0.items,
-        };
         let device = Device::flex();
-        let mut model = cfg.model.init(items.len() - 1, cfg.data.max_len, cfg.seed, &device);
+        let loaded = recdiff_seq::train::load_run(run, &device).map_err(|e| err(run, e))?;
+        let (cfg, items, model) = (loaded.cfg, loaded.items, loaded.model);
         let weights = run.join("best.safetensors");
-        let bytes = std::fs::read(&weights).map_err(|e| err(&weights, e))?;
-        let applied = model
-            .load_from(&mut SafetensorsStore::from_bytes(Some(bytes)))
-            .map_err(|e| err(&weights, format!("{e:?}")))?;
-        if !applied.missing.is_empty() {
-            return Err(err(&weights, format!("missing tensors {:?}", applied.missing)));
-        }
         let table = model.item_vectors();
         let dim = table.dims()[1];
         let vectors = table.into_data().try_into_vec::<f32>().map_err(|e| err(&weights, format!("{e:?}")))?;

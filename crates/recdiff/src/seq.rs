@@ -16,6 +16,21 @@ pub enum SeqCommand {
     /// Every experiment of a compare config over its seeds (finished runs are read back), then
     /// table.md / table.csv / runs.csv: test metrics as mean ± 95% CI, Δ to the first experiment.
     Compare(SeqCompareArgs),
+    /// Re-evaluate a finished run's best weights on valid and test, optionally sweeping DreamRec's
+    /// guidance weight and sampler steps (choose them on valid, report test).
+    Eval(SeqEvalArgs),
+}
+
+#[derive(Args)]
+pub struct SeqEvalArgs {
+    /// A run directory written by `seq train` / `seq compare`.
+    run: PathBuf,
+    /// DreamRec guidance weights w to evaluate (default: the run's).
+    #[arg(long, value_delimiter = ',')]
+    guidance: Vec<f64>,
+    /// DreamRec sampler steps to evaluate (default: the run's).
+    #[arg(long, value_delimiter = ',')]
+    sample_steps: Vec<usize>,
 }
 
 #[derive(Args)]
@@ -41,7 +56,65 @@ pub fn run(cmd: SeqCommand) -> Result<()> {
     match cmd {
         SeqCommand::Train(a) => train(a),
         SeqCommand::Compare(a) => compare(a),
+        SeqCommand::Eval(a) => eval(a),
     }
+}
+
+fn eval(a: SeqEvalArgs) -> Result<()> {
+    use recdiff_seq::eval::{EvalSpec, evaluate};
+    use recdiff_seq::model::SeqModelConfig;
+    let device = burn::tensor::Device::flex();
+    let run = recdiff_seq::train::load_run(&a.run, &device)?;
+    let cfg = &run.cfg;
+    let (data, split) = recdiff_seq::train::load_data(cfg)?;
+    let spec = EvalSpec {
+        ks: cfg.train.ks.clone(),
+        max_len: cfg.data.max_len,
+        exclude_history: cfg.data.exclude_history,
+        batch_size: cfg.train.eval_batch_size,
+        seed: cfg.seed,
+    };
+    let variants: Vec<SeqModelConfig> = match &cfg.model {
+        SeqModelConfig::Dreamrec(d) => {
+            let ws = if a.guidance.is_empty() { vec![d.guidance] } else { a.guidance.clone() };
+            let steps = if a.sample_steps.is_empty() { vec![d.sample_steps] } else { a.sample_steps.clone() };
+            if let Some(s) = steps.iter().find(|&&s| s == 0 || s > d.steps) {
+                anyhow::bail!("--sample-steps {s}: must be 1..={}", d.steps);
+            }
+            let mut v = Vec::new();
+            for &w in &ws {
+                for &s in &steps {
+                    v.push(SeqModelConfig::Dreamrec(recdiff_seq::dreamrec::DreamRecConfig {
+                        guidance: w,
+                        sample_steps: s,
+                        ..d.clone()
+                    }));
+                }
+            }
+            v
+        }
+        other if a.guidance.is_empty() && a.sample_steps.is_empty() => vec![other.clone()],
+        other => anyhow::bail!("--guidance and --sample-steps apply to DreamRec runs, this is {}", other.name()),
+    };
+    println!("{} ({}), {}", a.run.display(), cfg.model.name(), cfg.train.metric);
+    println!("{:>6} {:>6} {:>12} {:>12} {:>10} {:>10}", "w", "steps", "valid", "test", "test hr@10", "test hr@50");
+    for v in &variants {
+        let valid = evaluate(&run.model, v, &data, &split, false, &spec, &device)?;
+        let test = evaluate(&run.model, v, &data, &split, true, &spec, &device)?;
+        let (w, s) = match v {
+            SeqModelConfig::Dreamrec(d) => (format!("{}", d.guidance), d.sample_steps.to_string()),
+            _ => ("-".into(), "-".into()),
+        };
+        let get = |m: &recdiff_seq::eval::SeqMetrics, k: &str| m.get(k).unwrap_or(f64::NAN);
+        println!(
+            "{w:>6} {s:>6} {:>12.4} {:>12.4} {:>10.4} {:>10.4}",
+            get(&valid, &cfg.train.metric),
+            get(&test, &cfg.train.metric),
+            get(&test, "hr@10"),
+            get(&test, "hr@50")
+        );
+    }
+    Ok(())
 }
 
 fn compare(a: SeqCompareArgs) -> Result<()> {
