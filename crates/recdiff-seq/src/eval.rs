@@ -56,6 +56,19 @@ pub struct EvalSpec {
     pub seed: u64,
 }
 
+impl EvalSpec {
+    /// The evaluation an experiment config asks for.
+    pub fn of(cfg: &crate::SeqExperimentConfig) -> Self {
+        Self {
+            ks: cfg.train.ks.clone(),
+            max_len: cfg.data.max_len,
+            exclude_history: cfg.data.exclude_history,
+            batch_size: cfg.train.eval_batch_size,
+            seed: cfg.seed,
+        }
+    }
+}
+
 /// Ids ranked best first (ties by id), `excluded` left out.
 pub fn rank(scores: &[f32], excluded: &[u32]) -> Vec<u32> {
     let mut ids: Vec<u32> = (1..scores.len() as u32).filter(|i| !excluded.contains(i)).collect();

@@ -112,13 +112,7 @@ pub fn run(cfg: &SeqExperimentConfig) -> Result<SeqRunSummary, SeqError> {
         adam = adam.with_weight_decay(Some(WeightDecayConfig::new(cfg.train.weight_decay as f32)));
     }
     let mut optim = adam.init();
-    let spec = EvalSpec {
-        ks: cfg.train.ks.clone(),
-        max_len: cfg.data.max_len,
-        exclude_history: cfg.data.exclude_history,
-        batch_size: cfg.train.eval_batch_size,
-        seed: cfg.seed,
-    };
+    let spec = EvalSpec::of(cfg);
     let inner = device.clone().inner();
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let (mut best, mut best_epoch, mut stale, mut epochs_run, mut train_secs) = (None, 0, 0, 0, 0.0);

@@ -204,12 +204,14 @@ impl ItemIndex {
         (&self.vectors, self.dim)
     }
 
-    /// Share of the exact top-`k` of each query that `search` also returns, averaged.
-    pub fn recall(&self, queries: &[Vec<f32>], k: usize, search: Search) -> f64 {
+    /// Share of the exact top-`k` of each query that `search` also returns, averaged; query `i`
+    /// leaves out `excluded[i]` (none where `excluded` is shorter).
+    pub fn recall(&self, queries: &[Vec<f32>], excluded: &[Vec<u32>], k: usize, search: Search) -> f64 {
         let mut total = 0.0;
-        for q in queries {
-            let exact: Vec<u32> = self.top_k(q, k, &[], Search::Exact).into_iter().map(|x| x.0).collect();
-            let ann: Vec<u32> = self.top_k(q, k, &[], search).into_iter().map(|x| x.0).collect();
+        for (i, q) in queries.iter().enumerate() {
+            let skip = excluded.get(i).map_or(&[][..], Vec::as_slice);
+            let exact: Vec<u32> = self.top_k(q, k, skip, Search::Exact).into_iter().map(|x| x.0).collect();
+            let ann: Vec<u32> = self.top_k(q, k, skip, search).into_iter().map(|x| x.0).collect();
             total += exact.iter().filter(|i| ann.contains(i)).count() as f64 / k as f64;
         }
         total / queries.len().max(1) as f64
@@ -265,18 +267,6 @@ fn build_index(vectors: &[f32], dim: usize) -> Hnsw<'static, f32, DistL2> {
     hnsw
 }
 
-/// Share of the exact top-`k` that the index also returns, averaged over `histories`.
-pub fn ann_recall(model: &RetrievalModel, histories: &[Vec<u32>], k: usize) -> f64 {
-    let mut total = 0.0;
-    for h in histories {
-        let q = model.query(h);
-        let exact: Vec<u32> = model.top_k(&q, k, h, Search::Exact).into_iter().map(|x| x.0).collect();
-        let ann: Vec<u32> = model.top_k(&q, k, h, Search::Hnsw { ef: None }).into_iter().map(|x| x.0).collect();
-        total += exact.iter().filter(|i| ann.contains(i)).count() as f64 / k as f64;
-    }
-    total / histories.len().max(1) as f64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,9 +298,9 @@ mod tests {
     #[test]
     fn hnsw_recall_of_the_inner_product_top_k_is_high_and_grows_with_ef() {
         let (index, queries) = random_index(3000, 16, 2);
-        let narrow = index.recall(&queries, 10, Search::Hnsw { ef: Some(10) });
-        let default = index.recall(&queries, 10, Search::Hnsw { ef: None });
-        let wide = index.recall(&queries, 10, Search::Hnsw { ef: Some(500) });
+        let narrow = index.recall(&queries, &[], 10, Search::Hnsw { ef: Some(10) });
+        let default = index.recall(&queries, &[], 10, Search::Hnsw { ef: None });
+        let wide = index.recall(&queries, &[], 10, Search::Hnsw { ef: Some(500) });
         assert!(wide >= default && default >= narrow, "{narrow} {default} {wide}");
         assert!(wide > 0.97, "recall@10 at ef 500: {wide}");
         let excluded = index.top_k(&queries[0], 10, &[1, 2, 3], Search::Hnsw { ef: None });

@@ -67,13 +67,7 @@ fn eval(a: SeqEvalArgs) -> Result<()> {
     let run = recdiff_seq::train::load_run(&a.run, &device)?;
     let cfg = &run.cfg;
     let (data, split) = recdiff_seq::train::load_data(cfg)?;
-    let spec = EvalSpec {
-        ks: cfg.train.ks.clone(),
-        max_len: cfg.data.max_len,
-        exclude_history: cfg.data.exclude_history,
-        batch_size: cfg.train.eval_batch_size,
-        seed: cfg.seed,
-    };
+    let spec = EvalSpec::of(cfg);
     let variants: Vec<SeqModelConfig> = match &cfg.model {
         SeqModelConfig::Dreamrec(d) => {
             let ws = if a.guidance.is_empty() { vec![d.guidance] } else { a.guidance.clone() };

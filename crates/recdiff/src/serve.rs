@@ -199,14 +199,14 @@ pub struct RecommendBenchArgs {
 
 /// Recall of the HNSW index against exact search, and per-query latency of both.
 pub fn bench_recommend(a: RecommendBenchArgs) -> Result<()> {
-    use recdiff_serve::retrieval::{RetrievalModel, Search, ann_recall};
-    let search = |exact: bool| if exact { Search::Exact } else { Search::Hnsw { ef: None } };
+    use recdiff_serve::retrieval::{RetrievalModel, Search};
     use std::time::Instant;
     let model = RetrievalModel::load(&a.run)?;
     let text = std::fs::read_to_string(a.run.join("config.resolved.toml"))?;
     let cfg: recdiff_seq::SeqExperimentConfig = toml::from_str(&text)?;
     let (_, split) = recdiff_seq::train::load_data(&cfg)?;
     let histories: Vec<Vec<u32>> = (0..split.train.len().min(a.queries)).map(|u| split.history(u, true)).collect();
+    let queries: Vec<Vec<f32>> = histories.iter().map(|h| model.query(h)).collect();
     println!(
         "recdiff bench recommend: {} ({}), {} items, {} queries",
         a.run.display(),
@@ -215,20 +215,19 @@ pub fn bench_recommend(a: RecommendBenchArgs) -> Result<()> {
         histories.len()
     );
     println!("{:>4} {:>14} {:>14} {:>14}", "k", "ANN recall@k", "exact ms/q", "ANN ms/q");
+    let ann = Search::Hnsw { ef: None };
     for k in [10, 50] {
-        let recall = ann_recall(&model, &histories, k);
-        let queries: Vec<Vec<f32>> = histories.iter().map(|h| model.query(h)).collect();
-        let time = |exact: bool| {
+        let recall = model.index().recall(&queries, &histories, k, ann);
+        let time = |search: Search| {
             let t = Instant::now();
             for (q, h) in queries.iter().zip(&histories) {
-                std::hint::black_box(model.top_k(q, k, h, search(exact)));
+                std::hint::black_box(model.top_k(q, k, h, search));
             }
             t.elapsed().as_secs_f64() * 1e3 / queries.len() as f64
         };
-        println!("{k:>4} {recall:>14.4} {:>14.3} {:>14.3}", time(true), time(false));
+        println!("{k:>4} {recall:>14.4} {:>14.3} {:>14.3}", time(Search::Exact), time(ann));
     }
     if a.catalogue > 0 {
-        let queries: Vec<Vec<f32>> = histories.iter().map(|h| model.query(h)).collect();
         synthetic_catalogue(model.index(), &queries, a.catalogue);
     }
     Ok(())
@@ -269,7 +268,7 @@ fn synthetic_catalogue(trained: &recdiff_serve::retrieval::ItemIndex, queries: &
         println!("{k:>4} {:>6} {:>14.4} {:>14.3}", "exact", 1.0, time(k, Search::Exact));
         for ef in [64, 256, 1024] {
             let search = Search::Hnsw { ef: Some(ef) };
-            println!("{k:>4} {ef:>6} {:>14.4} {:>14.3}", index.recall(queries, k, search), time(k, search));
+            println!("{k:>4} {ef:>6} {:>14.4} {:>14.3}", index.recall(queries, &[], k, search), time(k, search));
         }
     }
 }
