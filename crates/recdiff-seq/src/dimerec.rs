@@ -14,16 +14,17 @@
 //!   `L_ssm` a sampled softmax with `x0'` as the query. Total `L_gem + λ L_recon + μ L_ssm`.
 //! * Choices the paper leaves open, made here: softmax logits over the sphere are cosines divided
 //!   by a temperature (`temperature`, 0.1); negatives are shared by the batch, drawn uniformly
-//!   (`negatives`; 0 = full softmax over the catalogue, as SASRec here); the walk runs `T = steps` steps of `dt = spread² / T`. Reverse process, a
-//!   deterministic DDIM-like walk on the sphere: from a uniform point `x_T`, at step `k` predict
-//!   `x0'` and move to `x_{k-1} = slerp(x0', x_k, sqrt((k-1)/k))` (the walk's spread grows like
-//!   `sqrt(k)`), ending at `x0'`. Retrieval: top-K items by inner product of `x0'` with the
+//!   (`negatives`; 0 = full softmax over the catalogue, as SASRec here); the walk runs
+//!   `T = steps` steps of `dt = spread² / T`. Reverse process, a deterministic DDIM-like walk on
+//!   the sphere: from a uniform point `x_T`, at step `k` predict `x0'` and move to
+//!   `x_{k-1} = slerp(x0', x_k, sqrt((k-1)/k))` (the walk's spread grows like `sqrt(k)`), ending
+//!   at `x0'`. Retrieval: top-K items by inner product of `x0'` with the
 //!   normalised item table.
 
 use crate::sasrec::ids_tensor;
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
-use burn::tensor::activation::{gelu, log_softmax, softmax};
+use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use rand::Rng;
 use recdiff_model::diffusion::sphere;
@@ -149,7 +150,7 @@ impl DimeRec {
         let best = (g.clone() * x0.clone().reshape([n, 1, d])).sum_dim(2).argmax(1);
         let chosen = g.clone().gather(1, best.reshape([n, 1, 1]).expand([n, 1, d])).reshape([n, d]);
         let negatives: Vec<i64> = (0..cfg.negatives).map(|_| rng.random_range(1..table.dims()[0]) as i64).collect();
-        let gem = cosine_softmax(chosen, (&x0, &tgt), &table, &negatives, cfg.temperature);
+        let gem = cosine_softmax(chosen, &tgt, &table, &negatives, cfg.temperature);
         // DAM: walk the target's embedding t steps on the sphere, denoise under the interests.
         let start: Vec<f32> = x0.clone().into_data().try_into_vec::<f32>().unwrap_or_default();
         let t: Vec<usize> = (0..n).map(|_| rng.random_range(1..=cfg.steps.max(1))).collect();
@@ -160,7 +161,7 @@ impl DimeRec {
         let x_t = Tensor::<2>::from_data(TensorData::new(noisy, [n, d]), &device);
         let x0p = self.denoise(x_t, &t, g);
         let recon = (x0p.clone() - x0.clone()).powi_scalar(2).sum_dim(1).mean();
-        let ssm = cosine_softmax(x0p, (&x0, &tgt), &table, &negatives, cfg.temperature);
+        let ssm = cosine_softmax(x0p, &tgt, &table, &negatives, cfg.temperature);
         gem + recon * cfg.lambda_recon + ssm * cfg.mu_ssm
     }
 
@@ -181,32 +182,9 @@ impl DimeRec {
     }
 }
 
-/// Softmax with cosine logits / `temperature` of each query's target (`target`: its rows of
-/// `table`, `ids`: their ids): against shared `negatives`, or over the whole table (padding row
-/// excluded) when there are none.
-fn cosine_softmax(
-    query: Tensor<2>,
-    (target, ids): (&Tensor<2>, &[u32]),
-    table: &Tensor<2>,
-    negatives: &[i64],
-    temperature: f64,
-) -> Tensor<1> {
+/// Softmax with cosine logits / `temperature` (queries and table rows are unit vectors) of each
+/// query's target id: against shared `negatives`, or over the whole catalogue when there are none.
+fn cosine_softmax(query: Tensor<2>, ids: &[u32], table: &Tensor<2>, negatives: &[i64], temperature: f64) -> Tensor<1> {
     let device = query.device();
-    let n = ids.len();
-    if negatives.is_empty() {
-        let logits = query.matmul(table.clone().transpose()) / temperature;
-        let cols = logits.dims()[1];
-        let mut pad = vec![0.0f32; cols];
-        pad[0] = -1e9;
-        let logits = logits + Tensor::<1>::from_data(TensorData::new(pad, [cols]), &device).unsqueeze::<2>();
-        let tgt = Tensor::<1, Int>::from_data(TensorData::new(ids.iter().map(|&i| i as i64).collect(), [n]), &device);
-        return log_softmax(logits, 1).gather(1, tgt.reshape([n, 1])).mean().neg();
-    }
-    let k = negatives.len();
-    let neg_rows =
-        table.clone().select(0, Tensor::<1, Int>::from_data(TensorData::new(negatives.to_vec(), [k]), &device));
-    let pos = (query.clone() * target.clone()).sum_dim(1);
-    let neg = query.matmul(neg_rows.transpose());
-    let logp = log_softmax(Tensor::cat(vec![pos, neg], 1) / temperature, 1);
-    logp.narrow(1, 0, 1).mean().neg()
+    crate::sasrec::softmax_loss(query / temperature, ids, table, negatives, &device)
 }

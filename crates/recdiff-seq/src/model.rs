@@ -65,11 +65,6 @@ pub struct SeqModel {
 }
 
 impl SeqModel {
-    /// The DreamRec model, when this is one.
-    pub fn dreamrec(&self) -> Option<&DreamRec> {
-        self.dreamrec.as_ref()
-    }
-
     /// The training loss of windows `seq` (`[B, L]`) with next-item `targets` (`B * L`, 0 = pad).
     pub fn loss(&self, cfg: &SeqModelConfig, seq: Tensor<2, Int>, targets: &[u32], rng: &mut impl Rng) -> Tensor<1> {
         match (cfg, &self.sasrec, &self.dreamrec, &self.dimerec) {
