@@ -1,5 +1,6 @@
 //! `recdiff seq train` (one or more sequential experiments x seeds), `recdiff seq compare` (a
-//! compare config: experiments x seeds, one table) and `recdiff bench seq` (epoch time).
+//! compare config: experiments x seeds, one table), `recdiff seq eval` (a finished run again, with
+//! DreamRec's sampler settings swept) and `recdiff bench seq` (epoch time).
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
