@@ -94,9 +94,7 @@ impl SeqCompareConfig {
             if experiments.iter().any(|x: &SeqExperimentConfig| x.name == cfg.name) {
                 return Err(invalid(path, format!("experiment name {:?} appears twice", cfg.name)));
             }
-            if cfg.train.ks.iter().all(|k| Some(k.to_string().as_str()) != c.metric.split_once('@').map(|m| m.1))
-                && c.metric != "mrr"
-            {
+            if !cfg.train.reports(&c.metric) {
                 return Err(invalid(path, format!("metric {:?} is not reported by {}", c.metric, e.display())));
             }
             experiments.push(cfg);
@@ -278,6 +276,25 @@ mod tests {
         assert!(md.contains("| a | sasrec | 0.2200 ± "), "{md}");
         assert!(md.contains("| b | dimerec | 0.2600 ± "), "{md}");
         assert!(md.contains("+18.2% (p=0.000)"), "{md}");
+    }
+
+    #[test]
+    fn a_key_metric_the_experiments_do_not_report_is_rejected_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let exp = "name = \"e\"\n[data]\nschema = \"s.toml\"\n[model]\nkind = \"sasrec\"\n[train]\nks = [10, 50]\n";
+        std::fs::write(dir.path().join("e.toml"), exp).unwrap();
+        let write = |metric: &str| {
+            let path = dir.path().join("c.toml");
+            std::fs::write(&path, format!("name = \"c\"\nexperiments = [\"e.toml\"]\nmetric = \"{metric}\"\n"))
+                .unwrap();
+            path
+        };
+        let (c, experiments) = SeqCompareConfig::load(&write("hr@50")).unwrap();
+        assert_eq!((c.seeds, experiments[0].name.as_str()), (vec![1, 2, 3], "e"));
+        for bad in ["ndcg@20", "auc", "coverage@10"] {
+            let e = SeqCompareConfig::load(&write(bad)).unwrap_err().to_string();
+            assert!(e.contains(&format!("metric {bad:?} is not reported by")), "{e}");
+        }
     }
 
     #[test]

@@ -82,6 +82,17 @@ impl Default for SeqTrainConfig {
     }
 }
 
+impl SeqTrainConfig {
+    /// Whether evaluation under this config reports `metric` (`mrr`, or hr|ndcg|recall@K with K
+    /// in `ks`) — the metrics early stopping and comparisons can rank by.
+    pub fn reports(&self, metric: &str) -> bool {
+        metric == "mrr"
+            || metric.split_once('@').is_some_and(|(m, k)| {
+                ["hr", "ndcg", "recall"].contains(&m) && self.ks.iter().any(|x| x.to_string() == k)
+            })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SeqConfigError {
     #[error("{path}: {source}")]
@@ -118,11 +129,7 @@ impl SeqExperimentConfig {
         if t.ks.is_empty() || t.ks.contains(&0) {
             return Err("train.ks must list positive cut-offs".into());
         }
-        let known = t.metric == "mrr"
-            || t.metric
-                .split_once('@')
-                .is_some_and(|(m, k)| ["hr", "ndcg", "recall"].contains(&m) && t.ks.iter().any(|x| x.to_string() == k));
-        if !known {
+        if !t.reports(&t.metric) {
             return Err(format!("train.metric {:?}: use mrr or hr|ndcg|recall@K with K in train.ks", t.metric));
         }
         Ok(())
