@@ -62,8 +62,9 @@ impl<'a> Row<'a> {
     pub fn label(&self) -> f32 {
         f32::from_bits(self.words[RowLayout::LABEL])
     }
-    pub fn user(&self) -> u32 {
-        self.words[RowLayout::USER]
+    /// The user index; `None` when the schema has no user key or the row's key was empty.
+    pub fn user(&self) -> Option<u32> {
+        Some(self.words[RowLayout::USER]).filter(|&u| u != NO_USER)
     }
     pub fn timestamp(&self) -> i64 {
         let lo = self.words[RowLayout::TIMESTAMP] as u64;
@@ -252,7 +253,7 @@ mod tests {
         let f = SplitFile::open(&path).unwrap();
         assert_eq!(f.len(), 3);
         let r = f.row(2);
-        assert_eq!((r.label(), r.user(), r.timestamp()), (0.0, 2, -4_999_999_998));
+        assert_eq!((r.label(), r.user(), r.timestamp()), (0.0, Some(2), -4_999_999_998));
         assert_eq!(r.ids()[39], 9);
         assert_eq!(r.value(34), 0.5);
         assert!(r.is_missing(33) && !r.is_missing(32) && !r.is_missing(34));

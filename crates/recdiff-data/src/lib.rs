@@ -3,13 +3,14 @@
 //! * [`schema`]: the dataset schema (TOML) — label, keys, fields and their encodings.
 //! * [`source`]: streaming readers for CSV/TSV, Parquet and the MovieLens-100K files.
 //! * [`stats`]: one-pass dataset statistics (`recdiff data stats`).
-//! * [`encode`]: splits, fitted codecs, and the compact memory-mapped [`format`].
+//! * [`mod@encode`]: splits, fitted codecs, and the compact memory-mapped [`mod@format`].
 //! * [`synth`]: the synthetic impression-log generator, recdiff's embedded default dataset.
 
 pub mod codec;
 pub mod encode;
 pub mod error;
 pub mod format;
+pub mod numbers;
 pub mod rows;
 pub mod schema;
 pub mod source;

@@ -267,6 +267,8 @@ impl Schema {
     /// Parses and validates schema text; paths stay as written.
     pub fn parse(text: &str) -> std::result::Result<Schema, String> {
         let schema: Schema = toml::from_str(text).map_err(|e| e.to_string())?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+        crate::numbers::check_numbers(&table, &["label.threshold"])?;
         schema.validate()?;
         Ok(schema)
     }

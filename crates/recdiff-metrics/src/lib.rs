@@ -19,7 +19,7 @@ pub mod stats;
 pub use classification::{Uauc, auc, logloss, uauc};
 pub use ranking::{RankingSummary, hit_rate_at, mrr, ndcg_at, recall_at};
 pub use relaimpr::{rela_impr, rela_impr_din};
-pub use stats::{MeanCi, mean_ci95, paired_t_test};
+pub use stats::{MeanCi, PairedTest, mean_ci95, minimum_detectable_effect, paired_t_test, t_quantile};
 
 /// Why a metric could not be computed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

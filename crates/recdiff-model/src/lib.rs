@@ -12,8 +12,9 @@ pub mod enhancer;
 pub mod init;
 pub mod losses;
 pub mod mask;
+pub mod seeding;
 
 pub use ctr::{CtrModel, CtrModelConfig, Losses, TrainInputs};
 pub use embedding::{EmbeddingStore, SparseOptimizer};
-pub use enhancer::{EnhancerConfig, NoisePlan};
+pub use enhancer::{Enhance, EnhancerConfig, LatentNoise, NoisePlan};
 pub use mask::MaskMatrix;

@@ -47,11 +47,11 @@ fn losses(enhancer: EnhancerConfig, copies: usize) -> (f64, Vec<(&'static str, f
         clean_mask: t(clean_mask.clone(), [B, F]),
         copy_masks: (0..copies).map(|_| t(vec![1.0; B * F], [B, F])).collect(),
         y: t(vec![1.0, 0.0, 1.0, 0.0], [B, 1]),
-        eps: Some(t((0..B * Z).map(|i| (i as f32 * 0.3).sin()).collect(), [B, Z])),
-        t: &[1, 5, 10, 20],
+        noise: Some((t((0..B * Z).map(|i| (i as f32 * 0.3).sin()).collect(), [B, Z]), &[1, 5, 10, 20])),
         step: 10,
     };
-    let l = model.losses(&enhancer, inputs);
+    assert_eq!(model.enhance().noise_plan().copies(), copies, "{enhancer:?}");
+    let l = model.losses(inputs);
     let v = |x: Tensor<1>| x.into_scalar::<f32>() as f64;
     (v(l.total), l.extra.into_iter().map(|(n, x)| (n, v(x))).collect())
 }

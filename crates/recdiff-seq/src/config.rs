@@ -105,10 +105,19 @@ impl SeqExperimentConfig {
     /// Reads a config, checks it and resolves the schema path against the file's directory.
     pub fn load(path: &Path) -> Result<Self, SeqConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| SeqConfigError::Io { path: path.into(), source })?;
-        let invalid = |message: String| SeqConfigError::Invalid { path: path.into(), message };
-        let mut c: SeqExperimentConfig = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| SeqConfigError::Invalid { path: path.into(), message: e.to_string() })?;
+        Self::from_table(table, path.parent().unwrap_or(Path::new(".")), path)
+    }
+
+    /// Checks a parsed config (unknown keys, numbers, ranges) and resolves the schema path
+    /// against `dir`; `origin` names it in errors.
+    pub fn from_table(table: toml::Table, dir: &Path, origin: &Path) -> Result<Self, SeqConfigError> {
+        let invalid = |message: String| SeqConfigError::Invalid { path: origin.into(), message };
+        recdiff_data::numbers::check_numbers(&table, &[]).map_err(invalid)?;
+        let mut c: SeqExperimentConfig = table.try_into().map_err(|e: toml::de::Error| invalid(e.to_string()))?;
         c.validate().map_err(invalid)?;
-        let dir = path.parent().unwrap_or(Path::new("."));
         if c.data.schema.is_relative() {
             c.data.schema = dir.join(&c.data.schema);
         }

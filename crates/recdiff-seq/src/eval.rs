@@ -22,27 +22,48 @@ pub struct SeqMetrics {
     pub recall: Vec<f64>,
     pub mrr: f64,
     pub coverage: Vec<f64>,
-    /// Mean intra-list distance on item attributes (NaN without attributes).
-    pub ild: Vec<f64>,
+    /// Mean intra-list distance on item attributes; `None` without attributes.
+    pub ild: Vec<Option<f64>>,
     pub queries: usize,
 }
 
+/// Every metric an evaluation with cut-offs `ks` reports: `hr@K`, `ndcg@K`, `recall@K`,
+/// `coverage@K`, `ild@K` and `mrr`, all higher-is-better.
+pub fn registry(ks: &[usize]) -> Vec<recdiff_experiment::MetricSpec> {
+    let mut names = vec!["mrr".to_string()];
+    for m in ["hr", "ndcg", "recall", "coverage", "ild"] {
+        names.extend(ks.iter().map(|k| format!("{m}@{k}")));
+    }
+    names.into_iter().map(recdiff_experiment::MetricSpec::higher).collect()
+}
+
 impl SeqMetrics {
-    /// A metric by name, e.g. `ndcg@10`, `hr@50`, `mrr`, `coverage@10`.
+    /// A metric by name, e.g. `ndcg@10`, `hr@50`, `mrr`, `coverage@10`; `None` when not
+    /// reported or absent.
     pub fn get(&self, name: &str) -> Option<f64> {
         if name == "mrr" {
             return Some(self.mrr);
         }
         let (metric, k) = name.split_once('@')?;
         let at = self.ks.iter().position(|&x| x.to_string() == k)?;
-        Some(match metric {
-            "hr" => self.hit_rate[at],
-            "ndcg" => self.ndcg[at],
-            "recall" => self.recall[at],
-            "coverage" => self.coverage[at],
+        match metric {
+            "hr" => Some(self.hit_rate[at]),
+            "ndcg" => Some(self.ndcg[at]),
+            "recall" => Some(self.recall[at]),
+            "coverage" => Some(self.coverage[at]),
             "ild" => self.ild[at],
-            _ => return None,
-        })
+            _ => None,
+        }
+    }
+
+    /// The metrics by name, as every family reports them.
+    pub fn to_metrics(&self) -> recdiff_experiment::Metrics {
+        let mut m = recdiff_experiment::Metrics::new();
+        for spec in registry(&self.ks) {
+            let value = self.get(&spec.name);
+            m.set(spec.name, value);
+        }
+        m
     }
 }
 
@@ -115,10 +136,10 @@ pub fn evaluate(
         .iter()
         .map(|lists| {
             if !has_attributes {
-                return f64::NAN;
+                return None;
             }
             let v: Vec<f64> = lists.iter().filter_map(|l| intra_list_distance(l, &data.attributes)).collect();
-            v.iter().sum::<f64>() / v.len().max(1) as f64
+            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
         })
         .collect();
     Ok(SeqMetrics {

@@ -2,12 +2,12 @@
 //! embedding, classifier-free guidance) and DimeRec (multi-interest guidance + diffusion on the
 //! unit sphere), trained with early stopping and evaluated by full ranking over the catalogue.
 
-pub mod compare;
 pub mod config;
 pub mod data;
 pub mod dimerec;
 pub mod dreamrec;
 pub mod eval;
+pub mod family;
 pub mod model;
 pub mod sasrec;
 pub mod train;

@@ -9,13 +9,14 @@ use crate::eval::{EvalSpec, SeqMetrics, evaluate};
 use crate::model::SeqModel;
 use crate::sasrec::ids_tensor;
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Device;
-use rand::SeedableRng;
 use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
+use recdiff_experiment::{EarlyStopping, RunRecord, StopState, Verdict};
+use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
 
@@ -34,16 +35,11 @@ pub enum SeqError {
     Other(String),
 }
 
-/// What a finished run reports (`results.json`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What a finished run reports: its `results.json` record and the metrics behind it.
+#[derive(Debug, Clone)]
 pub struct SeqRunSummary {
-    pub name: String,
-    pub model: String,
-    pub seed: u64,
-    pub epochs_run: usize,
-    pub best_epoch: usize,
+    pub record: RunRecord,
     pub train_positions: usize,
-    pub seconds_per_epoch: f64,
     pub valid: SeqMetrics,
     pub test: SeqMetrics,
 }
@@ -76,11 +72,20 @@ pub fn train_epoch(
     let mut order: Vec<usize> = (0..windows.len()).collect();
     order.shuffle(rng);
     let (mut total, mut batches) = (0.0, 0usize);
+    let bar = recdiff_experiment::progress::bar(
+        cfg.train.progress,
+        &cfg.name,
+        order.len().div_ceil(cfg.train.batch_size) as u64,
+    );
     for chunk in order.chunks(cfg.train.batch_size) {
         let inputs: Vec<Vec<u32>> = chunk.iter().map(|&i| windows[i].inputs.clone()).collect();
         let targets: Vec<u32> = chunk.iter().flat_map(|&i| windows[i].targets.iter().copied()).collect();
         let m = model.take().ok_or_else(|| SeqError::Other("model missing".into()))?;
-        let loss = m.loss(&cfg.model, ids_tensor(&inputs, device), &targets, rng);
+        // burn's dropout masks for this batch come from a stream of the experiment seed.
+        let stream = rng.random::<u64>();
+        let loss = recdiff_model::seeding::seeded_forward(device, cfg.seed, stream, || {
+            m.loss(&cfg.model, ids_tensor(&inputs, device), &targets, rng)
+        });
         let value = loss.clone().into_scalar::<f32>() as f64;
         if !value.is_finite() {
             return Err(SeqError::Other(format!("loss became {value} at batch {batches}")));
@@ -89,12 +94,15 @@ pub fn train_epoch(
         *model = Some(optim.step(cfg.train.lr, m, grads));
         total += value;
         batches += 1;
+        bar.message(format!("loss {:.4}", total / batches as f64));
+        bar.inc(1);
     }
     Ok(total / batches.max(1) as f64)
 }
 
 /// Trains `cfg` to convergence (early stopping) and evaluates the best epoch on the test targets.
 pub fn run(cfg: &SeqExperimentConfig) -> Result<SeqRunSummary, SeqError> {
+    let started_run = Instant::now();
     let out = cfg.output_dir();
     std::fs::create_dir_all(&out).map_err(|e| SeqError::Other(format!("{}: {e}", out.display())))?;
     let resolved = toml::to_string_pretty(cfg).map_err(|e| SeqError::Other(e.to_string()))?;
@@ -107,15 +115,12 @@ pub fn run(cfg: &SeqExperimentConfig) -> Result<SeqRunSummary, SeqError> {
     let positions = windows.iter().map(|w| w.targets.iter().filter(|&&t| t != 0).count()).sum();
     let device = Device::flex().autodiff();
     let mut model = Some(cfg.model.init(data.n_items(), cfg.data.max_len, cfg.seed, &device));
-    let mut adam = AdamConfig::new();
-    if cfg.train.weight_decay > 0.0 {
-        adam = adam.with_weight_decay(Some(WeightDecayConfig::new(cfg.train.weight_decay as f32)));
-    }
-    let mut optim = adam.init();
+    let mut optim = recdiff_experiment::optim::adam(cfg.train.weight_decay);
     let spec = EvalSpec::of(cfg);
     let inner = device.clone().inner();
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let (mut best, mut best_epoch, mut stale, mut epochs_run, mut train_secs) = (None, 0, 0, 0, 0.0);
+    let rule = EarlyStopping { higher_is_better: true, patience: cfg.train.patience };
+    let (mut stop, mut best, mut epochs_run, mut train_secs) = (StopState::default(), None, 0, 0.0);
     let mut log = String::new();
     for epoch in 1..=cfg.train.epochs {
         let started = Instant::now();
@@ -127,43 +132,48 @@ pub fn run(cfg: &SeqExperimentConfig) -> Result<SeqRunSummary, SeqError> {
         }
         let current = model.as_ref().ok_or_else(|| SeqError::Other("model missing".into()))?.valid();
         let valid = evaluate(&current, &cfg.model, &data, &split, false, &spec, &inner)?;
-        let score = valid.get(&cfg.train.metric).unwrap_or(f64::NAN);
+        let score = valid.get(&cfg.train.metric);
+        let verdict = rule
+            .observe(&mut stop, &cfg.train.metric, score, epoch as u64)
+            .map_err(|e| SeqError::Other(e.to_string()))?;
         let record = LogRecord { epoch, loss, seconds: started.elapsed().as_secs_f64(), valid: &valid };
         log.push_str(&serde_json::to_string(&record).map_err(|e| SeqError::Other(e.to_string()))?);
         log.push('\n');
         recdiff_data::write_atomic(&out.join("log.jsonl"), log.as_bytes())?;
-        if cfg.train.progress {
-            eprintln!("{} epoch {epoch}: loss {loss:.4}, valid {} {score:.4}", cfg.name, cfg.train.metric);
-        }
-        if best.as_ref().is_none_or(|(s, _): &(f64, SeqModel)| score > *s) {
-            best = Some((score, current));
-            best_epoch = epoch;
-            stale = 0;
-        } else {
-            stale += 1;
-            if stale >= cfg.train.patience {
-                break;
-            }
+        tracing::info!(
+            "{} epoch {epoch}: loss {loss:.4}, valid {} {}",
+            cfg.name,
+            cfg.train.metric,
+            score.unwrap_or_default()
+        );
+        match verdict {
+            Verdict::Improved => best = Some(current),
+            Verdict::Continue => {}
+            Verdict::Stop => break,
         }
     }
-    let (_, best) = best.ok_or_else(|| SeqError::Other("no evaluation ran".into()))?;
+    let best = best.ok_or_else(|| SeqError::Other("no evaluation ran".into()))?;
     save_weights(&best, &out.join("best.safetensors"))?;
     let valid = evaluate(&best, &cfg.model, &data, &split, false, &spec, &inner)?;
     let test = evaluate(&best, &cfg.model, &data, &split, true, &spec, &inner)?;
-    let summary = SeqRunSummary {
+    let steps_per_epoch = windows.len().div_ceil(cfg.train.batch_size) as u64;
+    let record = RunRecord {
         name: cfg.name.clone(),
+        family: crate::family::FAMILY.into(),
         model: cfg.model.name().into(),
         seed: cfg.seed,
-        epochs_run,
-        best_epoch,
-        train_positions: positions,
+        config_hash: recdiff_experiment::hash::config_hash(cfg).map_err(|e| SeqError::Other(e.to_string()))?,
+        epochs: epochs_run,
+        steps: steps_per_epoch * epochs_run as u64,
+        best_epoch: stop.best_at as usize,
+        best_step: steps_per_epoch * stop.best_at,
+        seconds: started_run.elapsed().as_secs_f64(),
         seconds_per_epoch: train_secs / epochs_run.max(1) as f64,
-        valid,
-        test,
+        valid: valid.to_metrics(),
+        test: test.to_metrics(),
     };
-    let json = serde_json::to_vec_pretty(&summary).map_err(|e| SeqError::Other(e.to_string()))?;
-    recdiff_data::write_atomic(&out.join("results.json"), &json)?;
-    Ok(summary)
+    record.save(&out).map_err(|e| SeqError::Other(e.to_string()))?;
+    Ok(SeqRunSummary { record, train_positions: positions, valid, test })
 }
 
 /// A finished run read back for inference: its resolved config, item keys by id (`items[0]` is

@@ -2,16 +2,17 @@
 //! have the upstream shape, and a few epochs of SASRec, DreamRec and DimeRec already rank the held-out item
 //! far above chance (HR@10 of a random ranking is about 10/1,650 = 0.006).
 
+use recdiff_experiment::compare::Plan;
 use recdiff_seq::SeqExperimentConfig;
 use recdiff_seq::data::LeaveOneOut;
 use std::path::{Path, PathBuf};
 
+/// A shipped config with its output in a fresh directory. MovieLens-100K must be at
+/// `../shared/data/ml-100k`: without it these tests fail, they never pass by skipping.
 fn config(name: &str) -> Option<(SeqExperimentConfig, tempfile::TempDir)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    if !root.join("../shared/data/ml-100k/u.data").exists() {
-        assert!(std::env::var("CI").is_err(), "CI needs MovieLens-100K at ../shared/data/ml-100k");
-        return None;
-    }
+    let data = root.join("../shared/data/ml-100k/u.data");
+    assert!(data.exists(), "MovieLens-100K is missing: {} (these tests need ../shared/data/ml-100k)", data.display());
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = SeqExperimentConfig::load(&root.join("configs").join(name)).unwrap();
     cfg.output = Some(PathBuf::from(dir.path()));
@@ -50,33 +51,54 @@ fn sasrec_dreamrec_and_dimerec_rank_the_held_out_item_far_above_chance_after_thr
 }
 
 #[test]
+fn the_same_seed_gives_identical_metrics_with_dropout_on_and_another_seed_differs() {
+    // SASRec's dropout, and DreamRec's encoder dropout plus its diffusion noise and guidance masks.
+    for (name, path) in
+        [("seq-ml100k-sasrec.toml", &["dropout"][..]), ("seq-ml100k-dreamrec.toml", &["encoder", "dropout"])]
+    {
+        let Some((mut cfg, dir)) = config(name) else { return };
+        cfg.train.epochs = 1;
+        let model = toml::Value::Table(toml::Table::try_from(&cfg.model).unwrap());
+        let dropout = path.iter().try_fold(&model, |v, k| v.get(k)).and_then(|v| v.as_float());
+        assert!(dropout.is_some_and(|d| d > 0.0), "{name}: the test needs dropout on, got {dropout:?}");
+        let run = |seed: u64, sub: &str| {
+            let mut c = cfg.clone();
+            c.seed = seed;
+            c.output = Some(dir.path().join(sub));
+            recdiff_seq::run(&c).unwrap().record
+        };
+        let (a, b, other) = (run(3, "a"), run(3, "b"), run(4, "c"));
+        assert_eq!(a.test, b.test, "{name}: seed 3 trained twice gave different test metrics");
+        assert_eq!(a.valid, b.valid);
+        assert_ne!(a.test, other.test, "{name}: seeds 3 and 4 gave identical metrics");
+    }
+}
+
+#[test]
 fn seq_compare_tables_every_experiment_by_seed_and_resumes_finished_runs() {
     let Some((sasrec, dir)) = config("seq-ml100k-sasrec.toml") else { return };
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs").canonicalize().unwrap();
     let text = format!(
-        "name = \"t\"\nexperiments = [{:?}, {:?}]\nseeds = [1, 2]\nepochs = 1\noutput = {:?}\n",
+        "name = \"t\"\nexperiments = [{:?}, {:?}]\nseeds = [1, 2]\nepochs = 1\nmetric = \"ndcg@10\"\noutput = {:?}\n",
         root.join("seq-ml100k-sasrec.toml"),
         root.join("seq-ml100k-dimerec.toml"),
         dir.path().join("compare"),
     );
     let path = dir.path().join("compare.toml");
     std::fs::write(&path, text).unwrap();
-    let (c, experiments) = recdiff_seq::compare::SeqCompareConfig::load(&path).unwrap();
-    assert_eq!(experiments[0].name, sasrec.name);
-    let rows = recdiff_seq::compare::run(&c, &experiments).unwrap();
-    recdiff_seq::compare::write_tables(&c, &rows).unwrap();
+    let plan = Plan::load(&path, &[&recdiff_seq::family::Seq]).unwrap();
+    assert_eq!(plan.rows[0].label, sasrec.name);
+    assert_eq!(plan.rows[1].reference, Some(0));
+    let rows = plan.run(|_, _, _| {}).unwrap();
+    let out = dir.path().join("compare");
+    let md = recdiff_experiment::table::write_tables(&out, "t", "test", &rows, &plan.columns, &plan.metric).unwrap();
     assert_eq!(rows.len(), 2);
-    assert!(rows[0].versus_reference.is_none() && rows[1].versus_reference.is_some());
     assert!(rows.iter().all(|r| r.runs.iter().map(|x| x.seed).collect::<Vec<_>>() == [1, 2]));
-    let runs_csv = std::fs::read_to_string(dir.path().join("compare/runs.csv")).unwrap();
+    let runs_csv = std::fs::read_to_string(out.join("runs.csv")).unwrap();
     assert_eq!(runs_csv.lines().count(), 1 + 4, "{runs_csv}");
-    let table = std::fs::read_to_string(dir.path().join("compare/table.md")).unwrap();
-    assert!(table.contains("| seq-ml100k-dimerec | dimerec | 0.") && table.contains("(p="), "{table}");
+    assert!(md.contains("| seq-ml100k-dimerec | dimerec | 0.") && md.contains("(p="), "{md}");
 
     // A second pass reads every finished run back instead of training it again.
-    let results = dir.path().join("compare/seq-ml100k-sasrec/seed-2/results.json");
-    let written = std::fs::metadata(&results).unwrap().modified().unwrap();
-    let again = recdiff_seq::compare::run(&c, &experiments).unwrap();
-    assert_eq!(std::fs::metadata(&results).unwrap().modified().unwrap(), written);
-    assert_eq!(again[1].runs[1].test, rows[1].runs[1].test);
+    let again = plan.run(|_, _, reused| assert!(reused, "a finished run was trained again")).unwrap();
+    assert_eq!(again[1].runs[1], rows[1].runs[1]);
 }

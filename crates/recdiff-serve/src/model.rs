@@ -12,11 +12,10 @@
 
 use crate::request::{BatchRequest, Columns, Features, JsonCell, JsonRows, Origin, RequestError, ScoreRequest};
 use burn::module::Module;
-use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use recdiff_data::format::RowBuilder;
-use recdiff_data::{EncodedMeta, Row, RowEncoder};
+use recdiff_data::{Row, RowEncoder};
 use recdiff_model::base::SharedInput;
 use recdiff_model::{CtrModel, EmbeddingStore, MaskMatrix};
 use std::cell::RefCell;
@@ -28,10 +27,6 @@ use std::path::{Path, PathBuf};
 pub enum LoadError {
     #[error("{path}: {message}")]
     Run { path: PathBuf, message: String },
-}
-
-fn load_err(path: &Path, message: impl ToString) -> LoadError {
-    LoadError::Run { path: path.to_path_buf(), message: message.to_string() }
 }
 
 /// Why scoring failed: the request's content, or the model itself.
@@ -75,38 +70,11 @@ thread_local! {
 }
 
 impl ServingModel {
-    /// Loads the best checkpoint of the run in `run`.
+    /// Loads the best checkpoint of the run in `run` (read-only, through the run loader).
     pub fn load(run: &Path) -> Result<Self, LoadError> {
-        let cfg = recdiff_train::train::load_run_config(run).map_err(|e| load_err(run, e))?;
-        let meta = match EncodedMeta::load(run) {
-            Ok(meta) => meta,
-            // Runs trained before meta.json was copied into the run dir.
-            Err(_) => {
-                let data = cfg.data.encoded.clone().unwrap_or_else(|| run.join("data"));
-                EncodedMeta::load(&data)
-                    .map_err(|e| load_err(run, format!("no meta.json in the run or its data: {e}")))?
-            }
-        };
-        let best = run.join("best");
-        let m = &cfg.model;
-        let device = Device::flex();
-        let model = m.ctr().init(meta.fields.len(), m.embedding_dim, cfg.seed, &device);
-        let dense_path = best.join("dense.safetensors");
-        let dense = std::fs::read(&dense_path).map_err(|e| load_err(&dense_path, e))?;
-        let mut snapshot = SafetensorsStore::from_bytes(Some(dense));
-        let mut model = model;
-        let applied = model.load_from(&mut snapshot).map_err(|e| load_err(&dense_path, format!("{e:?}")))?;
-        if !applied.missing.is_empty() {
-            return Err(load_err(&dense_path, format!("missing tensors {:?}", applied.missing)));
-        }
-        let emb_path = best.join("embeddings.safetensors");
-        let file = std::fs::File::open(&emb_path).map_err(|e| load_err(&emb_path, e))?;
-        // SAFETY: the checkpoint is written to a temporary directory and renamed into place, never
-        // modified in place, so the mapped bytes do not change while mapped.
-        let mapped = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| load_err(&emb_path, e))?;
-        let store = recdiff_model::embedding_io::serving_store(&meta.fields, m.embedding_dim, &mapped)
-            .map_err(|e| load_err(&emb_path, e))?;
-        let encoder = RowEncoder::for_prediction(&meta);
+        let loaded = recdiff_run::CtrRun::open(run).map_err(|e| LoadError::Run { path: e.path, message: e.message })?;
+        let meta = &loaded.meta;
+        let encoder = RowEncoder::for_prediction(meta);
         let columns = Columns::new(&meta.schema, &encoder.parser.columns);
         let mut fields_of_column = vec![Vec::new(); columns.len()];
         for f in 0..meta.fields.len() {
@@ -114,14 +82,14 @@ impl ServingModel {
         }
         Ok(Self {
             run: run.to_path_buf(),
-            name: m.ctr().name(),
+            name: loaded.cfg.model.ctr().name(),
             field_names: meta.fields.iter().map(|f| f.name.clone()).collect(),
             encoder,
             columns,
             fields_of_column,
-            model,
-            store,
-            device,
+            model: loaded.model,
+            store: loaded.store,
+            device: loaded.device,
         })
     }
 

@@ -5,7 +5,6 @@
 use crate::TrainError;
 use crate::batch;
 use crate::engine::Engine;
-use burn::optim::AdamConfig;
 use burn::tensor::Device;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -88,8 +87,9 @@ pub fn run(cfg: &TrainBench) -> Result<TrainBenchResult, TrainError> {
     let base = BaseConfig::DcnV2(DcnV2Config { deep: vec![512, 256], ..DcnV2Config::default() });
     let model = CtrModelConfig { base: base.clone(), enhancer: enhancer.clone() }.init(cfg.fields, cfg.dim, 1, &device);
     let store = EmbeddingStore::new(&metas, cfg.dim, SparseOptimizer::default(), 0.0, 0.01, 1);
-    let plan = enhancer.noise_plan();
-    let mut engine = Engine::new(device, model, AdamConfig::new().init(), store, enhancer, base.latent_dim(), 1e-3);
+    let plan = model.enhance().noise_plan();
+    let mut engine =
+        Engine::new(device, model, recdiff_experiment::optim::adam(0.0), store, base.latent_dim(), 1e-3, 1);
     let groups = vec![0; cfg.fields];
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let (mut buf, mut times) = (Vec::new(), Vec::new());

@@ -16,9 +16,8 @@ use std::path::{Path, PathBuf};
 pub struct LoopState {
     pub epoch: usize,
     pub step: u64,
-    pub best_metric: Option<f64>,
-    pub best_step: u64,
-    pub evals_without_improvement: usize,
+    /// Early stopping: best value, its step, validations since.
+    pub stop: recdiff_experiment::StopState,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -7,9 +7,8 @@ use crate::checkpoint::{self, LoopState};
 use burn::optim::AdamConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
-use rand::Rng;
-use rand_distr::{Distribution, StandardNormal};
-use recdiff_model::{CtrModel, EmbeddingStore, EnhancerConfig, TrainInputs};
+use rand::RngCore;
+use recdiff_model::{CtrModel, EmbeddingStore, TrainInputs};
 use std::path::Path;
 
 /// Loss values of one step.
@@ -26,11 +25,12 @@ pub struct Engine {
     model: Option<CtrModel>,
     pub optim: ModuleOptimizer,
     pub store: EmbeddingStore,
-    pub enhancer: EnhancerConfig,
     /// Width of the base's latent `z`.
     pub latent_dim: usize,
     /// Base learning rate of the dense weights.
     pub lr: f64,
+    /// The experiment seed: burn's dropout masks of step `k` are drawn from (seed, k).
+    pub seed: u64,
 }
 
 impl Engine {
@@ -39,11 +39,11 @@ impl Engine {
         model: CtrModel,
         optim: ModuleOptimizer,
         store: EmbeddingStore,
-        enhancer: EnhancerConfig,
         latent_dim: usize,
         lr: f64,
+        seed: u64,
     ) -> Self {
-        Self { device, model: Some(model), optim, store, enhancer, latent_dim, lr }
+        Self { device, model: Some(model), optim, store, latent_dim, lr, seed }
     }
 
     pub fn model(&self) -> &CtrModel {
@@ -73,7 +73,7 @@ impl Engine {
         b: &Batch<'_>,
         factor: f64,
         buf: &mut Vec<f32>,
-        rng: &mut impl Rng,
+        rng: &mut impl RngCore,
         step: u64,
     ) -> Result<StepLosses, TrainError> {
         let (n, width, fields) = (b.rows.len(), self.store.width(), self.store.fields());
@@ -81,26 +81,17 @@ impl Engine {
         self.store.gather(&b.rows, &b.masks, buf);
         let x = self.tensor(buf.clone(), [n, width]).require_grad();
         let bs = b.samples;
-        let (eps, t) = if self.enhancer.latent_noise() {
-            let eps: Vec<f32> = (0..bs * self.latent_dim).map(|_| StandardNormal.sample(rng)).collect();
-            let steps = match &self.enhancer {
-                EnhancerConfig::DiffRec(c) => (0..bs).map(|_| rng.random_range(1..=c.steps.max(1))).collect(),
-                _ => vec![],
-            };
-            (Some(self.tensor(eps, [bs, self.latent_dim])), steps)
-        } else {
-            (None, vec![])
-        };
+        let noise = self.model().enhance().latent_noise(bs, self.latent_dim, rng);
         let inputs = TrainInputs {
             x: x.clone(),
             clean_mask: self.tensor(b.clean_mask.clone(), [bs, fields]),
             copy_masks: b.copy_masks.iter().map(|m| self.tensor(m.clone(), [bs, fields])).collect(),
             y: self.tensor(b.labels.clone(), [bs, 1]),
-            eps,
-            t: &t,
+            noise: noise.as_ref().map(|n| (self.tensor(n.eps.clone(), [bs, self.latent_dim]), n.t.as_slice())),
             step,
         };
-        let losses = self.model().losses(&self.enhancer, inputs);
+        let losses =
+            recdiff_model::seeding::seeded_forward(&self.device, self.seed, step, || self.model().losses(inputs));
         let scalar = |t: Tensor<1>| -> f64 { t.into_scalar::<f32>() as f64 };
         let parts = StepLosses {
             total: scalar(losses.total.clone()),

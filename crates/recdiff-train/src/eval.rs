@@ -6,14 +6,16 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use recdiff_data::SplitFile;
-use recdiff_data::format::NO_USER;
 use recdiff_model::{CtrModel, EmbeddingStore};
 use serde::{Deserialize, Serialize};
 
+/// The CTR family's evaluation of one split.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EvalMetrics {
     pub auc: f64,
-    pub uauc: f64,
+    /// Per-user AUC weighted by the user's rows; `None` without a user key (or when no user has
+    /// both classes), never NaN.
+    pub uauc: Option<f64>,
     /// Users whose AUC entered UAUC (both classes present).
     pub uauc_users: usize,
     pub logloss: f64,
@@ -21,13 +23,25 @@ pub struct EvalMetrics {
 }
 
 impl EvalMetrics {
-    pub fn get(&self, m: crate::config::Metric) -> f64 {
+    pub fn get(&self, m: crate::config::Metric) -> Option<f64> {
         match m {
-            crate::config::Metric::Auc => self.auc,
+            crate::config::Metric::Auc => Some(self.auc),
             crate::config::Metric::Uauc => self.uauc,
-            crate::config::Metric::Logloss => self.logloss,
+            crate::config::Metric::Logloss => Some(self.logloss),
         }
     }
+
+    /// The metrics by name, as every family reports them (`auc`, `uauc`, `logloss`).
+    pub fn to_metrics(&self) -> recdiff_experiment::Metrics {
+        let mut m = recdiff_experiment::Metrics::new();
+        m.set("auc", Some(self.auc)).set("uauc", self.uauc).set("logloss", Some(self.logloss));
+        m
+    }
+}
+
+/// "0.71234" or "—" for an absent value.
+pub fn show(v: Option<f64>) -> String {
+    recdiff_experiment::metrics::cell(v, 5)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +75,17 @@ pub fn predict_split(
     Ok(probs)
 }
 
+/// Metrics of a trained run (opened read-only) on `split`, with `probe` hiding fields.
+pub fn evaluate_run(
+    run: &recdiff_run::CtrRun,
+    split: &SplitFile,
+    probe: &batch::Probe,
+) -> Result<EvalMetrics, EvalError> {
+    let probs =
+        predict_split(&run.model, &run.store, split, &run.device, run.cfg.train.eval_batch_size, probe, run.cfg.seed)?;
+    metrics(&probs, split)
+}
+
 /// Probabilities of one batch; `buf` is reused between calls.
 pub fn score_batch(
     model: &CtrModel,
@@ -81,14 +106,21 @@ pub fn score_batch(
 /// AUC, UAUC (per user, weighted by sample count) and LogLoss of `probs` on `split`.
 pub fn metrics(probs: &[f32], split: &SplitFile) -> Result<EvalMetrics, EvalError> {
     let labels: Vec<f32> = (0..split.len()).map(|i| split.row(i).label()).collect();
-    let users: Vec<u32> = (0..split.len()).map(|i| split.row(i).user()).collect();
     let auc = recdiff_metrics::auc(probs, &labels)?;
     let logloss = recdiff_metrics::logloss(probs, &labels)?;
-    let (uauc, uauc_users) = if users.iter().all(|&u| u == NO_USER) {
-        (f64::NAN, 0)
-    } else {
-        let u = recdiff_metrics::uauc(probs, &labels, &users)?;
-        (u.value, u.users_used)
+    // UAUC over the rows that carry a user.
+    let (mut p, mut l, mut users) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..split.len() {
+        if let Some(u) = split.row(i).user() {
+            p.push(probs[i]);
+            l.push(labels[i]);
+            users.push(u);
+        }
+    }
+    let (uauc, uauc_users) = match recdiff_metrics::uauc(&p, &l, &users) {
+        Ok(u) => (Some(u.value), u.users_used),
+        Err(recdiff_metrics::MetricError::NoUsableUser { .. } | recdiff_metrics::MetricError::Empty) => (None, 0),
+        Err(e) => return Err(e.into()),
     };
     Ok(EvalMetrics { auc, uauc, uauc_users, logloss, rows: probs.len() })
 }

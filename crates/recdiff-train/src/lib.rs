@@ -4,14 +4,13 @@
 pub mod batch;
 pub mod bench;
 pub mod checkpoint;
-pub mod compare;
-pub mod config;
+pub use recdiff_run::config;
 pub mod data;
 pub mod engine;
 pub mod eval;
+pub mod family;
 pub mod plot;
 pub mod predict;
-mod progress;
 pub mod robustness;
 pub mod train;
 

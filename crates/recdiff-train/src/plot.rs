@@ -125,13 +125,16 @@ pub fn write_curves(run: &Path) -> Result<(), TrainError> {
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()
         .map_err(|e| TrainError::Other(format!("{}: {e}", log.display())))?;
-    let line = |name, colour, f: fn(&EvalRecord) -> f64| Series {
+    // Absent values (UAUC without a user key) leave no point.
+    let line = |name, colour, f: fn(&EvalRecord) -> Option<f64>| Series {
         name,
         colour,
-        points: records.iter().map(|r| (r.step as f64, f(r))).collect(),
+        points: records.iter().filter_map(|r| Some((r.step as f64, f(r)?))).collect(),
     };
-    let loss = [line("train", "steelblue", |r| r.train_main), line("valid", "firebrick", |r| r.valid.logloss)];
-    let auc = [line("valid AUC", "firebrick", |r| r.valid.auc), line("valid UAUC", "darkorange", |r| r.valid.uauc)];
+    let loss =
+        [line("train", "steelblue", |r| Some(r.train_main)), line("valid", "firebrick", |r| Some(r.valid.logloss))];
+    let auc =
+        [line("valid AUC", "firebrick", |r| Some(r.valid.auc)), line("valid UAUC", "darkorange", |r| r.valid.uauc)];
     let mut svg = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>"#
     );

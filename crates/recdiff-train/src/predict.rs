@@ -5,7 +5,6 @@
 //! a temporary file and renamed.
 
 use crate::batch::Batch;
-use crate::train::{Session, load_run_config};
 use crate::{TrainError, eval};
 use recdiff_data::format::RowBuilder;
 use recdiff_data::rows::BadRows;
@@ -36,10 +35,7 @@ fn input_format(input: &Path) -> Result<SourceFormat, TrainError> {
 
 /// Scores every row of `input` with the best checkpoint of `run`, writing `output`.
 pub fn predict(run: &Path, input: &Path, output: &Path) -> Result<PredictSummary, TrainError> {
-    let cfg = load_run_config(run)?;
-    let cfg = crate::ExperimentConfig { output: Some(run.to_path_buf()), ..cfg };
-    let mut session = Session::new(&cfg, true)?;
-    session.load_best()?;
+    let session = recdiff_run::CtrRun::open(run).map_err(|e| TrainError::Other(e.to_string()))?;
     let mut schema = session.meta.schema.clone();
     let format = input_format(input)?;
     if schema.source.format != SourceFormat::Csv || format != SourceFormat::Csv {
@@ -53,12 +49,9 @@ pub fn predict(run: &Path, input: &Path, output: &Path) -> Result<PredictSummary
     schema.source.format = format;
     schema.source.path = input.to_path_buf();
     let encoder = RowEncoder::for_prediction(&session.meta);
-    let model = {
-        use burn::module::Module;
-        session.engine.model().valid()
-    };
-    let device = session.engine.device.clone().inner();
-    let store = &session.engine.store;
+    let model = &session.model;
+    let device = session.device.clone();
+    let store = &session.store;
     let tmp = output.with_extension("csv.tmp");
     let file = std::fs::File::create(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
     let mut out = std::io::BufWriter::new(file);
@@ -93,7 +86,7 @@ pub fn predict(run: &Path, input: &Path, output: &Path) -> Result<PredictSummary
                 masks,
                 copy_masks: vec![],
             };
-            let probs = eval::score_batch(&model, store, &batch, &device, &mut buf)
+            let probs = eval::score_batch(model, store, &batch, &device, &mut buf)
                 .map_err(|e| recdiff_data::DataError::Invalid(e.to_string()))?;
             for (line, p) in lines.iter().zip(probs) {
                 writeln!(out, "{line},{p}").map_err(|e| recdiff_data::DataError::io(&tmp, e))?;

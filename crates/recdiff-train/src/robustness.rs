@@ -1,28 +1,30 @@
 //! `recdiff robustness`: how the trained models of a comparison hold up as features go missing.
-//! For every (base, enhancer) cell and every seed's best checkpoint, the test split is scored with
+//! For every row of the comparison and every seed's best checkpoint (opened read-only), the test split is scored with
 //! an increasing share of each sample's present fields hidden at random (0%, 10%, ..., 60%) and
 //! with a cold-start pattern that hides every user-profile field (schema group `user`, all but
 //! the user id). AUC and UAUC are averaged over seeds (± 95% CI) and plotted against the hidden
 //! share, one line per model (`robustness.svg` / `.png`), with the table behind it
 //! (`robustness.md` / `.csv`).
 
+use crate::TrainError;
 use crate::batch::Probe;
-use crate::compare::CompareConfig;
+use crate::eval::{EvalMetrics, evaluate_run};
 use crate::plot::{PALETTE, Series, XAxis, two_panels, write_png};
-use crate::train::load_run_config;
-use crate::{ExperimentConfig, Session, TrainError};
+use recdiff_experiment::compare::{Plan, slug};
 use recdiff_metrics::{MeanCi, mean_ci95};
+use recdiff_run::CtrRun;
 use std::fmt::Write as _;
 
 /// Shares of present fields hidden at random.
 pub const SHARES: [f64; 7] = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6];
 
-/// One model's results: AUC and UAUC per share, then the cold-start pattern.
+/// One model's results: AUC and UAUC per share, then the cold-start pattern. UAUC is `None`
+/// where the data has no user key.
 #[derive(Debug, Clone)]
 pub struct ModelCurve {
     pub model: String,
     pub auc: Vec<MeanCi>,
-    pub uauc: Vec<MeanCi>,
+    pub uauc: Vec<Option<MeanCi>>,
     pub cold_auc: Option<MeanCi>,
     pub cold_uauc: Option<MeanCi>,
     /// Fields the cold-start pattern hides.
@@ -33,10 +35,18 @@ fn ci(values: &[f64]) -> Result<MeanCi, TrainError> {
     Ok(mean_ci95(values).map_err(crate::eval::EvalError::from)?)
 }
 
+/// Mean ± CI of values every run has; `None` when any run lacks it (or none ran).
+fn ci_all(values: &[Option<f64>]) -> Result<Option<MeanCi>, TrainError> {
+    match values.iter().copied().collect::<Option<Vec<f64>>>() {
+        Some(v) if !v.is_empty() => ci(&v).map(Some),
+        _ => Ok(None),
+    }
+}
+
 /// User-profile fields: group `user`, excluding the user key's own field.
-fn profile_fields(session: &Session) -> (Vec<usize>, Vec<String>) {
-    let key = session.meta.schema.keys.user.as_deref();
-    let picked: Vec<(usize, String)> = session
+fn profile_fields(run: &CtrRun) -> (Vec<usize>, Vec<String>) {
+    let key = run.meta.schema.keys.user.as_deref();
+    let picked: Vec<(usize, String)> = run
         .meta
         .fields
         .iter()
@@ -47,58 +57,57 @@ fn profile_fields(session: &Session) -> (Vec<usize>, Vec<String>) {
     picked.into_iter().unzip()
 }
 
-/// Probes every seed's best model of one cell.
-fn probe_cell(dir: &std::path::Path, seeds: &[u64], model: String) -> Result<ModelCurve, TrainError> {
-    let mut per_share = vec![(Vec::new(), Vec::new()); SHARES.len()];
-    let (mut cold_a, mut cold_u, mut cold_fields) = (Vec::new(), Vec::new(), Vec::new());
+fn open(run: &std::path::Path) -> Result<CtrRun, TrainError> {
+    CtrRun::open(run).map_err(|e| TrainError::Other(format!("{e}; run `recdiff compare` first")))
+}
+
+/// Probes every seed's best model of one row (read-only: nothing in the runs is written).
+fn probe_row(dir: &std::path::Path, seeds: &[u64], model: String) -> Result<ModelCurve, TrainError> {
+    let mut per_share: Vec<Vec<EvalMetrics>> = vec![Vec::new(); SHARES.len()];
+    let (mut cold, mut cold_fields) = (Vec::new(), Vec::new());
     for seed in seeds {
-        let run = dir.join(format!("seed-{seed}"));
-        let cfg = ExperimentConfig { output: Some(run.clone()), ..load_run_config(&run)? };
-        let mut session = Session::new(&cfg, true)?;
-        session.load_best()?;
-        let test = session.split(recdiff_data::split::TEST)?;
+        let run = open(&dir.join(format!("seed-{seed}")))?;
+        let test = run.split(recdiff_data::split::TEST).map_err(|e| TrainError::Other(e.to_string()))?;
         for (i, &share) in SHARES.iter().enumerate() {
-            let m = session.evaluate(&test, &Probe::Random(share))?;
-            per_share[i].0.push(m.auc);
-            per_share[i].1.push(m.uauc);
+            per_share[i].push(evaluate_run(&run, &test, &Probe::Random(share))?);
         }
-        let (fields, names) = profile_fields(&session);
+        let (fields, names) = profile_fields(&run);
         if !fields.is_empty() {
-            let m = session.evaluate(&test, &Probe::Fields(fields))?;
-            cold_a.push(m.auc);
-            cold_u.push(m.uauc);
+            cold.push(evaluate_run(&run, &test, &Probe::Fields(fields))?);
             cold_fields = names;
         }
     }
-    let opt = |v: &[f64]| if v.is_empty() { Ok(None) } else { ci(v).map(Some) };
+    let auc = |ms: &[EvalMetrics]| ms.iter().map(|m| Some(m.auc)).collect::<Vec<_>>();
+    let uauc = |ms: &[EvalMetrics]| ms.iter().map(|m| m.uauc).collect::<Vec<_>>();
     Ok(ModelCurve {
         model,
-        auc: per_share.iter().map(|(a, _)| ci(a)).collect::<Result<_, _>>()?,
-        uauc: per_share.iter().map(|(_, u)| ci(u)).collect::<Result<_, _>>()?,
-        cold_auc: opt(&cold_a)?,
-        cold_uauc: opt(&cold_u)?,
+        auc: per_share
+            .iter()
+            .map(|ms| ci_all(&auc(ms))?.ok_or_else(|| TrainError::Other("no runs".into())))
+            .collect::<Result<_, _>>()?,
+        uauc: per_share.iter().map(|ms| ci_all(&uauc(ms))).collect::<Result<_, _>>()?,
+        cold_auc: ci_all(&auc(&cold))?,
+        cold_uauc: ci_all(&uauc(&cold))?,
         cold_fields,
     })
 }
 
-/// Probes every cell of a comparison whose runs exist (run `recdiff compare` first).
-pub fn run(c: &CompareConfig) -> Result<Vec<ModelCurve>, TrainError> {
+/// Probes every row of a comparison whose runs exist (run `recdiff compare` first). Every row
+/// must be of the CTR family.
+pub fn run(plan: &Plan) -> Result<Vec<ModelCurve>, TrainError> {
     let mut curves = Vec::new();
-    for base in &c.bases {
-        for enh in &c.enhancers {
-            let dir = c.output_dir().join(base.name()).join(enh.name());
-            if !dir.join(format!("seed-{}", c.seeds[0])).join("best").exists() {
-                return Err(TrainError::Other(format!(
-                    "{}: no trained run; run `recdiff compare` first",
-                    dir.display()
-                )));
-            }
-            let model = match enh {
-                recdiff_model::EnhancerConfig::None => base.name().to_string(),
-                e => format!("{}+{}", base.name(), e.name()),
-            };
-            curves.push(probe_cell(&dir, &c.seeds, model)?);
+    for row in &plan.rows {
+        let exp = row.experiment.as_ref();
+        if exp.family() != crate::family::FAMILY {
+            return Err(TrainError::Other(format!(
+                "row {:?} is a {} model; robustness probes CTR models",
+                row.label,
+                exp.family()
+            )));
         }
+        let root = plan.output_dir().join(slug(&row.label));
+        let (dir, _) = recdiff_experiment::seeds::runs_dir(exp, &root).map_err(|e| TrainError::Other(e.to_string()))?;
+        curves.push(probe_row(&dir, &plan.config.seeds, row.label.clone())?);
     }
     Ok(curves)
 }
@@ -108,27 +117,29 @@ fn pm(m: &MeanCi) -> String {
 }
 
 /// Writes the plot (SVG + PNG) and the tables; returns the Markdown table.
-pub fn write(c: &CompareConfig, curves: &[ModelCurve]) -> Result<String, TrainError> {
-    let out = c.output_dir();
-    let series = |pick: fn(&ModelCurve) -> &Vec<MeanCi>| -> Vec<Series<'_>> {
+pub fn write(plan: &Plan, curves: &[ModelCurve]) -> Result<String, TrainError> {
+    let out = plan.output_dir();
+    std::fs::create_dir_all(&out).map_err(|e| TrainError::io(&out, e))?;
+    let series = |pick: &dyn Fn(&ModelCurve) -> Vec<Option<MeanCi>>| -> Vec<Series<'_>> {
         curves
             .iter()
             .enumerate()
             .map(|(i, m)| Series {
                 name: &m.model,
                 colour: PALETTE[i % PALETTE.len()],
-                points: SHARES.iter().zip(pick(m)).map(|(s, v)| (*s, v.mean)).collect(),
+                points: SHARES.iter().zip(pick(m)).filter_map(|(s, v)| Some((*s, v?.mean))).collect(),
             })
             .collect()
     };
     let axis = XAxis { label: "share of present fields removed", tick: |x| format!("{:.0}%", x * 100.0) };
-    let svg = two_panels(["test AUC", "test UAUC"], &axis, &series(|m| &m.auc), &series(|m| &m.uauc));
+    let auc = series(&|m| m.auc.iter().copied().map(Some).collect());
+    let svg = two_panels(["test AUC", "test UAUC"], &axis, &auc, &series(&|m| m.uauc.clone()));
     recdiff_data::write_atomic(&out.join("robustness.svg"), svg.as_bytes())?;
     write_png(&svg, &out.join("robustness.png"))?;
     let mut md = format!(
         "# {} — robustness\n\nTest AUC / UAUC (mean ± 95% CI over {} seeds) with a share of each sample's present fields removed at random",
-        c.name,
-        c.seeds.len()
+        plan.config.name,
+        plan.config.seeds.len()
     );
     if let Some(m) = curves.first().filter(|m| !m.cold_fields.is_empty()) {
         let _ = write!(md, ", and with every user-profile field removed (cold start: {})", m.cold_fields.join(", "));
@@ -142,11 +153,14 @@ pub fn write(c: &CompareConfig, curves: &[ModelCurve]) -> Result<String, TrainEr
     md.push_str(&"---|".repeat(SHARES.len() + 1));
     md.push('\n');
     for m in curves {
-        for (metric, values, cold) in [("AUC", &m.auc, &m.cold_auc), ("UAUC", &m.uauc, &m.cold_uauc)] {
+        let auc: Vec<Option<MeanCi>> = m.auc.iter().copied().map(Some).collect();
+        for (metric, values, cold) in [("AUC", &auc, &m.cold_auc), ("UAUC", &m.uauc, &m.cold_uauc)] {
             let _ = write!(md, "| {} | {metric} |", m.model);
             for (s, v) in SHARES.iter().zip(values) {
-                let _ = write!(md, " {} |", pm(v));
-                let _ = writeln!(csv, "{},{metric},random-{s},{},{}", m.model, v.mean, v.half_width);
+                let _ = write!(md, " {} |", v.as_ref().map_or("—".into(), pm));
+                let (mean, half) =
+                    v.map_or((String::new(), String::new()), |v| (v.mean.to_string(), v.half_width.to_string()));
+                let _ = writeln!(csv, "{},{metric},random-{s},{mean},{half}", m.model);
             }
             let _ = writeln!(md, " {} |", cold.as_ref().map_or("—".into(), pm));
             if let Some(v) = cold {

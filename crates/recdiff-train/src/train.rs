@@ -10,13 +10,12 @@ use crate::engine::{Engine, StepLosses};
 use crate::eval::{self, EvalMetrics};
 use crate::{TrainError, data};
 use burn::module::Module;
-use burn::optim::AdamConfig;
-use burn::optim::decay::WeightDecayConfig;
 use burn::tensor::Device;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use recdiff_data::{EncodedMeta, SplitFile};
+use recdiff_experiment::{EarlyStopping, RunRecord, StopState, Verdict};
 use recdiff_model::EmbeddingStore;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -38,16 +37,10 @@ pub struct EvalRecord {
     pub improved: bool,
 }
 
-/// What a finished run reports (also written to `results.json`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What a finished run reports: its `results.json` record, and the CTR metrics behind it.
+#[derive(Debug, Clone)]
 pub struct RunSummary {
-    pub name: String,
-    pub model: String,
-    pub seed: u64,
-    pub best_step: u64,
-    pub steps: u64,
-    pub epochs: usize,
-    pub seconds: f64,
+    pub record: RunRecord,
     pub valid: EvalMetrics,
     pub test: EvalMetrics,
 }
@@ -84,6 +77,10 @@ impl Session {
     pub fn new(cfg: &ExperimentConfig, resume: bool) -> Result<Self, TrainError> {
         let out = cfg.output_dir();
         std::fs::create_dir_all(&out).map_err(|e| TrainError::io(&out, e))?;
+        let last = out.join("last");
+        if resume && checkpoint::exists(&last) {
+            check_same_config(cfg, &out)?;
+        }
         let (meta, data_dir) = data::prepare(cfg, &out)?;
         let resolved = toml::to_string_pretty(cfg).map_err(|e| TrainError::Other(e.to_string()))?;
         recdiff_data::write_atomic(&out.join("config.resolved.toml"), resolved.as_bytes())?;
@@ -93,11 +90,7 @@ impl Session {
         let device = Device::flex().autodiff();
         let m = &cfg.model;
         let model = m.ctr().init(meta.fields.len(), m.embedding_dim, cfg.seed, &device);
-        let mut adam = AdamConfig::new().with_epsilon(1e-8);
-        if cfg.train.weight_decay > 0.0 {
-            adam = adam.with_weight_decay(Some(WeightDecayConfig::new(cfg.train.weight_decay as f32)));
-        }
-        let optim = adam.init();
+        let optim = recdiff_experiment::optim::adam(cfg.train.weight_decay);
         let store = EmbeddingStore::new(
             &meta.fields,
             m.embedding_dim,
@@ -106,10 +99,8 @@ impl Session {
             m.embedding_init_std,
             cfg.seed,
         );
-        let mut state = LoopState { epoch: 0, step: 0, best_metric: None, best_step: 0, evals_without_improvement: 0 };
-        let mut engine =
-            Engine::new(device, model, optim, store, m.enhancer.clone(), m.base.latent_dim(), cfg.train.lr);
-        let last = out.join("last");
+        let mut state = LoopState { epoch: 0, step: 0, stop: StopState::default() };
+        let mut engine = Engine::new(device, model, optim, store, m.base.latent_dim(), cfg.train.lr, cfg.seed);
         if resume && checkpoint::exists(&last) {
             state = engine.load_checkpoint(&last, true)?;
             tracing::info!("resumed from {} at epoch {}, step {}", last.display(), state.epoch, state.step);
@@ -173,32 +164,26 @@ impl Session {
     ) -> Result<bool, TrainError> {
         let metrics = self.evaluate(valid, &Probe::NONE)?;
         let metric = self.cfg.train.early_stopping_metric;
-        let value = metrics.get(metric);
-        let improved = match self.state.best_metric {
-            None => true,
-            Some(best) if metric.higher_is_better() => value > best,
-            Some(best) => value < best,
-        };
+        let rule = EarlyStopping { higher_is_better: metric.higher_is_better(), patience: self.cfg.train.patience };
+        let verdict = rule
+            .observe(&mut self.state.stop, metric.name(), metrics.get(metric), self.state.step)
+            .map_err(|e| TrainError::Other(e.to_string()))?;
+        let improved = verdict == Verdict::Improved;
         if improved {
-            self.state.best_metric = Some(value);
-            self.state.best_step = self.state.step;
-            self.state.evals_without_improvement = 0;
             self.save_checkpoint("best")?;
-        } else {
-            self.state.evals_without_improvement += 1;
         }
         let record = sums.record(self.state.epoch, self.state.step, lr, started, metrics, improved);
         self.log(&record)?;
         *sums = LossSums::default();
         tracing::info!(
-            "epoch {} step {} valid auc {:.5} uauc {:.5} logloss {:.5}",
+            "epoch {} step {} valid auc {:.5} uauc {} logloss {:.5}",
             record.epoch,
             record.step,
             metrics.auc,
-            metrics.uauc,
+            crate::eval::show(metrics.uauc),
             metrics.logloss
         );
-        Ok(self.state.evals_without_improvement > self.cfg.train.patience)
+        Ok(verdict == Verdict::Stop)
     }
 
     /// Runs the remaining epochs; returns early when early stopping triggers.
@@ -210,19 +195,19 @@ impl Session {
         let t = self.cfg.train.clone();
         let steps_per_epoch = train.len().div_ceil(t.batch_size) as u64;
         let total = steps_per_epoch * t.epochs as u64;
-        let plan = self.cfg.model.enhancer.noise_plan();
+        let plan = self.engine.model().enhance().noise_plan();
         let groups = field_groups(&self.meta);
         let fields = self.engine.store.fields();
         let mut buf = Vec::new();
         let mut sums = LossSums::default();
-        let progress = crate::progress::bar(t.progress, steps_per_epoch);
+        let progress = recdiff_experiment::progress::bar(t.progress, &self.cfg.name, steps_per_epoch);
         while self.state.epoch < t.epochs {
             let epoch = self.state.epoch;
             let mut order: Vec<u32> = (0..train.len() as u32).collect();
             order.shuffle(&mut ChaCha8Rng::seed_from_u64(
                 self.cfg.seed ^ (epoch as u64 + 1).wrapping_mul(0x51_7CC1_B727_220A),
             ));
-            progress.reset(epoch);
+            progress.reset(format!("epoch {}", epoch + 1));
             let mut started = Instant::now();
             let mut lr = t.lr;
             for chunk in order.chunks(t.batch_size) {
@@ -231,7 +216,9 @@ impl Session {
                 let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed.wrapping_mul(0x9E37_79B9) ^ self.state.step);
                 let b = batch::build(&train, chunk, fields, plan, &groups, &mut rng);
                 let parts = self.step(&b, factor, &mut buf, &mut rng)?;
-                progress.tick(parts.total, (sums.samples + b.samples) as f64 / started.elapsed().as_secs_f64());
+                let rate = (sums.samples + b.samples) as f64 / started.elapsed().as_secs_f64();
+                progress.message(format!("loss {:.4}, {rate:.0} samples/s", parts.total));
+                progress.inc(1);
                 sums.add(&parts, b.samples);
                 if t.eval_every_steps > 0 && self.state.step.is_multiple_of(t.eval_every_steps as u64) {
                     if self.checkpoint_eval(&valid, &mut sums, lr, started)? {
@@ -270,21 +257,27 @@ impl Session {
         let state = self.load_best()?;
         let valid = self.evaluate(&self.split(recdiff_data::split::VALID)?, &Probe::NONE)?;
         let test = self.evaluate(&self.split(recdiff_data::split::TEST)?, &Probe::NONE)?;
-        let summary = RunSummary {
+        let steps_per_epoch =
+            self.split(recdiff_data::split::TRAIN)?.len().div_ceil(self.cfg.train.batch_size).max(1) as u64;
+        let seconds = started.elapsed().as_secs_f64();
+        let record = RunRecord {
             name: self.cfg.name.clone(),
+            family: crate::family::FAMILY.into(),
             model: self.cfg.model.ctr().name(),
             seed: self.cfg.seed,
-            best_step: state.best_step,
-            steps: self.state.step,
+            config_hash: config_hash(&self.cfg)?,
             epochs: self.state.epoch,
-            seconds: started.elapsed().as_secs_f64(),
-            valid,
-            test,
+            steps: self.state.step,
+            best_epoch: state.stop.best_at.div_ceil(steps_per_epoch) as usize,
+            best_step: state.stop.best_at,
+            seconds,
+            seconds_per_epoch: seconds / (self.state.step as f64 / steps_per_epoch as f64).max(1.0),
+            valid: valid.to_metrics(),
+            test: test.to_metrics(),
         };
-        let json = serde_json::to_vec_pretty(&summary).map_err(|e| TrainError::Other(e.to_string()))?;
-        recdiff_data::write_atomic(&self.out.join("results.json"), &json)?;
         crate::plot::write_curves(&self.out)?;
-        Ok(summary)
+        record.save(&self.out).map_err(|e| TrainError::Other(e.to_string()))?;
+        Ok(RunSummary { record, valid, test })
     }
 }
 
@@ -356,9 +349,28 @@ pub fn run(cfg: &ExperimentConfig, resume: bool) -> Result<RunSummary, TrainErro
     session.finish(started)
 }
 
+/// The config hash of `cfg` (what keys its run directory).
+pub fn config_hash(cfg: &ExperimentConfig) -> Result<String, TrainError> {
+    recdiff_experiment::hash::config_hash(cfg).map_err(|e| TrainError::Other(e.to_string()))
+}
+
+/// Resuming continues only the run of the same config: a changed config would mix two experiments.
+/// Only `train.epochs` may differ, so a finished run can be trained for longer.
+fn check_same_config(cfg: &ExperimentConfig, out: &Path) -> Result<(), TrainError> {
+    let Ok(mut old) = load_run_config(out) else { return Ok(()) };
+    old.train.epochs = cfg.train.epochs;
+    let (was, now) = (config_hash(&old)?, config_hash(cfg)?);
+    if was != now {
+        return Err(TrainError::Other(format!(
+            "{}: the checkpoint there was trained under another config (hash {was}, now {now}); \
+             resume it with that config, or train into another output",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
 /// The output directory of a finished run holds its resolved config.
 pub fn load_run_config(run: &Path) -> Result<ExperimentConfig, TrainError> {
-    let path = run.join("config.resolved.toml");
-    let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
-    toml::from_str(&text).map_err(|e| TrainError::Other(format!("{}: {e}", path.display())))
+    recdiff_run::ctr::load_config(run).map_err(|e| TrainError::Other(e.to_string()))
 }

@@ -20,7 +20,7 @@ fn config(dir: &Path, base: &str, enhancer: &str) -> Result<ExperimentConfig, St
         synth::generate(&cfg, &data).unwrap();
     }
     let text = format!(
-        "name = \"e\"\nseed = 2\n[data]\nschema = \"data/schema.toml\"\nencoded = \"encoded\"\n[model]\nembedding_dim = 8\n\
+        "name = \"e\"\nseed = 2\n[data]\nschema = \"data/schema.toml\"\nencoded = \"encoded\"\n[model]\nkind = \"ctr\"\nembedding_dim = 8\n\
          [model.base]\n{base}\nlatent_dim = 32\n[model.enhancer]\n{enhancer}\n\
          [train]\nbatch_size = 512\nepochs = 2\nlr = 2e-3\nprogress = false\n"
     );

@@ -23,14 +23,19 @@ pub enum BenchCommand {
 
 #[derive(Args)]
 pub struct TrainBenchArgs {
+    /// Samples per training step.
     #[arg(long, default_value_t = 2048)]
     batch: usize,
+    /// Embedded fields per sample.
     #[arg(long, default_value_t = 20)]
     fields: usize,
+    /// Embedding width per field.
     #[arg(long, default_value_t = 16)]
     dim: usize,
+    /// Timed training steps per configuration.
     #[arg(long, default_value_t = 30)]
     steps: usize,
+    /// Untimed steps before the timed ones.
     #[arg(long, default_value_t = 5)]
     warmup: usize,
     /// Rows per embedding table, one configuration each.
@@ -43,12 +48,16 @@ pub struct TrainBenchArgs {
 
 #[derive(Args)]
 pub struct EncodeBench {
+    /// Rows of the synthetic log to generate and encode.
     #[arg(long, default_value_t = 10_000_000)]
     rows: u64,
+    /// Feature fields of the synthetic log.
     #[arg(long, default_value_t = 40)]
     fields: usize,
+    /// Distinct users of the synthetic log.
     #[arg(long, default_value_t = 1_000_000)]
     users: u32,
+    /// Distinct items of the synthetic log.
     #[arg(long, default_value_t = 200_000)]
     items: u32,
     /// Working directory (default: a fresh temporary directory, removed afterwards).

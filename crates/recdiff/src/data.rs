@@ -37,23 +37,31 @@ pub struct SynthArgs {
     /// Generator settings as TOML (keys as in `SynthConfig`); flags below override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Impressions to generate.
     #[arg(long)]
     pub rows: Option<u64>,
     /// Feature fields (at least 24).
     #[arg(long)]
     pub fields: Option<usize>,
+    /// Distinct users.
     #[arg(long)]
     pub users: Option<u32>,
+    /// Distinct items.
     #[arg(long)]
     pub items: Option<u32>,
+    /// Seed of the generator (the planted model and every draw).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// File format of the log.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// Share of impressions whose user profile is missing (cold start), in [0, 1).
     #[arg(long)]
     pub cold_start_rate: Option<f64>,
+    /// Share of impressions whose item metadata is missing, in [0, 1).
     #[arg(long)]
     pub item_meta_missing_rate: Option<f64>,
+    /// Largest per-field missing-at-random rate, in [0, 1).
     #[arg(long)]
     pub max_field_missing_rate: Option<f64>,
     /// Print the process's peak resident memory when done (used by `recdiff bench encode`).
@@ -81,11 +89,13 @@ pub struct EncodeArgs {
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
+    /// How rows are split into train, valid and test.
     #[arg(long, value_enum, default_value = "random")]
     pub split: SplitKind,
     /// Train, valid, test shares (random and temporal splits).
     #[arg(long, value_delimiter = ',', default_values_t = [0.8, 0.1, 0.1])]
     pub ratios: Vec<f64>,
+    /// Seed of the random split.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Print the process's peak resident memory when done (used by `recdiff bench encode`).
@@ -136,7 +146,7 @@ pub fn synth_config(args: &SynthArgs) -> Result<SynthConfig> {
     let mut c = match &args.config {
         Some(p) => {
             let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            toml::from_str(&text).with_context(|| format!("synth config {}", p.display()))?
+            SynthConfig::parse(&text).with_context(|| format!("synth config {}", p.display()))?
         }
         None => SynthConfig::default(),
     };

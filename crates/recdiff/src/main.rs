@@ -6,6 +6,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
 mod data;
+mod experiment;
+mod progress;
 mod quickstart;
 mod seq;
 mod serve;
@@ -28,17 +30,17 @@ enum Command {
     /// Benchmarks that print a table.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-    /// Train an experiment from its config (TOML).
-    Train(train::TrainArgs),
-    /// Evaluate a trained run on a split (AUC, UAUC, LogLoss).
+    /// Train experiments of any family from their configs (TOML), one seed or several.
+    Train(experiment::TrainArgs),
+    /// Evaluate a trained run read-only (CTR: AUC, UAUC, LogLoss on a split; sequential: valid and test).
     Eval(train::EvalArgs),
     /// Score a CSV or Parquet file with a trained run (missing features handled as in training).
     Predict(train::PredictArgs),
-    /// Every (base x enhancer) cell over N seeds: the paper's table with CIs and paired tests.
-    Compare(train::CompareArgs),
-    /// Score a comparison's trained models with growing shares of fields removed (plot + table).
-    Robustness(train::CompareArgs),
-    /// Sequential retrieval: SASRec, DreamRec, DimeRec on leave-one-out histories.
+    /// Several experiments of any family over N seeds: mean ± CI, Δ, paired t-test and MDE.
+    Compare(experiment::CompareArgs),
+    /// Score a comparison's trained CTR models with growing shares of fields removed (plot + table).
+    Robustness(experiment::CompareArgs),
+    /// Sequential retrieval: `seq eval` sweeps DreamRec's sampler; `seq train`/`seq compare` are aliases.
     #[command(subcommand)]
     Seq(seq::SeqCommand),
     /// Serve a trained run over HTTP: /v1/score, /v1/score:batch, /healthz, /readyz, /metrics, /admin/reload.
@@ -52,11 +54,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(cmd) => data::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Quickstart(args) => quickstart::run(args),
-        Command::Train(args) => train::train(args),
+        Command::Train(args) => experiment::train(args),
         Command::Eval(args) => train::eval(args),
         Command::Predict(args) => train::predict(args),
-        Command::Compare(args) => train::compare(args),
-        Command::Robustness(args) => train::robustness(args),
+        Command::Compare(args) => experiment::compare(args),
+        Command::Robustness(args) => experiment::robustness(args),
         Command::Serve(args) => serve::serve(args),
         Command::Seq(cmd) => seq::run(cmd),
     }
@@ -69,6 +71,7 @@ fn main() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RECDIFF_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    progress::install();
     if let Err(e) = run(cli) {
         eprintln!("error: {e}");
         for cause in e.chain().skip(1) {

@@ -15,7 +15,8 @@ use recdiff_model::base::BaseConfig;
 use recdiff_model::base::dcn::DcnV2Config;
 use recdiff_model::enhancer::asymdiffrec::AsymDiffRecConfig;
 use recdiff_train::config::{DataConfig, ModelConfig, TrainConfig};
-use recdiff_train::{EvalMetrics, ExperimentConfig, Session};
+use recdiff_train::eval::{evaluate_run, show};
+use recdiff_train::{EvalMetrics, ExperimentConfig};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -27,6 +28,7 @@ pub struct QuickstartArgs {
     /// Rows of the synthetic log.
     #[arg(long, default_value_t = SynthConfig::default().rows)]
     rows: u64,
+    /// Seed of the synthetic log, the split and the training runs.
     #[arg(long, default_value_t = SynthConfig::default().seed)]
     seed: u64,
     /// Maximum training epochs per model (early stopping usually ends sooner).
@@ -72,20 +74,22 @@ pub(crate) fn experiment(
 fn train_and_probe(cfg: &ExperimentConfig) -> Result<Vec<EvalMetrics>> {
     let started = Instant::now();
     let summary = recdiff_train::run(cfg, false).with_context(|| format!("training {}", cfg.name))?;
-    crate::train::print_summary(&summary);
-    let mut session = Session::new(cfg, true)?;
-    session.load_best()?;
-    let test = session.split(TEST)?;
+    crate::experiment::print_record(&summary.record, &["auc".into(), "uauc".into(), "logloss".into()]);
+    let run = recdiff_run::CtrRun::open(&cfg.output_dir())?;
+    let test = run.split(TEST)?;
     let probes = REMOVED
         .iter()
-        .map(|&r| session.evaluate(&test, &recdiff_train::batch::Probe::Random(r)))
+        .map(|&r| evaluate_run(&run, &test, &recdiff_train::batch::Probe::Random(r)))
         .collect::<Result<Vec<_>, _>>()?;
     println!("  ({:.1}s with probes)", started.elapsed().as_secs_f64());
     Ok(probes)
 }
 
-fn pct(m: f64, b: f64) -> String {
-    recdiff_metrics::rela_impr(m, b).map_or("n/a".into(), |v| format!("{:+.3}%", v * 100.0))
+fn pct(m: Option<f64>, b: Option<f64>) -> String {
+    match (m, b) {
+        (Some(m), Some(b)) => recdiff_metrics::rela_impr(m, b).map_or("n/a".into(), |v| format!("{:+.3}%", v * 100.0)),
+        _ => "—".into(),
+    }
 }
 
 pub fn run(args: QuickstartArgs) -> Result<()> {
@@ -116,12 +120,12 @@ pub fn run(args: QuickstartArgs) -> Result<()> {
         let label =
             if *share == 0.0 { "as logged".to_string() } else { format!("{:.0}% of fields removed", share * 100.0) };
         let line = format!(
-            "{label:<26} {:>8.4} {:>8.4}   {:>8.4} {:>8.4}   {:>9} {:>9}",
+            "{label:<26} {:>8.4} {:>8}   {:>8.4} {:>8}   {:>9} {:>9}",
             b.auc,
-            b.uauc,
+            show(b.uauc),
             a.auc,
-            a.uauc,
-            pct(a.auc, b.auc),
+            show(a.uauc),
+            pct(Some(a.auc), Some(b.auc)),
             pct(a.uauc, b.uauc)
         );
         println!("{line}");

@@ -16,6 +16,7 @@ pub struct ServeArgs {
     /// A sequential run (`recdiff seq train`) served on /v1/recommend.
     #[arg(long)]
     retrieval: Option<PathBuf>,
+    /// Address to listen on (loopback by default; expose it deliberately).
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
     /// Most candidates in one /v1/score request.
@@ -81,11 +82,13 @@ pub struct ServeBenchArgs {
     /// Trained runs, in pairs (base, base + enhancer); default: DCN-V2 and DCN-Mix, each without
     /// and with AsymDiffRec, trained on a synthetic log.
     runs: Vec<PathBuf>,
+    /// Candidates per /v1/score request.
     #[arg(long, default_value_t = 500)]
     candidates: usize,
     /// Timed requests per model and concurrency level.
     #[arg(long, default_value_t = 2_000)]
     requests: usize,
+    /// Untimed requests per model before the timed ones.
     #[arg(long, default_value_t = 100)]
     warmup: usize,
     /// Concurrent closed-loop clients; one table row per level.

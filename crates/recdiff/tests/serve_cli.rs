@@ -28,7 +28,7 @@ fn serve_process_gets_ready_reloads_on_sighup_and_stops_on_sigterm() {
     synth::generate(&cfg, &dir.path().join("data")).unwrap();
     std::fs::write(
         dir.path().join("exp.toml"),
-        "name = \"s\"\noutput = \"run\"\n[data]\nschema = \"data/schema.toml\"\n[model]\nembedding_dim = 8\n\
+        "name = \"s\"\noutput = \"run\"\n[data]\nschema = \"data/schema.toml\"\n[model]\nkind = \"ctr\"\nembedding_dim = 8\n\
          [model.base]\nkind = \"dcnv2\"\ncross_layers = 1\ndeep = [16]\nlatent_dim = 8\n\
          [train]\nepochs = 1\nbatch_size = 512\nprogress = false\n",
     )

@@ -1,9 +1,10 @@
 //! Training through the binary: killing it at any moment (also mid-checkpoint) never leaves a
-//! corrupt checkpoint under a final name, `--resume` finishes the run, and `recdiff predict`
-//! scores rows exactly as evaluation does.
+//! corrupt checkpoint under a final name, `--resume` finishes the run, `recdiff predict` scores
+//! rows exactly as evaluation does, and eval / predict never write into the run.
 
 use recdiff_data::synth::{self, OutputFormat, SynthConfig};
-use recdiff_train::{ExperimentConfig, Session};
+use recdiff_run::CtrRun;
+use recdiff_train::ExperimentConfig;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -27,6 +28,7 @@ output = "run"
 schema = "data/schema.toml"
 split = {split}
 [model]
+kind = "ctr"
 embedding_dim = 8
 [model.base]
 kind = "dcnv2"
@@ -59,7 +61,7 @@ fn recdiff(dir: &Path) -> Command {
 #[test]
 fn killing_training_never_leaves_a_corrupt_checkpoint_and_resume_finishes() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = fixture(dir.path(), r#"{ kind = "random", ratios = [0.8, 0.1, 0.1], seed = 1 }"#, 4, 5);
+    fixture(dir.path(), r#"{ kind = "random", ratios = [0.8, 0.1, 0.1], seed = 1 }"#, 4, 5);
     let run = dir.path().join("run");
     let mut checked = 0;
     for delay_ms in [300u64, 700, 1100, 1500, 1900, 2300, 2700, 3100] {
@@ -79,9 +81,8 @@ fn killing_training_never_leaves_a_corrupt_checkpoint_and_resume_finishes() {
             }
         }
         if run.join("best").exists() {
-            let mut s = Session::new(&cfg, true)
-                .unwrap_or_else(|e| panic!("last checkpoint unreadable after kill at {delay_ms} ms: {e}"));
-            s.load_best().unwrap_or_else(|e| panic!("best checkpoint unreadable after kill at {delay_ms} ms: {e}"));
+            CtrRun::open(&run)
+                .unwrap_or_else(|e| panic!("best checkpoint unreadable after kill at {delay_ms} ms: {e}"));
         }
         if finished {
             break;
@@ -114,16 +115,13 @@ fn predict_scores_equal_evaluation_scores_on_the_same_rows() {
         .collect();
     assert_eq!(scores.len(), 20_000);
     assert_eq!(scores[0].0, 2, "line numbers count the header");
-    let mut session = Session::new(&cfg, true).unwrap();
-    session.load_best().unwrap();
+    let session = CtrRun::open(cfg.output.as_ref().unwrap()).unwrap();
     let test = session.split(recdiff_data::split::TEST).unwrap();
-    let device = session.engine.device.clone().inner();
-    let model = burn::module::Module::valid(session.engine.model());
     let expected = recdiff_train::eval::predict_split(
-        &model,
-        &session.engine.store,
+        &session.model,
+        &session.store,
         &test,
-        &device,
+        &session.device,
         4096,
         &recdiff_train::batch::Probe::NONE,
         0,
@@ -133,4 +131,42 @@ fn predict_scores_equal_evaluation_scores_on_the_same_rows() {
     for (i, (e, (_, p))) in expected.iter().zip(&scores[18_000..]).enumerate() {
         assert!((*e as f64 - p).abs() < 1e-6, "test row {i}: eval {e} vs predict {p}");
     }
+}
+
+/// Every file under `p` with its modification time and length.
+fn snapshot(p: &Path) -> Vec<(String, std::time::SystemTime, u64)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(p).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            out.extend(snapshot(&path));
+        } else {
+            let m = path.metadata().unwrap();
+            out.push((path.display().to_string(), m.modified().unwrap(), m.len()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn eval_and_predict_read_a_run_without_writing_into_it() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path(), r#"{ kind = "random", ratios = [0.8, 0.1, 0.1], seed = 1 }"#, 1, 0);
+    let out = recdiff(dir.path()).args(["train", "exp.toml"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = dir.path().join("run");
+    let before = snapshot(&run);
+    std::thread::sleep(Duration::from_millis(20));
+    for args in [
+        &["eval", "run", "--split", "valid"][..],
+        &["eval", "run", "--remove", "0.3"],
+        &["predict", "run", "data/impressions.csv", "-o", "scores.csv"],
+    ] {
+        let o = recdiff(dir.path()).args(args).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let o = recdiff(dir.path()).args(["eval", "run"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("AUC 0."), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(snapshot(&run), before, "eval or predict wrote into the run");
 }

@@ -71,6 +71,17 @@ impl Default for SynthConfig {
 }
 
 impl SynthConfig {
+    /// Reads a synth config (TOML, unknown keys rejected, numbers finite and non-negative) and
+    /// validates it.
+    pub fn parse(text: &str) -> Result<Self> {
+        let invalid = |m: String| DataError::Invalid(format!("synth config: {m}"));
+        let c: SynthConfig = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| invalid(e.to_string()))?;
+        crate::numbers::check_numbers(&table, &[]).map_err(invalid)?;
+        c.validate()?;
+        Ok(c)
+    }
+
     pub fn validate(&self) -> Result<()> {
         let rate_ok = |r: f64| (0.0..1.0).contains(&r);
         let problem = if self.fields < plan::CORE_FIELDS {
@@ -84,8 +95,15 @@ impl SynthConfig {
             Some("missing rates must be in [0, 1)".to_string())
         } else if !(self.target_ctr > 0.0 && self.target_ctr < 1.0) {
             Some("target_ctr must be in (0, 1)".to_string())
-        } else if self.user_zipf <= 0.0 || self.item_zipf <= 0.0 {
-            Some("zipf exponents must be positive".to_string())
+        } else if !(self.user_zipf > 0.0
+            && self.user_zipf.is_finite()
+            && self.item_zipf > 0.0
+            && self.item_zipf.is_finite())
+        {
+            Some(format!(
+                "zipf exponents must be positive and finite, got user_zipf = {}, item_zipf = {}",
+                self.user_zipf, self.item_zipf
+            ))
         } else {
             None
         };
@@ -135,4 +153,17 @@ pub fn generate(config: &SynthConfig, out_dir: &Path) -> Result<Planted> {
     let json = serde_json::to_string_pretty(&planted).map_err(|e| DataError::Invalid(e.to_string()))?;
     crate::write_atomic(&out_dir.join(PLANTED_FILE), json.as_bytes())?;
     Ok(planted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nan_zipf_exponent_is_an_error_naming_the_key_not_a_panic() {
+        let e = SynthConfig::parse("user_zipf = nan").unwrap_err().to_string();
+        assert!(e.contains("user_zipf = NaN: must be a finite number"), "{e}");
+        let c = SynthConfig { item_zipf: f64::NAN, ..SynthConfig::default() };
+        assert!(c.validate().unwrap_err().to_string().contains("zipf exponents must be positive and finite"));
+    }
 }

@@ -14,6 +14,10 @@
 //! * Serving: `f(g([s, h(x)]))` with `s` the sample's real missing mask, also for complete samples.
 //! * Ablations: `recon_weight = 0` (without L_recon) and `aux_weight = 0` (without L_aux).
 
+use super::{Enhance, NoisePlan};
+use crate::base::Base;
+use crate::ctr::{Losses, TrainInputs};
+use crate::losses::bce_with_logits;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::relu;
@@ -49,19 +53,32 @@ impl Default for AsymDiffRecConfig {
     }
 }
 
-/// The reverse-process network `g([s, z])`.
+/// The reverse-process network `g([s, z])`, with the loss weights of its config.
 #[derive(Module, Debug)]
 pub struct AsymDenoiser {
     layers: Vec<Linear>,
+    #[module(skip)]
+    cfg: AsymDiffRecConfig,
 }
 
 impl AsymDiffRecConfig {
+    /// `asymdiffrec`, or the ablation it is (`-wo-recon`, `-wo-aux`).
+    pub fn name(&self) -> &'static str {
+        if self.recon_weight == 0.0 {
+            "asymdiffrec-wo-recon"
+        } else if self.aux_weight == 0.0 {
+            "asymdiffrec-wo-aux"
+        } else {
+            "asymdiffrec"
+        }
+    }
+
     pub fn init(&self, fields: usize, latent_dim: usize, device: &Device) -> AsymDenoiser {
         let mut widths = vec![fields + latent_dim];
         widths.extend(std::iter::repeat_n(self.hidden, self.layers.max(1) - 1));
         widths.push(latent_dim);
         let layers = widths.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect();
-        AsymDenoiser { layers }
+        AsymDenoiser { layers, cfg: self.clone() }
     }
 }
 
@@ -77,5 +94,29 @@ impl AsymDenoiser {
             }
         }
         x
+    }
+}
+
+impl Enhance for AsymDenoiser {
+    fn noise_plan(&self) -> NoisePlan {
+        NoisePlan::UniformDrop { max_fraction: self.cfg.max_drop_fraction }
+    }
+
+    /// `z[1]` is `h(x_T)` of the feature-dropped copy, whose mask (originally missing plus
+    /// dropped fields) is `inp.copy_masks[0]`.
+    fn losses(&self, base: &Base, z: &[Tensor<2>], inp: &TrainInputs<'_>) -> Losses {
+        let c = &self.cfg;
+        let z0 = z[0].clone();
+        let main = bce_with_logits(base.f(z0.clone()), inp.y.clone());
+        let z0p = self.forward(inp.copy_masks[0].clone(), z[1].clone());
+        let target = if c.stop_gradient { z0.detach() } else { z0 };
+        let recon = (z0p.clone() - target).powi_scalar(2).mean();
+        let aux = bce_with_logits(base.f(z0p), inp.y.clone());
+        let total = main.clone() * c.main_weight + recon.clone() * c.recon_weight + aux.clone() * c.aux_weight;
+        Losses { total, main, extra: vec![("recon", recon), ("aux", aux)] }
+    }
+
+    fn serve(&self, z: Tensor<2>, s: Tensor<2>) -> Tensor<2> {
+        self.forward(s, z)
     }
 }

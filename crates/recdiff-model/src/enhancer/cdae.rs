@@ -8,7 +8,11 @@
 //! fields only (missing fields have no target), against the clean embeddings with stop-gradient.
 //! Loss `L_main + w_recon · L_recon`; serving is the plain `f(h(x))`.
 
+use super::{Enhance, NoisePlan};
+use crate::base::Base;
 use crate::base::mlp::{relu_stack, run_stack};
+use crate::ctr::{Losses, TrainInputs};
+use crate::losses::{bce_with_logits, masked_mse};
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
@@ -33,12 +37,19 @@ impl Default for CdaeConfig {
 pub struct CdaeDecoder {
     hidden: Vec<Linear>,
     out: Linear,
+    /// Embedded fields and their width (the reconstruction target is `[B, fields * dim]`).
+    fields: usize,
+    dim: usize,
+    #[module(skip)]
+    cfg: CdaeConfig,
 }
 
 impl CdaeConfig {
-    pub fn init(&self, latent_dim: usize, input_width: usize, device: &Device) -> CdaeDecoder {
+    /// A decoder from the base's latent to `fields` embeddings of width `dim`.
+    pub fn init(&self, latent_dim: usize, fields: usize, dim: usize, device: &Device) -> CdaeDecoder {
         let (hidden, width) = relu_stack(latent_dim, &self.hidden, device);
-        CdaeDecoder { hidden, out: LinearConfig::new(width, input_width).init(device) }
+        let out = LinearConfig::new(width, fields * dim).init(device);
+        CdaeDecoder { hidden, out, fields, dim, cfg: self.clone() }
     }
 }
 
@@ -46,5 +57,27 @@ impl CdaeDecoder {
     /// `[B, latent]` -> reconstructed embeddings `[B, F*D]`.
     pub fn forward(&self, z: Tensor<2>) -> Tensor<2> {
         self.out.forward(run_stack(&self.hidden, z))
+    }
+}
+
+impl Enhance for CdaeDecoder {
+    fn noise_plan(&self) -> NoisePlan {
+        NoisePlan::BernoulliDrop { p: self.cfg.corruption }
+    }
+
+    /// Reconstructs the clean rows' present-field embeddings (stop-gradient) from `z[1]`, the
+    /// latent of the field-dropped copy.
+    fn losses(&self, base: &Base, z: &[Tensor<2>], inp: &TrainInputs<'_>) -> Losses {
+        let b = inp.y.dims()[0];
+        let main = bce_with_logits(base.f(z[0].clone()), inp.y.clone());
+        let clean = inp.x.clone().narrow(0, 0, b).detach();
+        let present = (inp.clean_mask.clone().neg() + 1.0).reshape([b, self.fields, 1]).repeat_dim(2, self.dim);
+        let recon = masked_mse(self.forward(z[1].clone()), clean, present.reshape([b, self.fields * self.dim]));
+        let total = main.clone() + recon.clone() * self.cfg.recon_weight;
+        Losses { total, main, extra: vec![("recon", recon)] }
+    }
+
+    fn serve(&self, z: Tensor<2>, _s: Tensor<2>) -> Tensor<2> {
+        z
     }
 }

@@ -8,10 +8,16 @@
 //! AsymDiffRec, so the comparison isolates the noise. Serving: `f(d(sqrt(ᾱ_s) z0, s))` at the
 //! smallest step `s = 1` without added noise (deterministic).
 
+use super::{Enhance, LatentNoise, NoisePlan};
+use crate::base::Base;
 use crate::base::mlp::{relu_stack, run_stack};
+use crate::ctr::{Losses, TrainInputs};
+use crate::losses::bce_with_logits;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor, TensorData};
+use rand::{Rng, RngCore};
+use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 pub use crate::diffusion::schedule::BetaSchedule;
@@ -52,7 +58,8 @@ impl DiffRecConfig {
 
     pub fn init(&self, latent_dim: usize, device: &Device) -> DiffRecDenoiser {
         let (hidden, width) = relu_stack(latent_dim + self.time_dim, &self.hidden, device);
-        DiffRecDenoiser { hidden, out: LinearConfig::new(width, latent_dim).init(device), time_dim: self.time_dim }
+        let out = LinearConfig::new(width, latent_dim).init(device);
+        DiffRecDenoiser { hidden, out, time_dim: self.time_dim, cfg: self.clone() }
     }
 }
 
@@ -75,6 +82,8 @@ pub struct DiffRecDenoiser {
     hidden: Vec<Linear>,
     out: Linear,
     time_dim: usize,
+    #[module(skip)]
+    cfg: DiffRecConfig,
 }
 
 impl DiffRecDenoiser {
@@ -83,6 +92,49 @@ impl DiffRecDenoiser {
         let emb = time_embedding(t, self.time_dim, &zt.device());
         self.out.forward(run_stack(&self.hidden, Tensor::cat(vec![zt, emb], 1)))
     }
+}
+
+impl Enhance for DiffRecDenoiser {
+    fn noise_plan(&self) -> NoisePlan {
+        NoisePlan::None
+    }
+
+    fn latent_noise(&self, batch: usize, latent: usize, rng: &mut dyn RngCore) -> Option<LatentNoise> {
+        let eps = (0..batch * latent).map(|_| StandardNormal.sample(&mut *rng)).collect();
+        let t = (0..batch).map(|_| rng.random_range(1..=self.cfg.steps.max(1))).collect();
+        Some(LatentNoise { eps, t })
+    }
+
+    /// `z_t = sqrt(ᾱ_t) z0 + sqrt(1 - ᾱ_t) ε` of the detached clean latent; the denoiser predicts
+    /// `z0`, and `f` of the prediction is trained too.
+    fn losses(&self, base: &Base, z: &[Tensor<2>], inp: &TrainInputs<'_>) -> Losses {
+        let c = &self.cfg;
+        let z0 = z[0].clone();
+        let main = bce_with_logits(base.f(z0.clone()), inp.y.clone());
+        let ab = c.alpha_bars();
+        let device = z0.device();
+        let (eps, t) = inp.noise();
+        let a = column(t.iter().map(|&t| ab[t - 1].sqrt() as f32).collect(), &device);
+        let s = column(t.iter().map(|&t| (1.0 - ab[t - 1]).sqrt() as f32).collect(), &device);
+        let target = z0.detach();
+        let zt = target.clone() * a + eps * s;
+        let z0p = self.forward(zt, t);
+        let recon = (z0p.clone() - target).powi_scalar(2).mean();
+        let aux = bce_with_logits(base.f(z0p), inp.y.clone());
+        let total = main.clone() + recon.clone() * c.recon_weight + aux.clone() * c.aux_weight;
+        Losses { total, main, extra: vec![("recon", recon), ("aux", aux)] }
+    }
+
+    /// The denoiser at `t = 1` (no `sqrt(ᾱ_1)` input scaling; ᾱ_1 ≈ 1).
+    fn serve(&self, z: Tensor<2>, _s: Tensor<2>) -> Tensor<2> {
+        let n = z.dims()[0];
+        self.forward(z, &vec![1; n])
+    }
+}
+
+fn column(values: Vec<f32>, device: &Device) -> Tensor<2> {
+    let n = values.len();
+    Tensor::from_data(TensorData::new(values, [n, 1]), device)
 }
 
 #[cfg(test)]

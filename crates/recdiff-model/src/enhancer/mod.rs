@@ -8,15 +8,23 @@
 //! | MultiVAE | — (latent noise) | `f(mu(h(x)))` |
 //! | SSL | two masked views | `f(h(x))` |
 //! | DiffRec | — (latent Gaussian noise) | `f(d(z, 1))` |
+//!
+//! Each enhancer is one file: its config (`[model.enhancer] kind = …`), its module, and its
+//! [`Enhance`] impl (noise, losses, serving transform). [`EnhancerConfig`] and [`Enhancer`] have one
+//! arm per file.
 
 pub mod asymdiffrec;
 pub mod cdae;
 pub mod diffrec;
 pub mod multivae;
+pub mod plain;
 pub mod ssl;
 
+use crate::base::Base;
+use crate::ctr::{Losses, TrainInputs};
 use burn::module::Module;
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
+use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -53,13 +61,46 @@ pub enum NoisePlan {
     },
 }
 
+impl NoisePlan {
+    /// Corrupted copies this plan stacks under the clean rows.
+    pub fn copies(self) -> usize {
+        match self {
+            NoisePlan::None => 0,
+            NoisePlan::UniformDrop { .. } | NoisePlan::BernoulliDrop { .. } => 1,
+            NoisePlan::TwoViews { .. } => 2,
+        }
+    }
+}
+
+/// Latent noise an enhancer draws per batch from the experiment's seeded RNG.
+pub struct LatentNoise {
+    /// Standard-normal `[B * latent]`, row-major.
+    pub eps: Vec<f32>,
+    /// Diffusion steps per sample, 1-based (empty when the enhancer has none).
+    pub t: Vec<usize>,
+}
+
+/// What an enhancer does, implemented in its own file.
+pub trait Enhance {
+    /// The corrupted copies of the batch it trains on.
+    fn noise_plan(&self) -> NoisePlan;
+    /// Latent noise for a batch of `batch` samples with latent width `latent`; `None` when the
+    /// enhancer draws none.
+    fn latent_noise(&self, _batch: usize, _latent: usize, _rng: &mut dyn RngCore) -> Option<LatentNoise> {
+        None
+    }
+    /// The weighted training loss. `z[0]` is `h` of the clean rows, `z[1..]` of each corrupted copy
+    /// (as many as [`Enhance::noise_plan`] asks for).
+    fn losses(&self, base: &Base, z: &[Tensor<2>], inp: &TrainInputs<'_>) -> Losses;
+    /// The serving transform of `z` (`[B, latent]`) given the missing mask `s` (`[B, F]`).
+    fn serve(&self, z: Tensor<2>, s: Tensor<2>) -> Tensor<2>;
+}
+
 impl EnhancerConfig {
     pub fn name(&self) -> &'static str {
         match self {
             EnhancerConfig::None => "none",
-            EnhancerConfig::AsymDiffRec(a) if a.recon_weight == 0.0 => "asymdiffrec-wo-recon",
-            EnhancerConfig::AsymDiffRec(a) if a.aux_weight == 0.0 => "asymdiffrec-wo-aux",
-            EnhancerConfig::AsymDiffRec(_) => "asymdiffrec",
+            EnhancerConfig::AsymDiffRec(a) => a.name(),
             EnhancerConfig::Cdae(_) => "cdae",
             EnhancerConfig::MultiVae(_) => "multivae",
             EnhancerConfig::Ssl(_) => "ssl",
@@ -67,42 +108,40 @@ impl EnhancerConfig {
         }
     }
 
-    pub fn noise_plan(&self) -> NoisePlan {
-        match self {
-            EnhancerConfig::AsymDiffRec(a) => NoisePlan::UniformDrop { max_fraction: a.max_drop_fraction },
-            EnhancerConfig::Cdae(c) => NoisePlan::BernoulliDrop { p: c.corruption },
-            EnhancerConfig::Ssl(s) => {
-                NoisePlan::TwoViews { p: s.mask_rate, correlated: s.masking == ssl::Masking::Correlated }
-            }
-            _ => NoisePlan::None,
-        }
-    }
-
-    /// Whether training draws standard-normal latent noise (and diffusion steps).
-    pub fn latent_noise(&self) -> bool {
-        matches!(self, EnhancerConfig::MultiVae(_) | EnhancerConfig::DiffRec(_))
-    }
-
+    /// The enhancer's module for `fields` embedded fields of `dim` each and a base latent width.
     pub fn init(&self, fields: usize, dim: usize, latent: usize, device: &Device) -> Enhancer {
-        let mut e = Enhancer { asym: None, cdae: None, vae: None, ssl: None, diffrec: None };
         match self {
-            EnhancerConfig::None => {}
-            EnhancerConfig::AsymDiffRec(c) => e.asym = Some(c.init(fields, latent, device)),
-            EnhancerConfig::Cdae(c) => e.cdae = Some(c.init(latent, fields * dim, device)),
-            EnhancerConfig::MultiVae(c) => e.vae = Some(c.init(latent, device)),
-            EnhancerConfig::Ssl(c) => e.ssl = Some(c.init(latent, device)),
-            EnhancerConfig::DiffRec(c) => e.diffrec = Some(c.init(latent, device)),
+            EnhancerConfig::None => Enhancer::None(plain::Plain::default()),
+            EnhancerConfig::AsymDiffRec(c) => Enhancer::AsymDiffRec(c.init(fields, latent, device)),
+            EnhancerConfig::Cdae(c) => Enhancer::Cdae(c.init(latent, fields, dim, device)),
+            EnhancerConfig::MultiVae(c) => Enhancer::MultiVae(c.init(latent, device)),
+            EnhancerConfig::Ssl(c) => Enhancer::Ssl(c.init(latent, device)),
+            EnhancerConfig::DiffRec(c) => Enhancer::DiffRec(c.init(latent, device)),
         }
-        e
     }
 }
 
-/// The enhancer's own networks; the one matching the config is present.
+/// The enhancer's networks: one arm per enhancer file.
 #[derive(Module, Debug)]
-pub struct Enhancer {
-    pub asym: Option<asymdiffrec::AsymDenoiser>,
-    pub cdae: Option<cdae::CdaeDecoder>,
-    pub vae: Option<multivae::VaeHead>,
-    pub ssl: Option<ssl::Projector>,
-    pub diffrec: Option<diffrec::DiffRecDenoiser>,
+pub enum Enhancer {
+    None(plain::Plain),
+    AsymDiffRec(asymdiffrec::AsymDenoiser),
+    Cdae(cdae::CdaeDecoder),
+    MultiVae(multivae::VaeHead),
+    Ssl(ssl::Projector),
+    DiffRec(diffrec::DiffRecDenoiser),
+}
+
+impl Enhancer {
+    /// The enhancer behind its [`Enhance`] interface.
+    pub fn get(&self) -> &dyn Enhance {
+        match self {
+            Enhancer::None(e) => e,
+            Enhancer::AsymDiffRec(e) => e,
+            Enhancer::Cdae(e) => e,
+            Enhancer::MultiVae(e) => e,
+            Enhancer::Ssl(e) => e,
+            Enhancer::DiffRec(e) => e,
+        }
+    }
 }

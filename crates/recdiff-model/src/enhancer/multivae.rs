@@ -7,9 +7,15 @@
 //! over the batch) with β annealed linearly from 0 to `beta` over `anneal_steps` steps, as
 //! MultiVAE does. Serving uses the mean: `f(mu)`.
 
+use super::{Enhance, LatentNoise, NoisePlan};
+use crate::base::Base;
+use crate::ctr::{Losses, TrainInputs};
+use crate::losses::{bce_with_logits, kl_standard_normal};
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
+use rand::RngCore;
+use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +40,7 @@ impl MultiVaeConfig {
         VaeHead {
             mu: LinearConfig::new(latent_dim, latent_dim).init(device),
             logvar: LinearConfig::new(latent_dim, latent_dim).init(device),
+            cfg: self.clone(),
         }
     }
 }
@@ -42,6 +49,8 @@ impl MultiVaeConfig {
 pub struct VaeHead {
     mu: Linear,
     logvar: Linear,
+    #[module(skip)]
+    cfg: MultiVaeConfig,
 }
 
 impl VaeHead {
@@ -52,5 +61,29 @@ impl VaeHead {
 
     pub fn mean(&self, z: Tensor<2>) -> Tensor<2> {
         self.mu.forward(z)
+    }
+}
+
+impl Enhance for VaeHead {
+    fn noise_plan(&self) -> NoisePlan {
+        NoisePlan::None
+    }
+
+    fn latent_noise(&self, batch: usize, latent: usize, rng: &mut dyn RngCore) -> Option<LatentNoise> {
+        let eps = (0..batch * latent).map(|_| StandardNormal.sample(&mut *rng)).collect();
+        Some(LatentNoise { eps, t: vec![] })
+    }
+
+    fn losses(&self, base: &Base, z: &[Tensor<2>], inp: &TrainInputs<'_>) -> Losses {
+        let (mu, logvar) = self.forward(z[0].clone());
+        let sample = mu.clone() + inp.noise().0 * (logvar.clone() * 0.5).exp();
+        let main = bce_with_logits(base.f(sample), inp.y.clone());
+        let kl = kl_standard_normal(mu, logvar);
+        let total = main.clone() + kl.clone() * self.cfg.beta_at(inp.step);
+        Losses { total, main, extra: vec![("kl", kl)] }
+    }
+
+    fn serve(&self, z: Tensor<2>, _s: Tensor<2>) -> Tensor<2> {
+        self.mean(z)
     }
 }

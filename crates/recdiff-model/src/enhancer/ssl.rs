@@ -8,7 +8,11 @@
 //! view 2, so the views are complementary. Both views go through `h` with the clean batch (one
 //! stacked pass). Loss `L_main + w_ssl · InfoNCE`; serving is the plain `f(h(x))`.
 
+use super::{Enhance, NoisePlan};
+use crate::base::Base;
 use crate::base::mlp::{relu_stack, run_stack};
+use crate::ctr::{Losses, TrainInputs};
+use crate::losses::{bce_with_logits, info_nce};
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
@@ -41,18 +45,38 @@ impl Default for SslConfig {
 pub struct Projector {
     layers: Vec<Linear>,
     out: Linear,
+    #[module(skip)]
+    cfg: SslConfig,
 }
 
 impl SslConfig {
     pub fn init(&self, latent_dim: usize, device: &Device) -> Projector {
         let (hidden, last) = self.projection.split_last().map_or((&[][..], latent_dim), |(l, h)| (h, *l));
         let (layers, width) = relu_stack(latent_dim, hidden, device);
-        Projector { layers, out: LinearConfig::new(width, last).init(device) }
+        Projector { layers, out: LinearConfig::new(width, last).init(device), cfg: self.clone() }
     }
 }
 
 impl Projector {
     pub fn forward(&self, z: Tensor<2>) -> Tensor<2> {
         self.out.forward(run_stack(&self.layers, z))
+    }
+}
+
+impl Enhance for Projector {
+    fn noise_plan(&self) -> NoisePlan {
+        NoisePlan::TwoViews { p: self.cfg.mask_rate, correlated: self.cfg.masking == Masking::Correlated }
+    }
+
+    /// InfoNCE between the projections of the two masked views `z[1]`, `z[2]`.
+    fn losses(&self, base: &Base, z: &[Tensor<2>], inp: &TrainInputs<'_>) -> Losses {
+        let main = bce_with_logits(base.f(z[0].clone()), inp.y.clone());
+        let ssl = info_nce(self.forward(z[1].clone()), self.forward(z[2].clone()), self.cfg.temperature);
+        let total = main.clone() + ssl.clone() * self.cfg.ssl_weight;
+        Losses { total, main, extra: vec![("ssl", ssl)] }
+    }
+
+    fn serve(&self, z: Tensor<2>, _s: Tensor<2>) -> Tensor<2> {
+        z
     }
 }

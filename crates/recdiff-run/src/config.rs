@@ -8,6 +8,7 @@
 //! schema = "ml-100k.schema.toml"
 //! split = { kind = "random", ratios = [0.8, 0.1, 0.1], seed = 42 }
 //! [model]
+//! kind = "ctr"                 # the CTR ranking family (sequential models: sasrec | dreamrec | dimerec)
 //! embedding_dim = 16
 //! [model.base]
 //! kind = "dcnv2"               # dcnv2 | deepfm | mlp
@@ -58,9 +59,19 @@ pub struct DataConfig {
     pub encoded: Option<PathBuf>,
 }
 
+/// `[model] kind` of the CTR family: a base ranker plus an enhancer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    #[default]
+    Ctr,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
+    /// `ctr`; runs written before the field existed read as `ctr`.
+    pub kind: ModelKind,
     pub embedding_dim: usize,
     pub embedding_init_std: f32,
     pub embedding_optimizer: SparseOptimizer,
@@ -81,6 +92,7 @@ impl ModelConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         Self {
+            kind: ModelKind::Ctr,
             embedding_dim: 16,
             embedding_init_std: 0.01,
             embedding_optimizer: SparseOptimizer::default(),
@@ -102,6 +114,15 @@ pub enum Metric {
 impl Metric {
     pub fn higher_is_better(self) -> bool {
         !matches!(self, Metric::Logloss)
+    }
+
+    /// The metric's name in `results.json`, logs and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Auc => "auc",
+            Metric::Uauc => "uauc",
+            Metric::Logloss => "logloss",
+        }
     }
 }
 
@@ -176,10 +197,19 @@ impl ExperimentConfig {
     /// Reads a config and resolves its relative paths against the file's directory.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.into(), source })?;
-        let mut c: ExperimentConfig =
-            toml::from_str(&text).map_err(|e| ConfigError::Invalid { path: path.into(), message: e.to_string() })?;
-        c.validate().map_err(|message| ConfigError::Invalid { path: path.into(), message })?;
-        let dir = path.parent().unwrap_or(Path::new("."));
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid { path: path.into(), message: e.to_string() })?;
+        Self::from_table(table, path.parent().unwrap_or(Path::new(".")), path)
+    }
+
+    /// Checks a parsed config (unknown keys, numbers, ranges) and resolves its relative paths
+    /// against `dir`; `origin` names it in errors.
+    pub fn from_table(table: toml::Table, dir: &Path, origin: &Path) -> Result<Self, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid { path: origin.into(), message };
+        recdiff_data::numbers::check_numbers(&table, &[]).map_err(invalid)?;
+        let mut c: ExperimentConfig = table.try_into().map_err(|e: toml::de::Error| invalid(e.to_string()))?;
+        c.validate().map_err(invalid)?;
         c.data.schema = resolve(dir, &c.data.schema);
         c.data.encoded = c.data.encoded.as_deref().map(|p| resolve(dir, p));
         Ok(c)
@@ -195,6 +225,9 @@ impl ExperimentConfig {
         }
         if self.model.embedding_dim == 0 || self.model.base.latent_dim() == 0 {
             return Err("model.embedding_dim and model.base.latent_dim must be positive".into());
+        }
+        if !(self.model.embedding_init_std.is_finite() && self.model.embedding_init_std > 0.0) {
+            return Err(format!("model.embedding_init_std must be positive, got {}", self.model.embedding_init_std));
         }
         Ok(())
     }

@@ -20,14 +20,16 @@ struct Fixture {
     data: PathBuf,
     base: PathBuf,
     asym: PathBuf,
+    /// AsymDiffRec trained on a schema without a user key (as Criteo and most public CTR logs).
+    no_user: PathBuf,
     rows: Vec<[Features; 3]>,
 }
 
-fn train(dir: &Path, name: &str, asym: bool) -> PathBuf {
+fn train(dir: &Path, name: &str, asym: bool, schema: &str) -> PathBuf {
     let enhancer = if asym { "[model.enhancer]\nkind = \"asymdiffrec\"\nhidden = 64\n" } else { "" };
     let text = format!(
-        "name = \"{name}\"\nseed = 5\n[data]\nschema = \"data/schema.toml\"\nencoded = \"encoded\"\n\
-         [model]\nembedding_dim = 8\n[model.base]\nkind = \"dcnv2\"\ncross_layers = 2\ndeep = [32]\nlatent_dim = 16\n\
+        "name = \"{name}\"\nseed = 5\n[data]\nschema = \"data/{schema}\"\nencoded = \"encoded-{schema}\"\n\
+         [model]\nkind = \"ctr\"\nembedding_dim = 8\n[model.base]\nkind = \"dcnv2\"\ncross_layers = 2\ndeep = [32]\nlatent_dim = 16\n\
          {enhancer}[train]\nbatch_size = 512\nepochs = 1\nprogress = false\n"
     );
     let path = dir.join(format!("{name}.toml"));
@@ -52,11 +54,14 @@ fn fixture() -> &'static Fixture {
             ..Default::default()
         };
         synth::generate(&cfg, &data).unwrap();
-        let base = train(dir.path(), "base", false);
-        let asym = train(dir.path(), "asym", true);
+        let base = train(dir.path(), "base", false, "schema.toml");
+        let asym = train(dir.path(), "asym", true, "schema.toml");
+        let text = std::fs::read_to_string(data.join("schema.toml")).unwrap().replace("user = \"user_id\"\n", "");
+        std::fs::write(data.join("no-user.toml"), text).unwrap();
+        let no_user = train(dir.path(), "no-user", true, "no-user.toml");
         let schema = recdiff_data::Schema::load(&data.join("schema.toml")).unwrap();
         let rows = loadgen::sample_rows(&schema, 300).unwrap();
-        Fixture { data, base, asym, rows, _dir: dir }
+        Fixture { data, base, asym, no_user, rows, _dir: dir }
     })
 }
 
@@ -112,7 +117,7 @@ fn scores_equal_recdiff_predict_on_the_same_rows() {
     let f = fixture();
     let tmp = tempfile::tempdir().unwrap();
     let cols = columns(&f.rows);
-    for run in [&f.base, &f.asym] {
+    for run in [&f.base, &f.asym, &f.no_user] {
         let server = start(run, |_| {}, ExtraRoutes::new());
         let a = agent();
         // Independent rows through /v1/score:batch.

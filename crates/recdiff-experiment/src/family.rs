@@ -1,0 +1,80 @@
+//! The seam between the experiment layer and a model family.
+//!
+//! A family (CTR ranking, sequential retrieval, …) implements [`Family`]: it recognises its configs
+//! by their `[model] kind`, checks and resolves them into an [`Experiment`], and trains one seed of
+//! it into a run directory. Everything around that — the seed loop, resume by config hash,
+//! comparisons, tables — is family-independent and lives in this crate; the binary lists the
+//! families it knows.
+
+use crate::metrics::MetricSpec;
+use crate::record::RunRecord;
+use std::path::Path;
+
+/// A family's error, boxed so the layer can carry any family's typed error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A model family.
+pub trait Family: Sync {
+    /// `ctr`, `seq`, …
+    fn name(&self) -> &'static str;
+    /// The `[model] kind` values this family trains.
+    fn kinds(&self) -> &'static [&'static str];
+    /// Checks a config (as parsed TOML) and resolves its relative paths against `dir`. `origin`
+    /// names where the config came from, for error messages.
+    fn load(&self, cfg: toml::Table, dir: &Path, origin: &Path) -> Result<Box<dyn Experiment>, BoxError>;
+}
+
+/// Where one seed of an experiment trains.
+#[derive(Debug, Clone)]
+pub struct RunPlan<'a> {
+    pub seed: u64,
+    /// The run directory.
+    pub out: &'a Path,
+    /// A directory data may be cached in and shared between runs (encoded splits).
+    pub cache: Option<&'a Path>,
+    /// Continue an interrupted run from its last checkpoint where the family keeps one.
+    pub resume: bool,
+}
+
+/// A checked, resolved experiment config of some family.
+pub trait Experiment {
+    fn family(&self) -> &'static str;
+    fn name(&self) -> &str;
+    /// The model, e.g. `dcnv2+asymdiffrec`, `sasrec`.
+    fn model(&self) -> String;
+    /// The resolved config as TOML: saved beside each run, and hashed to key its directory.
+    fn resolved(&self) -> Result<toml::Table, BoxError>;
+    /// Every metric an evaluation of this experiment reports.
+    fn metrics(&self) -> Vec<MetricSpec>;
+    /// The metrics a comparison table shows by default.
+    fn columns(&self) -> Vec<String>;
+    /// The validation metric early stopping watches.
+    fn stopping_metric(&self) -> String;
+    /// The config's seed (`seed`, default 1).
+    fn seed(&self) -> u64;
+    /// The config's run directory (`output`, default `runs/<name>`).
+    fn output_dir(&self) -> std::path::PathBuf;
+    /// Trains one seed and writes its run directory, `results.json` last.
+    fn run(&self, plan: &RunPlan<'_>) -> Result<RunRecord, BoxError>;
+}
+
+/// The family that trains `cfg`, by its `[model] kind`.
+pub fn family_of<'a>(families: &[&'a dyn Family], cfg: &toml::Table) -> Result<&'a dyn Family, String> {
+    let known = || families.iter().flat_map(|f| f.kinds().iter().copied()).collect::<Vec<_>>().join(", ");
+    let Some(kind) = cfg.get("model").and_then(|m| m.get("kind")).and_then(|k| k.as_str()) else {
+        return Err(format!("[model] kind is missing: name the model family or model, one of {}", known()));
+    };
+    families
+        .iter()
+        .copied()
+        .find(|f| f.kinds().contains(&kind))
+        .ok_or_else(|| format!("[model] kind {kind:?} is not a model recdiff knows; known: {}", known()))
+}
+
+/// Reads an experiment config file of any family.
+pub fn load_experiment(families: &[&dyn Family], path: &Path) -> Result<Box<dyn Experiment>, BoxError> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let table: toml::Table = text.parse().map_err(|e| format!("{}: {e}", path.display()))?;
+    let family = family_of(families, &table).map_err(|e| format!("{}: {e}", path.display()))?;
+    family.load(table, path.parent().unwrap_or(Path::new(".")), path)
+}

@@ -1,0 +1,30 @@
+//! recdiff's experiment layer, the same for every model family.
+//!
+//! * [`metrics`]: metrics by name, absent as `None`, and each family's registry of what it reports.
+//! * [`stopping`]: the one early-stopping rule.
+//! * [`optim`]: the one optimiser builder for dense weights.
+//! * [`hash`]: the config hash that keys run directories.
+//! * [`record`]: `results.json`, what a finished run reports.
+//! * [`family`]: the [`Family`] / [`Experiment`] seam a model family implements.
+//! * [`seeds`]: the one seed loop, resuming runs finished under the same config hash.
+//! * [`compare`] and [`table`]: comparisons of any family's experiments and their tables.
+//!
+//! * [`progress`]: progress bars of long loops, drawn by whatever sink the program installs.
+//!
+//! Nothing here prints: logs go through `tracing`, progress through [`progress`], results are returned.
+
+pub mod compare;
+pub mod family;
+pub mod hash;
+pub mod metrics;
+pub mod optim;
+pub mod progress;
+pub mod record;
+pub mod seeds;
+pub mod stopping;
+pub mod table;
+
+pub use family::{BoxError, Experiment, Family, RunPlan};
+pub use metrics::{MetricSpec, Metrics};
+pub use record::RunRecord;
+pub use stopping::{EarlyStopping, StopState, Verdict};

@@ -1,0 +1,96 @@
+//! A trained CTR run opened read-only: its resolved config, the codecs of its `meta.json`, the best
+//! checkpoint's dense weights on burn's flex backend *without* autodiff, and its embedding tables
+//! (only the weights of `embeddings.safetensors`, read through a memory map; the optimiser moments
+//! are never read). Opening writes nothing and encodes nothing: evaluation, prediction, robustness
+//! and serving all load a run through here.
+//!
+//! A run directory written by `recdiff train`:
+//! ```text
+//! config.resolved.toml   the experiment config, paths resolved
+//! meta.json              schema, split, per-field codecs and vocabularies
+//! best/                  dense.safetensors, embeddings.safetensors, optimizer.bin, param_ids.json, state.json
+//! last/                  the same, for resuming
+//! log.jsonl, results.json, curves.svg
+//! ```
+
+use crate::RunError;
+use crate::config::ExperimentConfig;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::tensor::Device;
+use recdiff_data::{EncodedMeta, SplitFile};
+use recdiff_model::{CtrModel, EmbeddingStore};
+use std::path::{Path, PathBuf};
+
+/// The resolved config a run was trained under.
+pub const CONFIG_FILE: &str = "config.resolved.toml";
+
+/// Reads `<run>/config.resolved.toml`.
+pub fn load_config(run: &Path) -> Result<ExperimentConfig, RunError> {
+    let path = run.join(CONFIG_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| RunError::at(&path, e))?;
+    let cfg: ExperimentConfig = toml::from_str(&text).map_err(|e| RunError::at(&path, e))?;
+    cfg.validate().map_err(|e| RunError::at(&path, e))?;
+    Ok(cfg)
+}
+
+/// A trained CTR run, ready to score.
+pub struct CtrRun {
+    pub dir: PathBuf,
+    pub cfg: ExperimentConfig,
+    pub meta: EncodedMeta,
+    pub model: CtrModel,
+    pub store: EmbeddingStore,
+    pub device: Device,
+}
+
+impl CtrRun {
+    /// Opens the best checkpoint of the run in `run`.
+    pub fn open(run: &Path) -> Result<Self, RunError> {
+        let cfg = load_config(run)?;
+        let meta = match EncodedMeta::load(run) {
+            Ok(meta) => meta,
+            // Runs trained before meta.json was copied into the run dir.
+            Err(_) => EncodedMeta::load(&data_dir(run, &cfg))
+                .map_err(|e| RunError::at(run, format!("no meta.json in the run or its data: {e}")))?,
+        };
+        let best = run.join("best");
+        let m = &cfg.model;
+        let device = Device::flex();
+        let mut model = m.ctr().init(meta.fields.len(), m.embedding_dim, cfg.seed, &device);
+        let dense_path = best.join("dense.safetensors");
+        let dense = std::fs::read(&dense_path).map_err(|e| RunError::at(&dense_path, e))?;
+        let applied = model
+            .load_from(&mut SafetensorsStore::from_bytes(Some(dense)))
+            .map_err(|e| RunError::at(&dense_path, format!("{e:?}")))?;
+        if !applied.missing.is_empty() {
+            return Err(RunError::at(&dense_path, format!("missing tensors {:?}", applied.missing)));
+        }
+        let emb_path = best.join("embeddings.safetensors");
+        let file = std::fs::File::open(&emb_path).map_err(|e| RunError::at(&emb_path, e))?;
+        // SAFETY: checkpoints are written to a temporary directory and renamed into place, never
+        // modified in place, so the mapped bytes do not change while mapped; the weights are
+        // copied out before the map is dropped.
+        let mapped = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| RunError::at(&emb_path, e))?;
+        let store = recdiff_model::embedding_io::serving_store(&meta.fields, m.embedding_dim, &mapped)
+            .map_err(|e| RunError::at(&emb_path, e))?;
+        Ok(Self { dir: run.to_path_buf(), cfg, meta, model, store, device })
+    }
+
+    /// One encoded split of the data the run was trained on. The data must be the same encoding
+    /// (schema and split) the run recorded; it is never re-encoded here.
+    pub fn split(&self, split: u8) -> Result<SplitFile, RunError> {
+        let dir = data_dir(&self.dir, &self.cfg);
+        let encoded = EncodedMeta::load(&dir).map_err(|e| {
+            RunError::at(&dir, format!("the run's encoded data is missing ({e}); train the run again to re-create it"))
+        })?;
+        if encoded.schema != self.meta.schema || encoded.split != self.meta.split {
+            return Err(RunError::at(&dir, "was re-encoded for another schema or split since this run was trained"));
+        }
+        SplitFile::open(&EncodedMeta::split_path(&dir, split)).map_err(|e| RunError::at(&dir, e))
+    }
+}
+
+/// Where a run's encoded splits live: the config's shared cache, or `<run>/data`.
+pub fn data_dir(run: &Path, cfg: &ExperimentConfig) -> PathBuf {
+    cfg.data.encoded.clone().unwrap_or_else(|| run.join("data"))
+}

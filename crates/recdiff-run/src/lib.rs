@@ -1,0 +1,30 @@
+//! recdiff's run-directory contract: what a training run leaves behind and how inference reads it
+//! back without writing anything.
+//!
+//! * [`config`]: the CTR experiment config (`[data]`, `[model] kind = "ctr"`, `[train]`).
+//! * [`ctr`]: a trained CTR run opened read-only (eval, predict, robustness, serve).
+//!
+//! This crate depends on the data and model crates only, so serving needs no training or
+//! plotting code.
+
+pub mod config;
+pub mod ctr;
+
+pub use config::ExperimentConfig;
+pub use ctr::CtrRun;
+
+use std::path::{Path, PathBuf};
+
+/// Why a run could not be read: the file, and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct RunError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl RunError {
+    pub fn at(path: &Path, message: impl ToString) -> Self {
+        Self { path: path.to_path_buf(), message: message.to_string() }
+    }
+}

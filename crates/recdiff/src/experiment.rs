@@ -1,0 +1,160 @@
+//! `recdiff train`, `recdiff compare` and `recdiff eval` for every model family: the config's
+//! `[model] kind` picks the family, the experiment layer does the rest.
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use recdiff_experiment::compare::{Plan, Row, cap_epochs};
+use recdiff_experiment::{Experiment, Family, RunPlan, RunRecord};
+use std::path::{Path, PathBuf};
+
+/// The families this program trains.
+pub fn families() -> [&'static dyn Family; 2] {
+    [&recdiff_train::family::Ctr, &recdiff_seq::family::Seq]
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Experiment config (TOML) of any family: `[data]`, `[model] kind = ...`, `[train]`.
+    #[arg(required = true)]
+    pub configs: Vec<PathBuf>,
+    /// Continue an interrupted run from its last checkpoint (a run of the same config only).
+    #[arg(long)]
+    pub resume: bool,
+    /// Override the config's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override the config's output directory.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Train once per seed into `<output>/<config-hash>/seed-<k>` (finished seeds are read back)
+    /// and write the mean ± 95% CI table there.
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Vec<u64>,
+    /// Cap on the config's training epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+}
+
+/// Loads `path` with the command line's overrides applied.
+fn load(path: &Path, args: &TrainArgs) -> Result<Box<dyn Experiment>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut table: toml::Table = text.parse().with_context(|| format!("parsing {}", path.display()))?;
+    if let Some(seed) = args.seed {
+        table.insert("seed".into(), toml::Value::Integer(i64::try_from(seed).context("--seed is too large")?));
+    }
+    if let Some(out) = &args.output {
+        table.insert("output".into(), toml::Value::String(out.display().to_string()));
+    }
+    cap_epochs(&mut table, args.epochs);
+    let family = recdiff_experiment::family::family_of(&families(), &table)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    family.load(table, path.parent().unwrap_or(Path::new(".")), path).map_err(|e| anyhow::anyhow!(e))
+}
+
+/// One line per finished run: its best epoch and the table's test metrics.
+pub fn print_record(r: &RunRecord, columns: &[String]) {
+    let metrics: Vec<String> =
+        columns.iter().map(|m| format!("{m} {}", recdiff_experiment::metrics::cell(r.test.get(m), 5))).collect();
+    println!(
+        "{} (seed {}): best epoch {} of {}, {:.1}s; test {}",
+        r.model,
+        r.seed,
+        r.best_epoch,
+        r.epochs,
+        r.seconds,
+        metrics.join(", ")
+    );
+}
+
+pub fn train(args: TrainArgs) -> Result<()> {
+    if args.configs.len() > 1 && args.output.is_some() {
+        bail!("--output applies to one config; give each config its own `output`");
+    }
+    for path in &args.configs {
+        let exp = load(path, &args)?;
+        let columns = exp.columns();
+        if args.seeds.is_empty() {
+            let out = exp.output_dir();
+            let plan = RunPlan { seed: exp.seed(), out: &out, cache: None, resume: args.resume };
+            let r =
+                exp.run(&plan).map_err(|e| anyhow::anyhow!(e)).with_context(|| format!("training '{}'", exp.name()))?;
+            print_record(&r, &columns);
+            println!("run directory: {}", out.display());
+            continue;
+        }
+        let root = exp.output_dir();
+        let runs = recdiff_experiment::seeds::seed_runs(exp.as_ref(), &root, &args.seeds, None, |r, reused| {
+            print_record(r, &columns);
+            if reused {
+                println!("  (read back: finished under the same config)");
+            }
+        })
+        .map_err(|e| anyhow::anyhow!(e))
+        .with_context(|| format!("training '{}'", exp.name()))?;
+        let (dir, _) = recdiff_experiment::seeds::runs_dir(exp.as_ref(), &root).map_err(|e| anyhow::anyhow!(e))?;
+        let rows = [Row { label: exp.name().into(), model: exp.model(), reference: None, runs }];
+        let intro = format!("`{}` over seeds {:?}.", path.display(), args.seeds);
+        let md =
+            recdiff_experiment::table::write_tables(&dir, exp.name(), &intro, &rows, &columns, &exp.stopping_metric())
+                .map_err(|e| anyhow::anyhow!(e))?;
+        println!("\n{md}\ntables: {}/table.md, table.csv, runs.csv", dir.display());
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct CompareArgs {
+    /// Comparison config (TOML): experiments and/or a template with variants, seeds, key metric.
+    pub config: PathBuf,
+}
+
+pub fn compare(args: CompareArgs) -> Result<()> {
+    let plan = Plan::load(&args.config, &families()).map_err(|e| anyhow::anyhow!(e))?;
+    let columns = plan.columns.clone();
+    let rows = plan
+        .run(|label, r, reused| {
+            print!("{label}: ");
+            print_record(r, &columns);
+            if reused {
+                println!("  (read back)");
+            }
+        })
+        .map_err(|e| anyhow::anyhow!(e))
+        .with_context(|| format!("comparison '{}'", plan.config.name))?;
+    let intro = format!(
+        "`recdiff compare {}`: {} seeds ({:?}); every row trains to its own config's early stopping.",
+        args.config.display(),
+        plan.config.seeds.len(),
+        plan.config.seeds
+    );
+    let out = plan.output_dir();
+    let md =
+        recdiff_experiment::table::write_tables(&out, &plan.config.name, &intro, &rows, &plan.columns, &plan.metric)
+            .map_err(|e| anyhow::anyhow!(e))?;
+    println!("\n{md}\ntables: {}/table.md, table.csv, runs.csv", out.display());
+    Ok(())
+}
+
+pub fn robustness(args: CompareArgs) -> Result<()> {
+    let plan = Plan::load(&args.config, &families()).map_err(|e| anyhow::anyhow!(e))?;
+    let curves =
+        recdiff_train::robustness::run(&plan).with_context(|| format!("robustness of '{}'", plan.config.name))?;
+    let md = recdiff_train::robustness::write(&plan, &curves)?;
+    println!("{md}");
+    println!("plot: {}/robustness.png (and .svg), table: robustness.md, robustness.csv", plan.output_dir().display());
+    Ok(())
+}
+
+/// The family of the run in `run`, from its resolved config's `[model] kind`.
+pub fn family_of_run(run: &Path) -> Result<&'static str> {
+    let path = run.join(recdiff_run::ctr::CONFIG_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("{}: not a run directory", run.display()))?;
+    let table: toml::Table = text.parse().with_context(|| format!("parsing {}", path.display()))?;
+    // Runs written before `[model] kind` existed are CTR runs.
+    if table.get("model").and_then(|m| m.get("kind")).is_none() {
+        return Ok(recdiff_train::family::FAMILY);
+    }
+    Ok(recdiff_experiment::family::family_of(&families(), &table)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        .name())
+}
