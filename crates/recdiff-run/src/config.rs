@@ -173,7 +173,7 @@ impl Default for TrainConfig {
             warmup_steps: 0,
             eval_every_steps: 0,
             early_stopping_metric: Metric::Auc,
-            patience: 2,
+            patience: 3,
             eval_batch_size: 8192,
             progress: true,
         }

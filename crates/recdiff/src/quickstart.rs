@@ -66,7 +66,7 @@ pub(crate) fn experiment(
             },
             ..ModelConfig::default()
         },
-        train: TrainConfig { batch_size: 2048, epochs, lr: 1e-3, patience: 1, ..TrainConfig::default() },
+        train: TrainConfig { batch_size: 2048, epochs, lr: 1e-3, patience: 2, ..TrainConfig::default() },
     }
 }
 
