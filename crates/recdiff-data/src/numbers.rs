@@ -55,6 +55,19 @@ fn value(key: &str, pat: &str, v: &toml::Value, signed: &[&str]) -> Result<(), S
     }
 }
 
+/// Deserialises a parsed TOML config after [`check_numbers`]: unknown keys, wrong types and
+/// non-finite or negative numbers are errors naming the key.
+pub fn from_checked_table<T: serde::de::DeserializeOwned>(table: toml::Table, signed: &[&str]) -> Result<T, String> {
+    check_numbers(&table, signed)?;
+    table.try_into().map_err(|e: toml::de::Error| e.to_string())
+}
+
+/// Reads a TOML file into a table; the error names the file.
+pub fn read_table(path: &std::path::Path) -> Result<toml::Table, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    text.parse().map_err(|e: toml::de::Error| format!("{}: {e}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

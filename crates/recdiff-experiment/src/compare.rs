@@ -63,6 +63,7 @@ pub struct PlannedRow {
 }
 
 /// A finished row.
+#[derive(Debug, Clone)]
 pub struct Row {
     pub label: String,
     pub model: String,
@@ -91,8 +92,7 @@ pub fn merge(base: &mut toml::Table, patch: toml::Table) {
 }
 
 fn read_table(path: &Path) -> Result<toml::Table, BoxError> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(text.parse().map_err(|e| format!("{}: {e}", path.display()))?)
+    Ok(recdiff_data::numbers::read_table(path)?)
 }
 
 /// Lowers `train.epochs` to `epochs` when given.
@@ -118,8 +118,8 @@ impl Plan {
     /// Reads a compare config and loads every row through its family.
     pub fn load(path: &Path, families: &[&dyn Family]) -> Result<Self, BoxError> {
         let invalid = |m: String| -> BoxError { format!("{}: {m}", path.display()).into() };
-        let config: CompareConfig = toml::from_str(&std::fs::read_to_string(path).map_err(|e| invalid(e.to_string()))?)
-            .map_err(|e| invalid(e.to_string()))?;
+        let table = recdiff_data::numbers::read_table(path)?;
+        let config: CompareConfig = recdiff_data::numbers::from_checked_table(table, &[]).map_err(invalid)?;
         if config.seeds.is_empty() {
             return Err(invalid("seeds must not be empty".into()));
         }

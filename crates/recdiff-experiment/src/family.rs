@@ -70,11 +70,3 @@ pub fn family_of<'a>(families: &[&'a dyn Family], cfg: &toml::Table) -> Result<&
         .find(|f| f.kinds().contains(&kind))
         .ok_or_else(|| format!("[model] kind {kind:?} is not a model recdiff knows; known: {}", known()))
 }
-
-/// Reads an experiment config file of any family.
-pub fn load_experiment(families: &[&dyn Family], path: &Path) -> Result<Box<dyn Experiment>, BoxError> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let table: toml::Table = text.parse().map_err(|e| format!("{}: {e}", path.display()))?;
-    let family = family_of(families, &table).map_err(|e| format!("{}: {e}", path.display()))?;
-    family.load(table, path.parent().unwrap_or(Path::new(".")), path)
-}

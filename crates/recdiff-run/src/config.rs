@@ -196,10 +196,8 @@ pub enum ConfigError {
 impl ExperimentConfig {
     /// Reads a config and resolves its relative paths against the file's directory.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.into(), source })?;
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| ConfigError::Invalid { path: path.into(), message: e.to_string() })?;
+        let table = recdiff_data::numbers::read_table(path)
+            .map_err(|message| ConfigError::Invalid { path: path.into(), message })?;
         Self::from_table(table, path.parent().unwrap_or(Path::new(".")), path)
     }
 
@@ -207,8 +205,7 @@ impl ExperimentConfig {
     /// against `dir`; `origin` names it in errors.
     pub fn from_table(table: toml::Table, dir: &Path, origin: &Path) -> Result<Self, ConfigError> {
         let invalid = |message: String| ConfigError::Invalid { path: origin.into(), message };
-        recdiff_data::numbers::check_numbers(&table, &[]).map_err(invalid)?;
-        let mut c: ExperimentConfig = table.try_into().map_err(|e: toml::de::Error| invalid(e.to_string()))?;
+        let mut c: ExperimentConfig = recdiff_data::numbers::from_checked_table(table, &[]).map_err(invalid)?;
         c.validate().map_err(invalid)?;
         c.data.schema = resolve(dir, &c.data.schema);
         c.data.encoded = c.data.encoded.as_deref().map(|p| resolve(dir, p));

@@ -104,10 +104,8 @@ pub enum SeqConfigError {
 impl SeqExperimentConfig {
     /// Reads a config, checks it and resolves the schema path against the file's directory.
     pub fn load(path: &Path) -> Result<Self, SeqConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SeqConfigError::Io { path: path.into(), source })?;
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| SeqConfigError::Invalid { path: path.into(), message: e.to_string() })?;
+        let table = recdiff_data::numbers::read_table(path)
+            .map_err(|message| SeqConfigError::Invalid { path: path.into(), message })?;
         Self::from_table(table, path.parent().unwrap_or(Path::new(".")), path)
     }
 
@@ -115,8 +113,7 @@ impl SeqExperimentConfig {
     /// against `dir`; `origin` names it in errors.
     pub fn from_table(table: toml::Table, dir: &Path, origin: &Path) -> Result<Self, SeqConfigError> {
         let invalid = |message: String| SeqConfigError::Invalid { path: origin.into(), message };
-        recdiff_data::numbers::check_numbers(&table, &[]).map_err(invalid)?;
-        let mut c: SeqExperimentConfig = table.try_into().map_err(|e: toml::de::Error| invalid(e.to_string()))?;
+        let mut c: SeqExperimentConfig = recdiff_data::numbers::from_checked_table(table, &[]).map_err(invalid)?;
         c.validate().map_err(invalid)?;
         if c.data.schema.is_relative() {
             c.data.schema = dir.join(&c.data.schema);

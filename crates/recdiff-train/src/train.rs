@@ -266,7 +266,8 @@ impl Session {
             model: self.cfg.model.ctr().name(),
             seed: self.cfg.seed,
             config_hash: config_hash(&self.cfg)?,
-            epochs: self.state.epoch,
+            // Epochs trained: the loop state marks an early-stopped run as finished (epoch = budget).
+            epochs: self.state.step.div_ceil(steps_per_epoch) as usize,
             steps: self.state.step,
             best_epoch: state.stop.best_at.div_ceil(steps_per_epoch) as usize,
             best_step: state.stop.best_at,

@@ -71,6 +71,11 @@ fn rows_differing_in_one_setting_get_their_own_runs_and_a_log_without_users_comp
         "the second SSL row reports the first's numbers"
     );
     assert!(rows.iter().all(|r| r.runs.len() == 2 && r.runs.iter().all(|x| x.test.get("uauc").is_none() && x.test.reports("uauc"))));
+    // Epochs count what was trained (9,600 train rows / 256 = 38 steps each), also when stopped early.
+    assert!(
+        rows.iter().flat_map(|r| &r.runs).all(|x| x.steps == 38 * x.epochs as u64 && x.best_epoch <= x.epochs),
+        "{rows:?}"
+    );
     let cols = plan.columns.clone();
     let md = recdiff_experiment::table::write_tables(&out, "cmp", "test", &rows, &cols, &plan.metric).unwrap();
     assert!(md.contains("| dcnv2 | dcnv2 | ") && md.contains(" | — | "), "UAUC must show as a dash:\n{md}");
