@@ -1,7 +1,9 @@
 //! One check of the numbers in a TOML config (experiment, comparison, synthetic log, schema):
 //! every float must be finite, and, unless its key is listed as signed, no number may be negative.
-//! The error names the key (`train.lr`, `fields[3].clip`), so no NaN or infinity from a config
-//! reaches a model, a sampler or a distribution constructor.
+//! Probabilities — keys named `dropout`, `corruption`, `p_uncond`, `max_drop_fraction` or ending in
+//! `_rate` — must lie in [0, 1] (`dropout` below 1). The error names the key (`train.lr`,
+//! `fields[3].clip`), so no NaN, infinity or impossible probability from a config reaches a model,
+//! a sampler or a distribution constructor.
 
 /// The first offending number of `table`, as a message naming its dotted key. Keys in `signed`
 /// (dotted, with `[]` for any array index, e.g. `fields[].threshold`) may be negative.
@@ -38,8 +40,21 @@ fn pattern(key: &str) -> String {
     out
 }
 
+/// Whether the last segment of `key` names a probability.
+fn is_probability(key: &str) -> bool {
+    let leaf = key.rsplit('.').next().unwrap_or(key);
+    ["dropout", "corruption", "p_uncond", "max_drop_fraction"].contains(&leaf) || leaf.ends_with("_rate")
+}
+
 fn value(key: &str, pat: &str, v: &toml::Value, signed: &[&str]) -> Result<(), String> {
     let may_be_negative = signed.contains(&pat);
+    if let Some(x) = v.as_float().or_else(|| v.as_integer().map(|i| i as f64)).filter(|_| is_probability(key)) {
+        let below_one = key.rsplit('.').next() == Some("dropout");
+        if !(0.0..=1.0).contains(&x) || (below_one && x >= 1.0) {
+            let range = if below_one { "[0, 1)" } else { "[0, 1]" };
+            return Err(format!("{key} = {x}: a probability must lie in {range}"));
+        }
+    }
     match v {
         toml::Value::Float(x) if !x.is_finite() => Err(format!("{key} = {x}: must be a finite number")),
         toml::Value::Float(x) if *x < 0.0 && !may_be_negative => Err(format!("{key} = {x}: must not be negative")),
@@ -89,6 +104,23 @@ mod tests {
             "fields[1].buckets = -2: must not be negative"
         );
         assert_eq!(check("deep = [256, -1]", &[]).unwrap_err(), "deep[1] = -1: must not be negative");
+    }
+
+    #[test]
+    fn probabilities_outside_zero_one_are_named_by_key() {
+        assert_eq!(
+            check("[model]\ndropout = 1.5", &[]).unwrap_err(),
+            "model.dropout = 1.5: a probability must lie in [0, 1)"
+        );
+        assert_eq!(
+            check("[model]\ndropout = 1.0", &[]).unwrap_err(),
+            "model.dropout = 1: a probability must lie in [0, 1)"
+        );
+        assert_eq!(
+            check("[model.enhancer]\nmask_rate = 2", &[]).unwrap_err(),
+            "model.enhancer.mask_rate = 2: a probability must lie in [0, 1]"
+        );
+        assert!(check("[model.enhancer]\ncorruption = 1.0\n[model.base]\ndropout = 0.3", &[]).is_ok());
     }
 
     #[test]

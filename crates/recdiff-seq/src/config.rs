@@ -135,6 +135,7 @@ impl SeqExperimentConfig {
         if t.ks.is_empty() || t.ks.contains(&0) {
             return Err("train.ks must list positive cut-offs".into());
         }
+        self.model.validate().map_err(|e| format!("model.{e}"))?;
         if !t.reports(&t.metric) {
             return Err(format!("train.metric {:?}: use mrr or hr|ndcg|recall@K with K in train.ks", t.metric));
         }
@@ -143,5 +144,31 @@ impl SeqExperimentConfig {
 
     pub fn output_dir(&self) -> PathBuf {
         self.output.clone().unwrap_or_else(|| PathBuf::from("runs").join(&self.name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(model: &str) -> Result<SeqExperimentConfig, SeqConfigError> {
+        let text = format!("name = \"x\"\n[data]\nschema = \"s.toml\"\n[model]\n{model}\n");
+        SeqExperimentConfig::from_table(text.parse().unwrap(), Path::new("."), Path::new("x.toml"))
+    }
+
+    #[test]
+    fn model_sizes_a_network_cannot_be_built_with_are_errors_not_panics() {
+        let e = load("kind = \"sasrec\"\ndim = 64\nheads = 3").unwrap_err().to_string();
+        assert!(
+            e.contains("model.dim = 64, heads = 3, layers = 2: all must be positive and heads must divide dim"),
+            "{e}"
+        );
+        let e = load("kind = \"dreamrec\"\nsteps = 10\nsample_steps = 20").unwrap_err().to_string();
+        assert!(e.contains("model.sample_steps = 20: must be 1..=steps (10)"), "{e}");
+        let e = load("kind = \"dimerec\"\ninterests = 0").unwrap_err().to_string();
+        assert!(e.contains("interests = 0"), "{e}");
+        let e = load("kind = \"sasrec\"\ndropout = 1.0").unwrap_err().to_string();
+        assert!(e.contains("model.dropout = 1: a probability must lie in [0, 1)"), "{e}");
+        assert!(load("kind = \"sasrec\"\ndim = 64\nheads = 4").is_ok());
     }
 }

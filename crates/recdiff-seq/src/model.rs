@@ -33,6 +33,42 @@ pub struct SasRecTraining {
 }
 
 impl SeqModelConfig {
+    /// Sizes the networks cannot be built with, named by key (relative to `[model]`).
+    pub fn validate(&self) -> Result<(), String> {
+        let encoder = |e: &SasRecConfig, at: &str| -> Result<(), String> {
+            if e.dim == 0 || e.heads == 0 || e.layers == 0 || !e.dim.is_multiple_of(e.heads) {
+                return Err(format!(
+                    "{at}dim = {}, heads = {}, layers = {}: all must be positive and heads must divide dim",
+                    e.dim, e.heads, e.layers
+                ));
+            }
+            Ok(())
+        };
+        match self {
+            SeqModelConfig::Sasrec(c) => encoder(&c.encoder, ""),
+            SeqModelConfig::Dreamrec(c) => {
+                encoder(&c.encoder, "encoder.")?;
+                if c.steps == 0 || c.sample_steps == 0 || c.sample_steps > c.steps {
+                    return Err(format!("sample_steps = {}: must be 1..=steps ({})", c.sample_steps, c.steps));
+                }
+                if !(c.beta_start < c.beta_end && c.beta_end < 1.0) {
+                    return Err(format!(
+                        "beta_start = {}, beta_end = {}: need beta_start < beta_end < 1",
+                        c.beta_start, c.beta_end
+                    ));
+                }
+                Ok(())
+            }
+            SeqModelConfig::Dimerec(c) if c.dim == 0 || c.interests == 0 || c.steps == 0 || c.gem_hidden == 0 => {
+                Err(format!(
+                    "dim = {}, interests = {}, gem_hidden = {}, steps = {}: all must be positive",
+                    c.dim, c.interests, c.gem_hidden, c.steps
+                ))
+            }
+            SeqModelConfig::Dimerec(_) => Ok(()),
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             SeqModelConfig::Sasrec(_) => "sasrec",
