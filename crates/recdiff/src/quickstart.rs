@@ -10,12 +10,13 @@ use clap::Args;
 use recdiff_data::SplitSpec;
 use recdiff_data::split::TEST;
 use recdiff_data::synth::{self, SynthConfig};
+use recdiff_experiment::metrics::cell;
 use recdiff_model::EnhancerConfig;
 use recdiff_model::base::BaseConfig;
 use recdiff_model::base::dcn::DcnV2Config;
 use recdiff_model::enhancer::asymdiffrec::AsymDiffRecConfig;
 use recdiff_train::config::{DataConfig, ModelConfig, TrainConfig};
-use recdiff_train::eval::{evaluate_run, show};
+use recdiff_train::eval::evaluate_run;
 use recdiff_train::{EvalMetrics, ExperimentConfig};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -122,9 +123,9 @@ pub fn run(args: QuickstartArgs) -> Result<()> {
         let line = format!(
             "{label:<26} {:>8.4} {:>8}   {:>8.4} {:>8}   {:>9} {:>9}",
             b.auc,
-            show(b.uauc),
+            cell(b.uauc, 4),
             a.auc,
-            show(a.uauc),
+            cell(a.uauc, 4),
             pct(Some(a.auc), Some(b.auc)),
             pct(a.uauc, b.uauc)
         );
