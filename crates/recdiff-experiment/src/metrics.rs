@@ -41,10 +41,6 @@ impl Metrics {
     pub fn reports(&self, name: &str) -> bool {
         self.0.contains_key(name)
     }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&str, Option<f64>)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), *v))
-    }
 }
 
 /// A metric a family can report: its name and which direction is better.
