@@ -4,12 +4,15 @@
 //! * [`source`]: streaming readers for CSV/TSV, Parquet and the MovieLens-100K files.
 //! * [`stats`]: one-pass dataset statistics (`recdiff data stats`).
 //! * [`mod@encode`]: splits, fitted codecs, and the compact memory-mapped [`mod@format`].
+//! * [`histories`]: per-user chronological histories, the leave-one-out split and training windows
+//!   (the sequential family's data).
 //! * [`synth`]: the synthetic impression-log generator, recdiff's embedded default dataset.
 
 pub mod codec;
 pub mod encode;
 pub mod error;
 pub mod format;
+pub mod histories;
 pub mod numbers;
 pub mod rows;
 pub mod schema;

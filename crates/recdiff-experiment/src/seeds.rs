@@ -23,6 +23,7 @@ pub fn seed_runs(
 ) -> Result<Vec<RunRecord>, BoxError> {
     let (dir, hash) = runs_dir(exp, root)?;
     let mut runs = Vec::with_capacity(seeds.len());
+    let bar = crate::progress::bar(true, &format!("{} seeds", exp.name()), seeds.len() as u64);
     for &seed in seeds {
         let out = dir.join(format!("seed-{seed}"));
         let (record, reused) = match RunRecord::finished(&out, &hash) {
@@ -39,6 +40,7 @@ pub fn seed_runs(
         }
         on_run(&record, reused);
         runs.push(record);
+        bar.inc(1);
     }
     Ok(runs)
 }

@@ -1,7 +1,8 @@
 //! recdiff's models: the sparse embedding store outside burn, dense networks on burn (flex CPU
 //! backend with autodiff), base rankers exposing `h` (features -> latent `z`) and `f` (`z` -> logit),
 //! and enhancers (AsymDiffRec, CDAE, MultiVAE, SSL, DiffRec) that add training losses and may
-//! transform `z` at serving.
+//! transform `z` at serving; and the sequential next-item models (SASRec, DreamRec, DimeRec) in
+//! [`seq`].
 
 pub mod base;
 pub mod ctr;
@@ -13,6 +14,7 @@ pub mod init;
 pub mod losses;
 pub mod mask;
 pub mod seeding;
+pub mod seq;
 
 pub use ctr::{CtrModel, CtrModelConfig, Losses, TrainInputs};
 pub use embedding::{EmbeddingStore, SparseOptimizer};

@@ -3,15 +3,22 @@
 //!
 //! * [`config`]: the CTR experiment config (`[data]`, `[model] kind = "ctr"`, `[train]`).
 //! * [`ctr`]: a trained CTR run opened read-only (eval, predict, robustness, serve).
+//! * [`seq_config`]: the sequential experiment config (`[model] kind = "sasrec" | "dreamrec" |
+//!   "dimerec"`).
+//! * [`seq`]: a trained sequential run opened read-only (eval, retrieval serving).
 //!
 //! This crate depends on the data and model crates only, so serving needs no training or
 //! plotting code.
 
 pub mod config;
 pub mod ctr;
+pub mod seq;
+pub mod seq_config;
 
 pub use config::ExperimentConfig;
 pub use ctr::CtrRun;
+pub use seq::SeqRun;
+pub use seq_config::SeqExperimentConfig;
 
 use std::path::{Path, PathBuf};
 

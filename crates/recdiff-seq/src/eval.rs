@@ -3,14 +3,13 @@
 //! id). HR@K, NDCG@K, Recall@K over the single held-out item, MRR over the full ranking, and the
 //! diversity of the top-K lists: intra-list distance on item attributes and catalogue coverage.
 
-use crate::data::{Interactions, LeaveOneOut, query_window};
-use crate::model::{SeqModel, SeqModelConfig};
-use crate::sasrec::ids_tensor;
 use burn::tensor::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use recdiff_data::histories::{Interactions, LeaveOneOut, query_window};
 use recdiff_metrics::RankingSummary;
 use recdiff_metrics::diversity::{coverage, intra_list_distance};
+use recdiff_model::seq::{SeqModel, ids_tensor};
 use serde::{Deserialize, Serialize};
 
 /// Metrics of one split; vectors are per cut-off in `ks`.
@@ -75,6 +74,8 @@ pub struct EvalSpec {
     pub exclude_history: bool,
     pub batch_size: usize,
     pub seed: u64,
+    /// Show a progress bar over the query batches.
+    pub progress: bool,
 }
 
 impl EvalSpec {
@@ -86,6 +87,7 @@ impl EvalSpec {
             exclude_history: cfg.data.exclude_history,
             batch_size: cfg.train.eval_batch_size,
             seed: cfg.seed,
+            progress: cfg.train.progress,
         }
     }
 }
@@ -100,7 +102,6 @@ pub fn rank(scores: &[f32], excluded: &[u32]) -> Vec<u32> {
 /// Evaluates `model` (inference backend) on the validation (`test = false`) or test targets.
 pub fn evaluate(
     model: &SeqModel,
-    cfg: &SeqModelConfig,
     data: &Interactions,
     split: &LeaveOneOut,
     test: bool,
@@ -113,10 +114,13 @@ pub fn evaluate(
     let mut tops: Vec<Vec<Vec<u32>>> = vec![Vec::new(); spec.ks.len()];
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
     let kmax = spec.ks.iter().copied().max().unwrap_or(10);
+    let label = if test { "test" } else { "valid" };
+    let bar =
+        recdiff_experiment::progress::bar(spec.progress, label, users.len().div_ceil(spec.batch_size.max(1)) as u64);
     for chunk in users.chunks(spec.batch_size.max(1)) {
         let histories: Vec<Vec<u32>> = chunk.iter().map(|&u| split.history(u, test)).collect();
         let windows: Vec<Vec<u32>> = histories.iter().map(|h| query_window(h, spec.max_len)).collect();
-        let scores = model.scores(cfg, ids_tensor(&windows, device), &mut rng);
+        let scores = model.scores(ids_tensor(&windows, device), &mut rng);
         let width = scores.dims()[1];
         let flat = scores.into_data().try_into_vec::<f32>().unwrap_or_default();
         for (row, (&u, history)) in chunk.iter().zip(&histories).enumerate() {
@@ -129,6 +133,7 @@ pub fn evaluate(
             }
             debug_assert!(ranked.len() >= kmax.min(width - 1 - excluded.len()));
         }
+        bar.inc(1);
     }
     let means = summary.means()?;
     let has_attributes = data.attributes.iter().any(|a| !a.is_empty());

@@ -1,16 +1,11 @@
-//! Sequential retrieval: per-user histories, SASRec, DreamRec (DDPM over the next item's
-//! embedding, classifier-free guidance) and DimeRec (multi-interest guidance + diffusion on the
-//! unit sphere), trained with early stopping and evaluated by full ranking over the catalogue.
+//! Sequential retrieval, the training side: leave-one-out training windows with early stopping
+//! ([`train`]), full-ranking evaluation over the catalogue ([`eval`]) and the family on the
+//! experiment layer ([`family`]). The models live in `recdiff_model::seq`, the histories in
+//! `recdiff_data::histories`, the config and the read-only run loader in `recdiff_run`.
 
-pub mod config;
-pub mod data;
-pub mod dimerec;
-pub mod dreamrec;
 pub mod eval;
 pub mod family;
-pub mod model;
-pub mod sasrec;
 pub mod train;
 
-pub use config::SeqExperimentConfig;
+pub use recdiff_run::seq_config::{SeqConfigError, SeqDataConfig, SeqExperimentConfig, SeqTrainConfig};
 pub use train::{SeqRunSummary, run};

@@ -3,11 +3,7 @@
 //! (`best.safetensors`, written to a temporary file and renamed), test metrics of the best model,
 //! `log.jsonl` per evaluation and `results.json`.
 
-use crate::config::SeqExperimentConfig;
-use crate::data::{Interactions, LeaveOneOut, Window};
 use crate::eval::{EvalSpec, SeqMetrics, evaluate};
-use crate::model::SeqModel;
-use crate::sasrec::ids_tensor;
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::store::{ModuleSnapshot, SafetensorsStore};
@@ -15,20 +11,23 @@ use burn::tensor::Device;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use recdiff_data::histories::Window;
 use recdiff_experiment::{EarlyStopping, RunRecord, StopState, Verdict};
+use recdiff_model::seq::{SeqModel, ids_tensor};
+use recdiff_run::seq::{ITEMS_FILE, WEIGHTS_FILE, load_data};
+use recdiff_run::seq_config::SeqExperimentConfig;
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
-
-/// Item keys by id (`items[0]` is padding), saved in every run.
-pub const ITEMS_FILE: &str = "items.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeqError {
     #[error(transparent)]
     Data(#[from] recdiff_data::DataError),
     #[error(transparent)]
-    Config(#[from] crate::config::SeqConfigError),
+    Config(#[from] recdiff_run::seq_config::SeqConfigError),
+    #[error(transparent)]
+    Run(#[from] recdiff_run::RunError),
     #[error(transparent)]
     Metric(#[from] recdiff_metrics::MetricError),
     #[error("{0}")]
@@ -50,14 +49,6 @@ struct LogRecord<'a> {
     loss: f64,
     seconds: f64,
     valid: &'a SeqMetrics,
-}
-
-/// Loads the data a config names: interactions and the leave-one-out split.
-pub fn load_data(cfg: &SeqExperimentConfig) -> Result<(Interactions, LeaveOneOut), SeqError> {
-    let schema = recdiff_data::Schema::load(&cfg.data.schema)?;
-    let data = Interactions::load(&schema, cfg.data.attribute.as_deref())?;
-    let split = LeaveOneOut::new(&data.histories);
-    Ok((data, split))
 }
 
 /// One epoch over `windows` in seeded random order; returns the mean loss.
@@ -84,7 +75,7 @@ pub fn train_epoch(
         // burn's dropout masks for this batch come from a stream of the experiment seed.
         let stream = rng.random::<u64>();
         let loss = recdiff_model::seeding::seeded_forward(device, cfg.seed, stream, || {
-            m.loss(&cfg.model, ids_tensor(&inputs, device), &targets, rng)
+            m.loss(ids_tensor(&inputs, device), &targets, rng)
         });
         let value = loss.clone().into_scalar::<f32>() as f64;
         if !value.is_finite() {
@@ -131,7 +122,7 @@ pub fn run(cfg: &SeqExperimentConfig) -> Result<SeqRunSummary, SeqError> {
             continue;
         }
         let current = model.as_ref().ok_or_else(|| SeqError::Other("model missing".into()))?.valid();
-        let valid = evaluate(&current, &cfg.model, &data, &split, false, &spec, &inner)?;
+        let valid = evaluate(&current, &data, &split, false, &spec, &inner)?;
         let score = valid.get(&cfg.train.metric);
         let verdict = rule
             .observe(&mut stop, &cfg.train.metric, score, epoch as u64)
@@ -153,9 +144,9 @@ pub fn run(cfg: &SeqExperimentConfig) -> Result<SeqRunSummary, SeqError> {
         }
     }
     let best = best.ok_or_else(|| SeqError::Other("no evaluation ran".into()))?;
-    save_weights(&best, &out.join("best.safetensors"))?;
-    let valid = evaluate(&best, &cfg.model, &data, &split, false, &spec, &inner)?;
-    let test = evaluate(&best, &cfg.model, &data, &split, true, &spec, &inner)?;
+    save_weights(&best, &out.join(WEIGHTS_FILE))?;
+    let valid = evaluate(&best, &data, &split, false, &spec, &inner)?;
+    let test = evaluate(&best, &data, &split, true, &spec, &inner)?;
     let steps_per_epoch = windows.len().div_ceil(cfg.train.batch_size) as u64;
     let record = RunRecord {
         name: cfg.name.clone(),
@@ -174,42 +165,6 @@ pub fn run(cfg: &SeqExperimentConfig) -> Result<SeqRunSummary, SeqError> {
     };
     record.save(&out).map_err(|e| SeqError::Other(e.to_string()))?;
     Ok(SeqRunSummary { record, train_positions: positions, valid, test })
-}
-
-/// A finished run read back for inference: its resolved config, item keys by id (`items[0]` is
-/// padding) and best weights on `device`.
-pub struct LoadedRun {
-    pub cfg: SeqExperimentConfig,
-    pub items: Vec<String>,
-    pub model: SeqModel,
-}
-
-/// Reads `run` (a directory written by [`run`]); runs from before `items.json` was written get the
-/// item keys from the training data the config names.
-pub fn load_run(run: &Path, device: &Device) -> Result<LoadedRun, SeqError> {
-    let fail = |path: &Path, message: String| SeqError::Other(format!("{}: {message}", path.display()));
-    let cfg_path = run.join("config.resolved.toml");
-    let text = std::fs::read_to_string(&cfg_path).map_err(|e| fail(&cfg_path, e.to_string()))?;
-    let cfg: SeqExperimentConfig = toml::from_str(&text).map_err(|e| fail(&cfg_path, e.to_string()))?;
-    cfg.validate().map_err(|e| fail(&cfg_path, e))?;
-    let items_path = run.join(ITEMS_FILE);
-    let items: Vec<String> = match std::fs::read(&items_path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| fail(&items_path, e.to_string()))?,
-        Err(_) => load_data(&cfg)?.0.items,
-    };
-    if items.len() < 2 {
-        return Err(fail(&items_path, "no items".into()));
-    }
-    let mut model = cfg.model.init(items.len() - 1, cfg.data.max_len, cfg.seed, device);
-    let weights = run.join("best.safetensors");
-    let bytes = std::fs::read(&weights).map_err(|e| fail(&weights, e.to_string()))?;
-    let applied = model
-        .load_from(&mut SafetensorsStore::from_bytes(Some(bytes)))
-        .map_err(|e| fail(&weights, format!("{e:?}")))?;
-    if !applied.missing.is_empty() {
-        return Err(fail(&weights, format!("missing tensors {:?}", applied.missing)));
-    }
-    Ok(LoadedRun { cfg, items, model })
 }
 
 /// The model's weights as safetensors, written to a temporary file and renamed.

@@ -2,9 +2,9 @@
 //! have the upstream shape, and a few epochs of SASRec, DreamRec and DimeRec already rank the held-out item
 //! far above chance (HR@10 of a random ranking is about 10/1,650 = 0.006).
 
+use recdiff_data::histories::LeaveOneOut;
 use recdiff_experiment::compare::Plan;
 use recdiff_seq::SeqExperimentConfig;
-use recdiff_seq::data::LeaveOneOut;
 use std::path::{Path, PathBuf};
 
 /// A shipped config with its output in a fresh directory. MovieLens-100K must be at
@@ -23,7 +23,7 @@ fn config(name: &str) -> Option<(SeqExperimentConfig, tempfile::TempDir)> {
 #[test]
 fn movielens_histories_give_97k_training_positions() {
     let Some((cfg, _dir)) = config("seq-ml100k-sasrec.toml") else { return };
-    let (data, split) = recdiff_seq::train::load_data(&cfg).unwrap();
+    let (data, split) = recdiff_run::seq::load_data(&cfg).unwrap();
     assert_eq!((data.users.len(), data.n_items()), (943, 1682));
     let positions: usize = split.windows(50).iter().map(|w| w.targets.iter().filter(|&&t| t != 0).count()).sum();
     assert_eq!(positions, 100_000 - 3 * 943);

@@ -13,10 +13,9 @@ use burn::tensor::Device;
 use hnsw_rs::prelude::{DistL2, Hnsw};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use recdiff_seq::SeqExperimentConfig;
-use recdiff_seq::data::query_window;
-use recdiff_seq::model::SeqModel;
-use recdiff_seq::sasrec::ids_tensor;
+use recdiff_data::histories::query_window;
+use recdiff_model::seq::{SeqModel, ids_tensor};
+use recdiff_run::{SeqExperimentConfig, SeqRun};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -102,7 +101,7 @@ fn err(path: &Path, message: impl ToString) -> LoadError {
 impl RetrievalModel {
     pub fn load(run: &Path) -> Result<Self, LoadError> {
         let device = Device::flex();
-        let loaded = recdiff_seq::train::load_run(run, &device).map_err(|e| err(run, e))?;
+        let loaded = SeqRun::open(run, &device).map_err(|e| LoadError::Run { path: e.path, message: e.message })?;
         let (cfg, items, model) = (loaded.cfg, loaded.items, loaded.model);
         let weights = run.join("best.safetensors");
         let table = model.item_vectors();
@@ -140,7 +139,7 @@ impl RetrievalModel {
     pub fn query(&self, history: &[u32]) -> Vec<f32> {
         let window = query_window(history, self.cfg.data.max_len);
         let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed);
-        let (_, q) = self.model.retrieval(&self.cfg.model, ids_tensor(&[window], &self.device), &mut rng);
+        let q = self.model.query(ids_tensor(&[window], &self.device), &mut rng);
         q.into_data().try_into_vec::<f32>().unwrap_or_default()
     }
 
@@ -180,6 +179,11 @@ impl RetrievalModel {
 
     pub fn max_len(&self) -> usize {
         self.cfg.data.max_len
+    }
+
+    /// The resolved config the run was trained under.
+    pub fn config(&self) -> &SeqExperimentConfig {
+        &self.cfg
     }
 }
 

@@ -52,25 +52,40 @@ pub enum EvalError {
     Tensor(String),
 }
 
+/// How a split is scored: rows per batch, the seed of the probe's random choices, and the label
+/// of a progress bar (none without one).
+#[derive(Debug, Clone, Copy)]
+pub struct Scoring<'a> {
+    pub batch_size: usize,
+    pub seed: u64,
+    pub progress: Option<&'a str>,
+}
+
 /// Click probabilities for every row of `split`, with `probe` hiding fields on top of each row's
-/// own missing ones (random choices seeded by `seed`); the model sees them as missing.
+/// own missing ones (random choices seeded by `how.seed`); the model sees them as missing.
 pub fn predict_split(
     model: &CtrModel,
     store: &EmbeddingStore,
     split: &SplitFile,
     device: &Device,
-    batch_size: usize,
     probe: &batch::Probe,
-    seed: u64,
+    how: Scoring<'_>,
 ) -> Result<Vec<f32>, EvalError> {
     let fields = store.fields();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let batch_size = how.batch_size.max(1);
+    let mut rng = ChaCha8Rng::seed_from_u64(how.seed);
+    let bar = recdiff_experiment::progress::bar(
+        how.progress.is_some(),
+        how.progress.unwrap_or_default(),
+        split.len().div_ceil(batch_size) as u64,
+    );
     let mut probs = Vec::with_capacity(split.len());
     let mut buf = Vec::new();
     let all: Vec<u32> = (0..split.len() as u32).collect();
     for chunk in all.chunks(batch_size) {
         let b = batch::build_eval(split, chunk, fields, probe, &mut rng);
         probs.extend(score_batch(model, store, &b, device, &mut buf)?);
+        bar.inc(1);
     }
     Ok(probs)
 }
@@ -81,8 +96,9 @@ pub fn evaluate_run(
     split: &SplitFile,
     probe: &batch::Probe,
 ) -> Result<EvalMetrics, EvalError> {
-    let probs =
-        predict_split(&run.model, &run.store, split, &run.device, run.cfg.train.eval_batch_size, probe, run.cfg.seed)?;
+    let t = &run.cfg.train;
+    let how = Scoring { batch_size: t.eval_batch_size, seed: run.cfg.seed, progress: t.progress.then_some("scoring") };
+    let probs = predict_split(&run.model, &run.store, split, &run.device, probe, how)?;
     metrics(&probs, split)
 }
 

@@ -96,6 +96,7 @@ fn probe_row(dir: &std::path::Path, seeds: &[u64], model: String) -> Result<Mode
 /// must be of the CTR family.
 pub fn run(plan: &Plan) -> Result<Vec<ModelCurve>, TrainError> {
     let mut curves = Vec::new();
+    let bar = recdiff_experiment::progress::bar(true, "robustness", plan.rows.len() as u64);
     for row in &plan.rows {
         let exp = row.experiment.as_ref();
         if exp.family() != crate::family::FAMILY {
@@ -108,6 +109,7 @@ pub fn run(plan: &Plan) -> Result<Vec<ModelCurve>, TrainError> {
         let root = plan.output_dir().join(slug(&row.label));
         let (dir, _) = recdiff_experiment::seeds::runs_dir(exp, &root).map_err(|e| TrainError::Other(e.to_string()))?;
         curves.push(probe_row(&dir, &plan.config.seeds, row.label.clone())?);
+        bar.inc(1);
     }
     Ok(curves)
 }

@@ -134,15 +134,14 @@ impl Session {
     pub fn evaluate(&self, split: &SplitFile, probe: &Probe) -> Result<EvalMetrics, TrainError> {
         let valid_model = self.engine.model().valid();
         let device = self.engine.device.clone().inner();
-        let probs = eval::predict_split(
-            &valid_model,
-            &self.engine.store,
-            split,
-            &device,
-            self.cfg.train.eval_batch_size,
-            probe,
-            self.cfg.seed,
-        )?;
+        let t = &self.cfg.train;
+        let label = format!("{} valid", self.cfg.name);
+        let how = eval::Scoring {
+            batch_size: t.eval_batch_size,
+            seed: self.cfg.seed,
+            progress: t.progress.then_some(label.as_str()),
+        };
+        let probs = eval::predict_split(&valid_model, &self.engine.store, split, &device, probe, how)?;
         Ok(eval::metrics(&probs, split)?)
     }
 

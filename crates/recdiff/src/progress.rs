@@ -1,9 +1,10 @@
 //! The binary's progress sink: indicatif bars on stderr, drawn only when stderr is a terminal.
+//! Nested loops (a compare's seeds, a run's epochs, an evaluation's batches) stack their bars.
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use recdiff_experiment::progress::{Bar, Sink};
 
-struct Indicatif;
+struct Indicatif(MultiProgress);
 
 struct IndicatifBar(ProgressBar);
 
@@ -30,7 +31,7 @@ impl Drop for IndicatifBar {
 
 impl Sink for Indicatif {
     fn bar(&self, label: &str, len: u64) -> Box<dyn Bar> {
-        let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+        let bar = self.0.add(ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden()));
         let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
@@ -42,5 +43,7 @@ impl Sink for Indicatif {
 
 /// Installs the sink for the whole process.
 pub fn install() {
-    recdiff_experiment::progress::install(Box::new(Indicatif));
+    recdiff_experiment::progress::install(Box::new(Indicatif(MultiProgress::with_draw_target(
+        ProgressDrawTarget::stderr(),
+    ))));
 }

@@ -3,8 +3,9 @@
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
+use recdiff_model::seq::SeqModel;
+use recdiff_run::SeqRun;
 use recdiff_seq::SeqExperimentConfig;
-use recdiff_seq::model::SeqModelConfig;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -41,49 +42,49 @@ pub fn run(cmd: SeqCommand) -> Result<()> {
     }
 }
 
-/// The model configs to evaluate: the run's, or DreamRec's sampler settings swept.
-fn variants(model: &SeqModelConfig, guidance: &[f64], sample_steps: &[usize]) -> Result<Vec<SeqModelConfig>> {
-    match model {
-        SeqModelConfig::Dreamrec(d) => {
-            let ws = if guidance.is_empty() { vec![d.guidance] } else { guidance.to_vec() };
-            let steps = if sample_steps.is_empty() { vec![d.sample_steps] } else { sample_steps.to_vec() };
-            if let Some(s) = steps.iter().find(|&&s| s == 0 || s > d.steps) {
-                anyhow::bail!("--sample-steps {s}: must be 1..={}", d.steps);
-            }
-            if let Some(w) = ws.iter().find(|w| !w.is_finite()) {
-                anyhow::bail!("--guidance {w}: must be finite");
-            }
-            let mut v = Vec::new();
-            for &w in &ws {
-                for &s in &steps {
-                    let c = recdiff_seq::dreamrec::DreamRecConfig { guidance: w, sample_steps: s, ..d.clone() };
-                    v.push(SeqModelConfig::Dreamrec(c));
-                }
-            }
-            Ok(v)
-        }
-        other if guidance.is_empty() && sample_steps.is_empty() => Ok(vec![other.clone()]),
-        other => anyhow::bail!("--guidance and --sample-steps apply to DreamRec runs, this is {}", other.name()),
+/// The models to evaluate, labelled `(w, steps)`: the run's, or DreamRec's sampler settings swept.
+fn sampler_variants(
+    model: SeqModel,
+    guidance: &[f64],
+    sample_steps: &[usize],
+) -> Result<Vec<(String, String, SeqModel)>> {
+    let d = match model {
+        SeqModel::Dreamrec(d) => d,
+        other if guidance.is_empty() && sample_steps.is_empty() => return Ok(vec![("-".into(), "-".into(), other)]),
+        _ => anyhow::bail!("--guidance and --sample-steps apply to DreamRec runs only"),
+    };
+    let cfg = d.config().clone();
+    let ws = if guidance.is_empty() { vec![cfg.guidance] } else { guidance.to_vec() };
+    let steps = if sample_steps.is_empty() { vec![cfg.sample_steps] } else { sample_steps.to_vec() };
+    if let Some(s) = steps.iter().find(|&&s| s == 0 || s > cfg.steps) {
+        anyhow::bail!("--sample-steps {s}: must be 1..={}", cfg.steps);
     }
+    if let Some(w) = ws.iter().find(|w| !w.is_finite()) {
+        anyhow::bail!("--guidance {w}: must be finite");
+    }
+    let mut out = Vec::new();
+    for &w in &ws {
+        for &s in &steps {
+            let swept = d.clone().with_sampler(w, s).map_err(anyhow::Error::msg)?;
+            out.push((w.to_string(), s.to_string(), SeqModel::Dreamrec(swept)));
+        }
+    }
+    Ok(out)
 }
 
 /// Evaluates a sequential run's best weights on valid and test (read-only).
 pub fn eval_run(run_dir: &std::path::Path, guidance: &[f64], sample_steps: &[usize]) -> Result<()> {
     use recdiff_seq::eval::{EvalSpec, evaluate};
     let device = burn::tensor::Device::flex();
-    let run = recdiff_seq::train::load_run(run_dir, &device)?;
+    let run = SeqRun::open(run_dir, &device)?;
     let cfg = &run.cfg;
-    let (data, split) = recdiff_seq::train::load_data(cfg)?;
+    let (data, split) = recdiff_run::seq::load_data(cfg)?;
     let spec = EvalSpec::of(cfg);
     println!("{} ({}), {}", run_dir.display(), cfg.model.name(), cfg.train.metric);
     println!("{:>6} {:>6} {:>12} {:>12} {:>10} {:>10}", "w", "steps", "valid", "test", "test hr@10", "test hr@50");
-    for v in &variants(&cfg.model, guidance, sample_steps)? {
-        let valid = evaluate(&run.model, v, &data, &split, false, &spec, &device)?;
-        let test = evaluate(&run.model, v, &data, &split, true, &spec, &device)?;
-        let (w, s) = match v {
-            SeqModelConfig::Dreamrec(d) => (format!("{}", d.guidance), d.sample_steps.to_string()),
-            _ => ("-".into(), "-".into()),
-        };
+    for (w, s, model) in &sampler_variants(run.model, guidance, sample_steps)? {
+        let valid = evaluate(model, &data, &split, false, &spec, &device)?;
+        let test = evaluate(model, &data, &split, true, &spec, &device)?;
         let get = |m: &recdiff_seq::eval::SeqMetrics, k: &str| recdiff_experiment::metrics::cell(m.get(k), 4);
         println!(
             "{w:>6} {s:>6} {:>12} {:>12} {:>10} {:>10}",
@@ -123,7 +124,7 @@ pub fn bench(a: SeqBenchArgs) -> Result<()> {
     );
     for path in &configs {
         let cfg = SeqExperimentConfig::load(path)?;
-        let (data, split) = recdiff_seq::train::load_data(&cfg)?;
+        let (data, split) = recdiff_run::seq::load_data(&cfg)?;
         let windows = split.windows(cfg.data.max_len);
         let positions: usize = windows.iter().map(|w| w.targets.iter().filter(|&&t| t != 0).count()).sum();
         let device = burn::tensor::Device::flex().autodiff();

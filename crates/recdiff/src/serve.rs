@@ -205,9 +205,7 @@ pub fn bench_recommend(a: RecommendBenchArgs) -> Result<()> {
     use recdiff_serve::retrieval::{RetrievalModel, Search};
     use std::time::Instant;
     let model = RetrievalModel::load(&a.run)?;
-    let text = std::fs::read_to_string(a.run.join("config.resolved.toml"))?;
-    let cfg: recdiff_seq::SeqExperimentConfig = toml::from_str(&text)?;
-    let (_, split) = recdiff_seq::train::load_data(&cfg)?;
+    let (_, split) = recdiff_run::seq::load_data(model.config())?;
     let histories: Vec<Vec<u32>> = (0..split.train.len().min(a.queries)).map(|u| split.history(u, true)).collect();
     let queries: Vec<Vec<f32>> = histories.iter().map(|h| model.query(h)).collect();
     println!(

@@ -122,9 +122,8 @@ fn predict_scores_equal_evaluation_scores_on_the_same_rows() {
         &session.store,
         &test,
         &session.device,
-        4096,
         &recdiff_train::batch::Probe::NONE,
-        0,
+        recdiff_train::eval::Scoring { batch_size: 4096, seed: 0, progress: None },
     )
     .unwrap();
     assert_eq!(expected.len(), 2_000);

@@ -29,7 +29,7 @@ pub fn exp_map(x: &mut [f32], v: &[f32]) {
 }
 
 /// One geodesic random-walk step of size `dt` from the unit vector `x`, in place.
-pub fn walk_step(x: &mut [f32], dt: f32, rng: &mut impl Rng) {
+pub fn walk_step(x: &mut [f32], dt: f32, rng: &mut (impl Rng + ?Sized)) {
     let z: Vec<f32> = (0..x.len()).map(|_| StandardNormal.sample(rng)).collect();
     let along = x.iter().zip(&z).map(|(a, b)| a * b).sum::<f32>();
     let scale = dt.sqrt();
@@ -38,7 +38,7 @@ pub fn walk_step(x: &mut [f32], dt: f32, rng: &mut impl Rng) {
 }
 
 /// `steps` walk steps from `x` (unit), in place.
-pub fn walk(x: &mut [f32], steps: usize, dt: f32, rng: &mut impl Rng) {
+pub fn walk(x: &mut [f32], steps: usize, dt: f32, rng: &mut (impl Rng + ?Sized)) {
     for _ in 0..steps {
         walk_step(x, dt, rng);
     }
@@ -62,7 +62,7 @@ pub fn slerp(a: &[f32], b: &[f32], s: f32) -> Vec<f32> {
 }
 
 /// A point drawn uniformly on the sphere.
-pub fn uniform_point(dim: usize, rng: &mut impl Rng) -> Vec<f32> {
+pub fn uniform_point(dim: usize, rng: &mut (impl Rng + ?Sized)) -> Vec<f32> {
     let mut x: Vec<f32> = (0..dim).map(|_| StandardNormal.sample(rng)).collect();
     normalize(&mut x);
     x

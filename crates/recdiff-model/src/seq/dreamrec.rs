@@ -27,15 +27,16 @@
 //!   sampling starts from pure noise (after 5 epochs with `ce_weight = 1`: 0.064 with betas to
 //!   0.02, 0.073 with betas to 0.1).
 
-use crate::sasrec::{SasRec, SasRecConfig};
+use super::NextItem;
+use super::sasrec::{SasRec, SasRecConfig, softmax_loss};
+use crate::diffusion::schedule::{BetaSchedule, alpha_bars};
+use crate::enhancer::diffrec::time_embedding;
 use burn::module::{Module, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use rand::Rng;
+use rand::{Rng, RngCore};
 use rand_distr::{Distribution, StandardNormal};
-use recdiff_model::diffusion::schedule::{BetaSchedule, alpha_bars};
-use recdiff_model::enhancer::diffrec::time_embedding;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,7 +95,7 @@ impl DreamRecConfig {
             out: LinearConfig::new(2 * d, d).init(device),
             null: Param::from_tensor(Tensor::zeros([1, d], device)),
             dim: d,
-            unit_targets: self.unit_targets,
+            cfg: self.clone(),
         }
     }
 
@@ -121,18 +122,20 @@ pub struct DreamRec {
     /// The unconditional "null" condition.
     null: Param<Tensor<2>>,
     dim: usize,
-    unit_targets: bool,
+    #[module(skip)]
+    cfg: DreamRecConfig,
 }
 
-fn gaussian(n: usize, rng: &mut impl Rng) -> Vec<f32> {
+fn gaussian(n: usize, rng: &mut (impl Rng + ?Sized)) -> Vec<f32> {
     (0..n).map(|_| StandardNormal.sample(rng)).collect()
 }
 
 impl DreamRec {
-    /// Redraws the item table from N(0, `std`) with `seed` (after the generic seeded init); `std = 0`
-    /// keeps the table as it is.
-    pub fn with_item_std(mut self, std: f64, seed: u64) -> Self {
+    /// Redraws the item table from N(0, `embedding_std`) with `seed` (after the generic seeded
+    /// init); `embedding_std = 0` keeps the table as it is.
+    pub fn with_item_std(mut self, seed: u64) -> Self {
         use rand::SeedableRng;
+        let std = self.cfg.embedding_std;
         if std <= 0.0 {
             return self;
         }
@@ -149,7 +152,7 @@ impl DreamRec {
     /// table, or with `unit_targets` its rows scaled to norm `sqrt(d)`.
     pub fn target_table(&self) -> Tensor<2> {
         let table = self.encoder.item_table();
-        if !self.unit_targets {
+        if !self.cfg.unit_targets {
             return table;
         }
         let norm = table.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
@@ -167,8 +170,27 @@ impl DreamRec {
         self.null.val().repeat_dim(0, n)
     }
 
+    /// The same weights sampling with guidance weight `w` over `sample_steps` strided steps.
+    pub fn with_sampler(mut self, guidance: f64, sample_steps: usize) -> Result<Self, String> {
+        if !guidance.is_finite() {
+            return Err(format!("guidance {guidance}: must be finite"));
+        }
+        if sample_steps == 0 || sample_steps > self.cfg.steps {
+            return Err(format!("sample_steps {sample_steps}: must be 1..={}", self.cfg.steps));
+        }
+        self.cfg.guidance = guidance;
+        self.cfg.sample_steps = sample_steps;
+        Ok(self)
+    }
+
+    /// The model's config (sampler settings included).
+    pub fn config(&self) -> &DreamRecConfig {
+        &self.cfg
+    }
+
     /// Training loss of windows `seq` (`[B, L]`) with next-item `targets` (`B * L`, 0 = padding).
-    pub fn loss(&self, cfg: &DreamRecConfig, seq: Tensor<2, Int>, targets: &[u32], rng: &mut impl Rng) -> Tensor<1> {
+    fn train_loss(&self, seq: Tensor<2, Int>, targets: &[u32], rng: &mut dyn RngCore) -> Tensor<1> {
+        let cfg = &self.cfg;
         let [b, l] = seq.dims();
         let device = seq.device();
         let states = self.encoder.encode(seq).reshape([b * l, self.dim]);
@@ -192,17 +214,18 @@ impl DreamRec {
         let cond = cond * keep.clone() + self.null_like(n) * (keep.neg() + 1.0);
         let mse = (self.denoise(x_t, cond, &t) - x0).powi_scalar(2).sum_dim(1).mean();
         if cfg.ce_weight > 0.0 {
-            let ce = crate::sasrec::softmax_loss(states, targets, &self.encoder.item_table(), &[], &device);
+            let ce = softmax_loss(states, targets, &self.encoder.item_table(), &[], &device);
             return mse + ce * cfg.ce_weight;
         }
         mse
     }
 
-    /// Generated next-item embeddings `[B, d]` for histories `seq`, guidance weight `w`.
-    pub fn generate(&self, cfg: &DreamRecConfig, seq: Tensor<2, Int>, w: f64, rng: &mut impl Rng) -> Tensor<2> {
+    /// Generated next-item embeddings `[B, d]` for histories `seq`, with the configured guidance.
+    pub fn generate(&self, seq: Tensor<2, Int>, rng: &mut dyn RngCore) -> Tensor<2> {
+        let w = self.cfg.guidance;
         let cond = self.encoder.last_state(seq);
         let noise = gaussian(cond.dims()[0] * self.dim, rng);
-        self.sample(cfg, cond, noise, |x, c, t| {
+        self.sample(cond, noise, |x, c, t| {
             let guided = self.denoise(x.clone(), c, t);
             if w == 0.0 {
                 return guided;
@@ -213,13 +236,13 @@ impl DreamRec {
     }
 
     /// The conditional sampler (no guidance term), from the same starting noise.
-    pub fn generate_conditional(&self, cfg: &DreamRecConfig, cond: Tensor<2>, noise: Vec<f32>) -> Tensor<2> {
-        self.sample(cfg, cond, noise, |x, c, t| self.denoise(x, c, t))
+    pub fn generate_conditional(&self, cond: Tensor<2>, noise: Vec<f32>) -> Tensor<2> {
+        self.sample(cond, noise, |x, c, t| self.denoise(x, c, t))
     }
 
     /// The guided sampler from given conditions and starting noise.
-    pub fn generate_guided(&self, cfg: &DreamRecConfig, cond: Tensor<2>, noise: Vec<f32>, w: f64) -> Tensor<2> {
-        self.sample(cfg, cond, noise, |x, c, t| {
+    pub fn generate_guided(&self, cond: Tensor<2>, noise: Vec<f32>, w: f64) -> Tensor<2> {
+        self.sample(cond, noise, |x, c, t| {
             let free = self.denoise(x.clone(), self.null_like(t.len()), t);
             self.denoise(x, c, t) * (1.0 + w) - free * w
         })
@@ -228,12 +251,11 @@ impl DreamRec {
     /// DDIM (`eta = 0`) over the strided schedule with `predict(x_t, c, t)` giving `x̂0`.
     fn sample(
         &self,
-        cfg: &DreamRecConfig,
         cond: Tensor<2>,
         noise: Vec<f32>,
         predict: impl Fn(Tensor<2>, Tensor<2>, &[usize]) -> Tensor<2>,
     ) -> Tensor<2> {
-        let (n, device) = (cond.dims()[0], cond.device());
+        let (n, device, cfg) = (cond.dims()[0], cond.device(), &self.cfg);
         let ab = cfg.alpha_bars();
         let mut x = Tensor::<2>::from_data(TensorData::new(noise, [n, self.dim]), &device);
         let steps = cfg.sample_schedule();
@@ -246,6 +268,20 @@ impl DreamRec {
             x = x0.clone() * a_prev.sqrt() + eps * (1.0 - a_prev).sqrt();
         }
         x0
+    }
+}
+
+impl NextItem for DreamRec {
+    fn loss(&self, seq: Tensor<2, Int>, targets: &[u32], rng: &mut dyn RngCore) -> Tensor<1> {
+        self.train_loss(seq, targets, rng)
+    }
+
+    fn item_vectors(&self) -> Tensor<2> {
+        self.target_table()
+    }
+
+    fn query(&self, seq: Tensor<2, Int>, rng: &mut dyn RngCore) -> Tensor<2> {
+        self.generate(seq, rng)
     }
 }
 
@@ -264,18 +300,18 @@ mod tests {
             sample_steps: 7,
             ..DreamRecConfig::default()
         };
-        let model = recdiff_model::init::seeded_init(cfg.init(30, 5, &device), 4);
+        let model = crate::init::seeded_init(cfg.init(30, 5, &device), 4);
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let cond = Tensor::<2>::from_data(TensorData::new(gaussian(6 * 8, &mut rng), [6, 8]), &device);
         let noise = gaussian(6 * 8, &mut rng);
-        let plain = model.generate_conditional(&cfg, cond.clone(), noise.clone()).into_data();
-        let guided = model.generate_guided(&cfg, cond.clone(), noise.clone(), 0.0).into_data();
+        let plain = model.generate_conditional(cond.clone(), noise.clone()).into_data();
+        let guided = model.generate_guided(cond.clone(), noise.clone(), 0.0).into_data();
         let (plain, guided) = (plain.try_into_vec::<f32>().unwrap(), guided.try_into_vec::<f32>().unwrap());
         for (a, b) in plain.iter().zip(&guided) {
             assert!((a - b).abs() <= 1e-6, "{a} vs {b}");
         }
         // And guidance does act when w > 0.
-        let strong = model.generate_guided(&cfg, cond, noise, 2.0).into_data().try_into_vec::<f32>().unwrap();
+        let strong = model.generate_guided(cond, noise, 2.0).into_data().try_into_vec::<f32>().unwrap();
         assert!(plain.iter().zip(&strong).any(|(a, b)| (a - b).abs() > 1e-4));
         assert_eq!(cfg.sample_schedule(), vec![50, 43, 36, 29, 22, 15, 8]);
     }

@@ -8,11 +8,11 @@
 //! history is cut into windows of `max_len` inputs from its end backwards, each input predicting the
 //! item after it (MovieLens-100K: 100,000 - 3 x 943 = 97,171 positions).
 
-use recdiff_data::rows::RowParser;
-use recdiff_data::schema::Schema;
-use recdiff_data::source::{self, RowBatch};
-use recdiff_data::value::CellReader;
-use recdiff_data::{DataError, Location};
+use crate::rows::RowParser;
+use crate::schema::Schema;
+use crate::source::{self, RowBatch};
+use crate::value::CellReader;
+use crate::{DataError, Location};
 use std::collections::HashMap;
 
 /// Interactions grouped by user, with optional item attributes (e.g. genres) for diversity.

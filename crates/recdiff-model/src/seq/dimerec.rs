@@ -9,7 +9,7 @@
 //!   `L_gem`: sampled softmax of the interest that best matches the target (`argmax_k G_k·e`).
 //! * DAM: item embeddings are used normalised (on the unit sphere) everywhere in DimeRec. Forward
 //!   process: `t ~ U{1..T}` geodesic random-walk steps of size `dt` from `x0 = e(target)`
-//!   ([`recdiff_model::diffusion::sphere`]). Denoiser: an MLP on `[x_t, step embedding, G]`
+//!   ([`crate::diffusion::sphere`]). Denoiser: an MLP on `[x_t, step embedding, G]`
 //!   (G flattened, `K·d`) predicting `x0`, projected on the sphere. `L_recon = |x0 - x0'|²`,
 //!   `L_ssm` a sampled softmax with `x0'` as the query. Total `L_gem + λ L_recon + μ L_ssm`.
 //! * Choices the paper leaves open, made here: softmax logits over the sphere are cosines divided
@@ -21,14 +21,15 @@
 //!   at `x0'`. Retrieval: top-K items by inner product of `x0'` with the
 //!   normalised item table.
 
-use crate::sasrec::ids_tensor;
+use super::sasrec::softmax_loss;
+use super::{NextItem, ids_tensor};
+use crate::diffusion::sphere;
+use crate::enhancer::diffrec::time_embedding;
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
-use rand::Rng;
-use recdiff_model::diffusion::sphere;
-use recdiff_model::enhancer::diffrec::time_embedding;
+use rand::{Rng, RngCore};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,6 +77,7 @@ impl DimeRecConfig {
             den_out: LinearConfig::new(4 * d, d).init(device),
             dim: d,
             interests: self.interests,
+            cfg: self.clone(),
         }
     }
 
@@ -95,6 +97,8 @@ pub struct DimeRec {
     den_out: Linear,
     dim: usize,
     interests: usize,
+    #[module(skip)]
+    cfg: DimeRecConfig,
 }
 
 /// Rows scaled to unit length.
@@ -136,7 +140,8 @@ impl DimeRec {
     }
 
     /// `L_gem + λ L_recon + μ L_ssm` over the non-padding positions of windows `seq`.
-    pub fn loss(&self, cfg: &DimeRecConfig, seq: Tensor<2, Int>, targets: &[u32], rng: &mut impl Rng) -> Tensor<1> {
+    fn train_loss(&self, seq: Tensor<2, Int>, targets: &[u32], rng: &mut dyn RngCore) -> Tensor<1> {
+        let cfg = &self.cfg;
         let [b, l] = seq.dims();
         let (d, k, device) = (self.dim, self.interests, seq.device());
         let rows: Vec<i64> = (0..targets.len()).filter(|&i| targets[i] != 0).map(|i| i as i64).collect();
@@ -166,7 +171,8 @@ impl DimeRec {
     }
 
     /// Generated next-item embeddings on the sphere, `[B, d]`, for the newest position of `seq`.
-    pub fn generate(&self, cfg: &DimeRecConfig, seq: Tensor<2, Int>, rng: &mut impl Rng) -> Tensor<2> {
+    pub fn generate(&self, seq: Tensor<2, Int>, rng: &mut dyn RngCore) -> Tensor<2> {
+        let cfg = &self.cfg;
         let [b, l] = seq.dims();
         let (d, k, device) = (self.dim, self.interests, seq.device());
         let g = self.interests(seq).narrow(1, l - 1, 1).reshape([b, k, d]);
@@ -186,5 +192,19 @@ impl DimeRec {
 /// query's target id: against shared `negatives`, or over the whole catalogue when there are none.
 fn cosine_softmax(query: Tensor<2>, ids: &[u32], table: &Tensor<2>, negatives: &[i64], temperature: f64) -> Tensor<1> {
     let device = query.device();
-    crate::sasrec::softmax_loss(query / temperature, ids, table, negatives, &device)
+    softmax_loss(query / temperature, ids, table, negatives, &device)
+}
+
+impl NextItem for DimeRec {
+    fn loss(&self, seq: Tensor<2, Int>, targets: &[u32], rng: &mut dyn RngCore) -> Tensor<1> {
+        self.train_loss(seq, targets, rng)
+    }
+
+    fn item_vectors(&self) -> Tensor<2> {
+        self.unit_table()
+    }
+
+    fn query(&self, seq: Tensor<2, Int>, rng: &mut dyn RngCore) -> Tensor<2> {
+        self.generate(seq, rng)
+    }
 }

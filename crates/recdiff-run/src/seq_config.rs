@@ -1,6 +1,6 @@
 //! Sequential experiment configs (TOML, unknown keys rejected), one experiment per file.
 
-use crate::model::SeqModelConfig;
+use recdiff_model::seq::SeqModelConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

@@ -6,13 +6,18 @@
 //! Shapes: histories `[B, L]` item ids (0 = padding, left-padded) -> states `[B, L, d]`.
 //! Embeddings are scaled by `sqrt(d)` as in the paper's implementation; padded positions are
 //! masked as attention keys, and their outputs are never scored.
+//!
+//! [`SasRecModel`] is SASRec as a next-item model: the encoder trained with a full softmax over the
+//! catalogue (`negatives = 0`) or a sampled softmax against `negatives` items shared by the batch.
 
+use super::NextItem;
 use burn::module::Module;
 use burn::nn::attention::generate_autoregressive_mask;
 use burn::nn::transformer::{TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput};
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use rand::{Rng, RngCore};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,11 +63,43 @@ pub struct SasRec {
     pub dim: usize,
 }
 
-/// Item ids as an int tensor `[B, L]`.
-pub fn ids_tensor(rows: &[Vec<u32>], device: &Device) -> Tensor<2, Int> {
-    let (b, l) = (rows.len(), rows.first().map_or(0, Vec::len));
-    let flat: Vec<i64> = rows.iter().flat_map(|r| r.iter().map(|&i| i as i64)).collect();
-    Tensor::from_data(TensorData::new(flat, [b, l]), device)
+/// SASRec and its loss: full softmax (`negatives = 0`) or sampled softmax.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SasRecTraining {
+    #[serde(flatten)]
+    pub encoder: SasRecConfig,
+    pub negatives: usize,
+}
+
+impl SasRecTraining {
+    pub fn init(&self, n_items: usize, max_len: usize, device: &Device) -> SasRecModel {
+        SasRecModel { encoder: self.encoder.init(n_items, max_len, device), cfg: self.clone() }
+    }
+}
+
+/// SASRec as a next-item model.
+#[derive(Module, Debug)]
+pub struct SasRecModel {
+    pub encoder: SasRec,
+    #[module(skip)]
+    cfg: SasRecTraining,
+}
+
+impl NextItem for SasRecModel {
+    fn loss(&self, seq: Tensor<2, Int>, targets: &[u32], rng: &mut dyn RngCore) -> Tensor<1> {
+        let n_items = self.encoder.item_table().dims()[0] - 1;
+        let negatives: Vec<i64> = (0..self.cfg.negatives).map(|_| rng.random_range(1..=n_items) as i64).collect();
+        self.encoder.next_item_loss(seq, targets, &negatives)
+    }
+
+    fn item_vectors(&self) -> Tensor<2> {
+        self.encoder.item_table()
+    }
+
+    fn query(&self, seq: Tensor<2, Int>, _rng: &mut dyn RngCore) -> Tensor<2> {
+        self.encoder.last_state(seq)
+    }
 }
 
 impl SasRec {

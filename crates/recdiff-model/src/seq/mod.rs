@@ -1,0 +1,158 @@
+//! Sequential next-item models: one enum module ([`SeqModel`]), one file per model, each behind
+//! [`NextItem`] — a training loss over windows, the vectors items are retrieved by, and the query
+//! vector of a history. A model keeps its own config (`#[module(skip)]`), so nothing outside its
+//! file needs to know what it is.
+//!
+//! Shapes: windows and histories `[B, L]` item ids (0 = padding, left-padded); next-item targets
+//! `B * L` (0 = no target); item vectors `[n + 1, d]` (row 0 padding); queries `[B, d]`.
+//!
+//! Checkpoints name tensors by variant (`Sasrec.encoder.items.weight`); runs written before the
+//! enum (`sasrec.items.weight`) load through [`LEGACY_KEYS`].
+
+pub mod dimerec;
+pub mod dreamrec;
+pub mod sasrec;
+
+use burn::module::Module;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use dimerec::{DimeRec, DimeRecConfig};
+use dreamrec::{DreamRec, DreamRecConfig};
+use rand::RngCore;
+use sasrec::{SasRecConfig, SasRecModel, SasRecTraining};
+use serde::{Deserialize, Serialize};
+
+/// What a sequential model does, implemented in its own file.
+pub trait NextItem {
+    /// The training loss of windows `seq` (`[B, L]`) with next-item `targets` (`B * L`, 0 = pad).
+    fn loss(&self, seq: Tensor<2, Int>, targets: &[u32], rng: &mut dyn RngCore) -> Tensor<1>;
+    /// The vectors items are retrieved by, `[n + 1, d]` (row 0 padding).
+    fn item_vectors(&self) -> Tensor<2>;
+    /// The query vectors of the newest position of each history, `[B, d]`.
+    fn query(&self, seq: Tensor<2, Int>, rng: &mut dyn RngCore) -> Tensor<2>;
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SeqModelConfig {
+    Sasrec(SasRecTraining),
+    Dreamrec(DreamRecConfig),
+    Dimerec(DimeRecConfig),
+}
+
+impl Default for SeqModelConfig {
+    fn default() -> Self {
+        SeqModelConfig::Sasrec(SasRecTraining::default())
+    }
+}
+
+/// The networks: one arm per model file.
+#[derive(Module, Debug)]
+pub enum SeqModel {
+    Sasrec(SasRecModel),
+    Dreamrec(DreamRec),
+    Dimerec(DimeRec),
+}
+
+/// Checkpoint key rewrites (regex, replacement) for runs saved before [`SeqModel`] was an enum.
+pub const LEGACY_KEYS: [(&str, &str); 3] =
+    [(r"^sasrec\.", "Sasrec.encoder."), (r"^dreamrec\.", "Dreamrec."), (r"^dimerec\.", "Dimerec.")];
+
+/// Item ids as an int tensor `[B, L]`.
+pub fn ids_tensor(rows: &[Vec<u32>], device: &Device) -> Tensor<2, Int> {
+    let (b, l) = (rows.len(), rows.first().map_or(0, Vec::len));
+    let flat: Vec<i64> = rows.iter().flat_map(|r| r.iter().map(|&i| i as i64)).collect();
+    Tensor::from_data(TensorData::new(flat, [b, l]), device)
+}
+
+fn check_encoder(e: &SasRecConfig, at: &str) -> Result<(), String> {
+    if e.dim == 0 || e.heads == 0 || e.layers == 0 || !e.dim.is_multiple_of(e.heads) {
+        return Err(format!(
+            "{at}dim = {}, heads = {}, layers = {}: all must be positive and heads must divide dim",
+            e.dim, e.heads, e.layers
+        ));
+    }
+    Ok(())
+}
+
+impl SeqModelConfig {
+    /// Sizes the networks cannot be built with, named by key (relative to `[model]`).
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            SeqModelConfig::Sasrec(c) => check_encoder(&c.encoder, ""),
+            SeqModelConfig::Dreamrec(c) => {
+                check_encoder(&c.encoder, "encoder.")?;
+                if c.steps == 0 || c.sample_steps == 0 || c.sample_steps > c.steps {
+                    return Err(format!("sample_steps = {}: must be 1..=steps ({})", c.sample_steps, c.steps));
+                }
+                if !(c.beta_start < c.beta_end && c.beta_end < 1.0) {
+                    return Err(format!(
+                        "beta_start = {}, beta_end = {}: need beta_start < beta_end < 1",
+                        c.beta_start, c.beta_end
+                    ));
+                }
+                Ok(())
+            }
+            SeqModelConfig::Dimerec(c) if c.dim == 0 || c.interests == 0 || c.steps == 0 || c.gem_hidden == 0 => {
+                Err(format!(
+                    "dim = {}, interests = {}, gem_hidden = {}, steps = {}: all must be positive",
+                    c.dim, c.interests, c.gem_hidden, c.steps
+                ))
+            }
+            SeqModelConfig::Dimerec(_) => Ok(()),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            SeqModelConfig::Sasrec(_) => "sasrec",
+            SeqModelConfig::Dreamrec(_) => "dreamrec",
+            SeqModelConfig::Dimerec(_) => "dimerec",
+        }
+    }
+
+    /// The model for a catalogue of `n_items` and windows of `max_len`, weights drawn from `seed`.
+    pub fn init(&self, n_items: usize, max_len: usize, seed: u64, device: &Device) -> SeqModel {
+        let m = match self {
+            SeqModelConfig::Sasrec(c) => SeqModel::Sasrec(c.init(n_items, max_len, device)),
+            SeqModelConfig::Dreamrec(c) => SeqModel::Dreamrec(c.init(n_items, max_len, device)),
+            SeqModelConfig::Dimerec(c) => SeqModel::Dimerec(c.init(n_items, max_len, device)),
+        };
+        match crate::init::seeded_init(m, seed) {
+            SeqModel::Dreamrec(d) => SeqModel::Dreamrec(d.with_item_std(seed)),
+            other => other,
+        }
+    }
+}
+
+impl SeqModel {
+    /// The model behind its [`NextItem`] interface.
+    pub fn next_item(&self) -> &dyn NextItem {
+        match self {
+            SeqModel::Sasrec(m) => m,
+            SeqModel::Dreamrec(m) => m,
+            SeqModel::Dimerec(m) => m,
+        }
+    }
+
+    /// See [`NextItem::loss`].
+    pub fn loss(&self, seq: Tensor<2, Int>, targets: &[u32], rng: &mut dyn RngCore) -> Tensor<1> {
+        self.next_item().loss(seq, targets, rng)
+    }
+
+    /// See [`NextItem::item_vectors`].
+    pub fn item_vectors(&self) -> Tensor<2> {
+        self.next_item().item_vectors()
+    }
+
+    /// See [`NextItem::query`].
+    pub fn query(&self, seq: Tensor<2, Int>, rng: &mut dyn RngCore) -> Tensor<2> {
+        self.next_item().query(seq, rng)
+    }
+
+    /// Scores of every item id (column 0 is padding) for the newest position of each history,
+    /// `[B, n + 1]`.
+    pub fn scores(&self, seq: Tensor<2, Int>, rng: &mut dyn RngCore) -> Tensor<2> {
+        let query = self.query(seq, rng);
+        query.matmul(self.item_vectors().transpose())
+    }
+}

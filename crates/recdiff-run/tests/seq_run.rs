@@ -1,0 +1,107 @@
+//! Opening sequential runs: checkpoints written before `SeqModel` became an enum module (tensors
+//! named `sasrec.items.weight`) load to the same weights as current ones, opening writes nothing,
+//! and a checkpoint with a tensor missing is an error naming the file.
+
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::tensor::{Device, Tensor};
+use recdiff_run::SeqRun;
+use safetensors::SafeTensors;
+use std::path::Path;
+
+const N_ITEMS: usize = 12;
+
+fn config(model: &str) -> String {
+    format!(
+        "name = \"t\"\nseed = 3\n[data]\nschema = \"unused.toml\"\nmax_len = 5\n[model]\n{model}\n[train]\nprogress = false\n"
+    )
+}
+
+/// Writes a run for `model` (a `[model]` body) whose checkpoint keys pass through `rename`;
+/// returns the model's item vectors.
+fn write_run(dir: &Path, model: &str, rename: impl Fn(&str) -> Option<String>) -> Vec<f32> {
+    let text = config(model);
+    let cfg: recdiff_run::SeqExperimentConfig = toml::from_str(&text).unwrap();
+    let device = Device::flex();
+    let m = cfg.model.init(N_ITEMS, 5, 99, &device);
+    let mut store = SafetensorsStore::from_bytes(None);
+    m.save_into(&mut store).unwrap();
+    let bytes = store.get_bytes().unwrap();
+    let parsed = SafeTensors::deserialize(&bytes).unwrap();
+    let views: Vec<(String, safetensors::tensor::TensorView<'_>)> =
+        parsed.tensors().into_iter().filter_map(|(name, view)| rename(&name).map(|n| (n, view))).collect();
+    std::fs::write(dir.join("best.safetensors"), safetensors::serialize(views, None).unwrap()).unwrap();
+    std::fs::write(dir.join("config.resolved.toml"), text).unwrap();
+    let items: Vec<String> = (0..=N_ITEMS).map(|i| if i == 0 { String::new() } else { format!("i{i}") }).collect();
+    std::fs::write(dir.join("items.json"), serde_json::to_vec(&items).unwrap()).unwrap();
+    vectors(m.item_vectors())
+}
+
+fn vectors(t: Tensor<2>) -> Vec<f32> {
+    t.into_data().try_into_vec::<f32>().unwrap()
+}
+
+fn current(name: &str) -> Option<String> {
+    Some(name.to_string())
+}
+
+/// The names the struct-of-`Option`s model gave its tensors.
+fn legacy(name: &str) -> Option<String> {
+    Some(
+        name.replacen("Sasrec.encoder.", "sasrec.", 1)
+            .replacen("Dreamrec.", "dreamrec.", 1)
+            .replacen("Dimerec.", "dimerec.", 1),
+    )
+}
+
+const MODELS: [&str; 3] = [
+    "kind = \"sasrec\"\ndim = 8\nheads = 2\nlayers = 1",
+    "kind = \"dreamrec\"\nsteps = 10\nsample_steps = 2\n[model.encoder]\ndim = 8\nheads = 2\nlayers = 1",
+    "kind = \"dimerec\"\ndim = 8\ninterests = 2\ngem_hidden = 4\nsteps = 3",
+];
+
+#[test]
+fn checkpoints_named_before_the_enum_load_to_the_same_weights_as_current_ones() {
+    for model in MODELS {
+        let renames: [(&str, fn(&str) -> Option<String>); 2] = [("current", current), ("legacy", legacy)];
+        for (label, rename) in renames {
+            let dir = tempfile::tempdir().unwrap();
+            let expected = write_run(dir.path(), model, rename);
+            let run = SeqRun::open(dir.path(), &Device::flex()).unwrap_or_else(|e| panic!("{label} {model}: {e}"));
+            // The saved weights (seed 99), not the config's seed-3 initialisation.
+            assert_eq!(vectors(run.model.item_vectors()), expected, "{label} {model}");
+            assert_eq!(run.items[3], "i3");
+        }
+    }
+}
+
+#[test]
+fn opening_a_run_writes_nothing_into_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write_run(dir.path(), MODELS[1], legacy);
+    let snapshot = || {
+        let mut v: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let m = e.metadata().unwrap();
+                (e.file_name(), m.len(), m.modified().unwrap())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let before = snapshot();
+    SeqRun::open(dir.path(), &Device::flex()).unwrap();
+    assert_eq!(snapshot(), before);
+}
+
+#[test]
+fn a_checkpoint_missing_a_tensor_is_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    write_run(dir.path(), MODELS[2], |n| (!n.contains("den_out")).then(|| n.to_string()));
+    let e = SeqRun::open(dir.path(), &Device::flex()).err().expect("a missing tensor must fail").to_string();
+    assert!(e.contains("best.safetensors") && e.contains("missing tensors") && e.contains("den_out"), "{e}");
+    std::fs::write(dir.path().join("best.safetensors"), b"not a checkpoint").unwrap();
+    let e = SeqRun::open(dir.path(), &Device::flex()).err().expect("garbage must fail").to_string();
+    assert!(e.contains("best.safetensors"), "{e}");
+}
