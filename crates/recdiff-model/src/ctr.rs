@@ -28,7 +28,7 @@ impl CtrModelConfig {
     /// A model over `fields` embedded fields of `dim` each, its weights drawn from `seed`.
     pub fn init(&self, fields: usize, dim: usize, seed: u64, device: &Device) -> CtrModel {
         let base = self.base.init(fields, dim, device);
-        let enhancer = self.enhancer.init(fields, dim, base.latent_dim, device);
+        let enhancer = self.enhancer.init(fields, dim, self.base.latent_dim(), device);
         crate::init::seeded_init(CtrModel { base, enhancer }, seed)
     }
 }

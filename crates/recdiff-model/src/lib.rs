@@ -11,6 +11,7 @@ pub mod embedding;
 pub mod embedding_io;
 pub mod enhancer;
 pub mod init;
+pub mod legacy;
 pub mod losses;
 pub mod mask;
 pub mod seeding;

@@ -185,28 +185,48 @@ fn resolve(dir: &Path, p: &Path) -> PathBuf {
     if p.is_relative() { dir.join(p) } else { p.to_path_buf() }
 }
 
+/// An experiment config (any family) that cannot be used: the file, and what is wrong with it.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("experiment config {path}: {message}")]
-    Invalid { path: PathBuf, message: String },
+#[error("experiment config {path}: {message}")]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// Reads and number-checks the TOML at `path`, then builds it with `from_table(table, dir,
+/// origin)`, `dir` being the file's directory.
+pub fn load_with<T>(
+    path: &Path,
+    from_table: impl FnOnce(toml::Table, &Path, &Path) -> Result<T, ConfigError>,
+) -> Result<T, ConfigError> {
+    let table =
+        recdiff_data::numbers::read_table(path).map_err(|message| ConfigError { path: path.into(), message })?;
+    from_table(table, path.parent().unwrap_or(Path::new(".")), path)
+}
+
+/// A parsed table as `T` (unknown keys rejected, numbers checked) that passes `validate`;
+/// `origin` names the file in errors.
+pub fn checked<T: serde::de::DeserializeOwned>(
+    table: toml::Table,
+    origin: &Path,
+    validate: impl FnOnce(&T) -> Result<(), String>,
+) -> Result<T, ConfigError> {
+    let invalid = |message: String| ConfigError { path: origin.into(), message };
+    let c: T = recdiff_data::numbers::from_checked_table(table, &[]).map_err(invalid)?;
+    validate(&c).map_err(invalid)?;
+    Ok(c)
 }
 
 impl ExperimentConfig {
     /// Reads a config and resolves its relative paths against the file's directory.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let table = recdiff_data::numbers::read_table(path)
-            .map_err(|message| ConfigError::Invalid { path: path.into(), message })?;
-        Self::from_table(table, path.parent().unwrap_or(Path::new(".")), path)
+        load_with(path, Self::from_table)
     }
 
     /// Checks a parsed config (unknown keys, numbers, ranges) and resolves its relative paths
     /// against `dir`; `origin` names it in errors.
     pub fn from_table(table: toml::Table, dir: &Path, origin: &Path) -> Result<Self, ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid { path: origin.into(), message };
-        let mut c: ExperimentConfig = recdiff_data::numbers::from_checked_table(table, &[]).map_err(invalid)?;
-        c.validate().map_err(invalid)?;
+        let mut c: ExperimentConfig = checked(table, origin, Self::validate)?;
         c.data.schema = resolve(dir, &c.data.schema);
         c.data.encoded = c.data.encoded.as_deref().map(|p| resolve(dir, p));
         Ok(c)

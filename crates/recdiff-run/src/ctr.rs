@@ -15,7 +15,7 @@
 
 use crate::RunError;
 use crate::config::ExperimentConfig;
-use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::store::ModuleSnapshot;
 use burn::tensor::Device;
 use recdiff_data::{EncodedMeta, SplitFile};
 use recdiff_model::{CtrModel, EmbeddingStore};
@@ -60,7 +60,7 @@ impl CtrRun {
         let dense_path = best.join("dense.safetensors");
         let dense = std::fs::read(&dense_path).map_err(|e| RunError::at(&dense_path, e))?;
         let applied = model
-            .load_from(&mut SafetensorsStore::from_bytes(Some(dense)))
+            .load_from(&mut recdiff_model::legacy::reader(dense, &recdiff_model::base::LEGACY_KEYS))
             .map_err(|e| RunError::at(&dense_path, format!("{e:?}")))?;
         if !applied.missing.is_empty() {
             return Err(RunError::at(&dense_path, format!("missing tensors {:?}", applied.missing)));

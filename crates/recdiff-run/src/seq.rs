@@ -13,7 +13,7 @@
 use crate::RunError;
 use crate::ctr::CONFIG_FILE;
 use crate::seq_config::SeqExperimentConfig;
-use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::store::ModuleSnapshot;
 use burn::tensor::Device;
 use recdiff_data::histories::{Interactions, LeaveOneOut};
 use recdiff_model::seq::{LEGACY_KEYS, SeqModel};
@@ -61,9 +61,7 @@ impl SeqRun {
         let mut model = cfg.model.init(items.len() - 1, cfg.data.max_len, cfg.seed, device);
         let weights = run.join(WEIGHTS_FILE);
         let bytes = std::fs::read(&weights).map_err(|e| RunError::at(&weights, e))?;
-        let mut store = LEGACY_KEYS
-            .iter()
-            .fold(SafetensorsStore::from_bytes(Some(bytes)), |s, (from, to)| s.with_key_remapping(from, *to));
+        let mut store = recdiff_model::legacy::reader(bytes, &LEGACY_KEYS);
         let applied = model.load_from(&mut store).map_err(|e| RunError::at(&weights, format!("{e:?}")))?;
         if !applied.missing.is_empty() {
             return Err(RunError::at(&weights, format!("missing tensors {:?}", applied.missing)));

@@ -1,5 +1,6 @@
 //! Sequential experiment configs (TOML, unknown keys rejected), one experiment per file.
 
+use crate::config::{ConfigError, checked, load_with};
 use recdiff_model::seq::SeqModelConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -93,28 +94,16 @@ impl SeqTrainConfig {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SeqConfigError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("sequential experiment config {path}: {message}")]
-    Invalid { path: PathBuf, message: String },
-}
-
 impl SeqExperimentConfig {
     /// Reads a config, checks it and resolves the schema path against the file's directory.
-    pub fn load(path: &Path) -> Result<Self, SeqConfigError> {
-        let table = recdiff_data::numbers::read_table(path)
-            .map_err(|message| SeqConfigError::Invalid { path: path.into(), message })?;
-        Self::from_table(table, path.parent().unwrap_or(Path::new(".")), path)
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        load_with(path, Self::from_table)
     }
 
     /// Checks a parsed config (unknown keys, numbers, ranges) and resolves the schema path
     /// against `dir`; `origin` names it in errors.
-    pub fn from_table(table: toml::Table, dir: &Path, origin: &Path) -> Result<Self, SeqConfigError> {
-        let invalid = |message: String| SeqConfigError::Invalid { path: origin.into(), message };
-        let mut c: SeqExperimentConfig = recdiff_data::numbers::from_checked_table(table, &[]).map_err(invalid)?;
-        c.validate().map_err(invalid)?;
+    pub fn from_table(table: toml::Table, dir: &Path, origin: &Path) -> Result<Self, ConfigError> {
+        let mut c: SeqExperimentConfig = checked(table, origin, Self::validate)?;
         if c.data.schema.is_relative() {
             c.data.schema = dir.join(&c.data.schema);
         }
@@ -151,7 +140,7 @@ impl SeqExperimentConfig {
 mod tests {
     use super::*;
 
-    fn load(model: &str) -> Result<SeqExperimentConfig, SeqConfigError> {
+    fn load(model: &str) -> Result<SeqExperimentConfig, ConfigError> {
         let text = format!("name = \"x\"\n[data]\nschema = \"s.toml\"\n[model]\n{model}\n");
         SeqExperimentConfig::from_table(text.parse().unwrap(), Path::new("."), Path::new("x.toml"))
     }

@@ -7,5 +7,5 @@ pub mod eval;
 pub mod family;
 pub mod train;
 
-pub use recdiff_run::seq_config::{SeqConfigError, SeqDataConfig, SeqExperimentConfig, SeqTrainConfig};
+pub use recdiff_run::seq_config::{SeqDataConfig, SeqExperimentConfig, SeqTrainConfig};
 pub use train::{SeqRunSummary, run};

@@ -25,7 +25,7 @@ pub enum SeqError {
     #[error(transparent)]
     Data(#[from] recdiff_data::DataError),
     #[error(transparent)]
-    Config(#[from] recdiff_run::seq_config::SeqConfigError),
+    Config(#[from] recdiff_run::config::ConfigError),
     #[error(transparent)]
     Run(#[from] recdiff_run::RunError),
     #[error(transparent)]

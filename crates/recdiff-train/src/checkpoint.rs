@@ -112,7 +112,7 @@ pub fn load(
         let p = dir.join(name);
         std::fs::read(&p).map_err(io(&p))
     };
-    let mut dense = SafetensorsStore::from_bytes(Some(read("dense.safetensors")?));
+    let mut dense = recdiff_model::legacy::reader(read("dense.safetensors")?, &recdiff_model::base::LEGACY_KEYS);
     let applied = model.load_from(&mut dense).map_err(|e| fmt_err(dir, e))?;
     if !applied.missing.is_empty() {
         return Err(fmt_err(dir, format!("dense weights missing tensors: {:?}", applied.missing)));

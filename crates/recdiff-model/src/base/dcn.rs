@@ -55,26 +55,31 @@ impl Default for DcnV2Config {
     }
 }
 
+/// One cross layer: full rank, `x0 ⊙ (W x + b) + x`, or DCN-Mix's gated mixture of low-rank
+/// experts, `Σ_i g_i(x) x0 ⊙ (U_i V_i x + b_i) + x`.
 #[derive(Module, Debug)]
-pub struct CrossLayer {
-    full: Option<Linear>,
+pub enum CrossLayer {
+    Full(Linear),
+    Mixture(LowRankMixture),
+}
+
+/// The experts' down (`V_i`, `[W, r]`) and up (`U_i`, `[r, W]`) maps and the softmax gate.
+#[derive(Module, Debug)]
+pub struct LowRankMixture {
     down: Vec<Linear>,
     up: Vec<Linear>,
-    gate: Option<Linear>,
+    gate: Linear,
 }
 
 impl CrossLayer {
     fn new(width: usize, kind: CrossKind, device: &Device) -> Self {
         match kind {
-            CrossKind::FullRank => {
-                Self { full: Some(LinearConfig::new(width, width).init(device)), down: vec![], up: vec![], gate: None }
-            }
-            CrossKind::LowRankMixture { rank, experts } => Self {
-                full: None,
+            CrossKind::FullRank => CrossLayer::Full(LinearConfig::new(width, width).init(device)),
+            CrossKind::LowRankMixture { rank, experts } => CrossLayer::Mixture(LowRankMixture {
                 down: (0..experts).map(|_| LinearConfig::new(width, rank).with_bias(false).init(device)).collect(),
                 up: (0..experts).map(|_| LinearConfig::new(rank, width).init(device)).collect(),
-                gate: Some(LinearConfig::new(width, experts).init(device)),
-            },
+                gate: LinearConfig::new(width, experts).init(device),
+            }),
         }
     }
 
@@ -90,15 +95,13 @@ impl CrossLayer {
 
     /// The layer with `linear(l)` computing `l(x)` for each linear map applied to `x`.
     fn apply(&self, x0: Tensor<2>, x: Tensor<2>, linear: impl Fn(&Linear) -> Tensor<2>) -> Tensor<2> {
-        if let Some(w) = &self.full {
-            return x0 * linear(w) + x;
-        }
-        let gate = match &self.gate {
-            Some(g) => softmax(linear(g), 1),
-            None => return x,
+        let m = match self {
+            CrossLayer::Full(w) => return x0 * linear(w) + x,
+            CrossLayer::Mixture(m) => m,
         };
+        let gate = softmax(linear(&m.gate), 1);
         let mut out = x;
-        for (i, (down, up)) in self.down.iter().zip(&self.up).enumerate() {
+        for (i, (down, up)) in m.down.iter().zip(&m.up).enumerate() {
             let expert = x0.clone() * up.forward(linear(down));
             out = out + expert * gate.clone().narrow(1, i, 1);
         }

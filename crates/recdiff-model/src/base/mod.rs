@@ -44,13 +44,11 @@ impl BaseConfig {
     }
 
     pub fn init(&self, fields: usize, dim: usize, device: &Device) -> Base {
-        let mut base = Base { dcn: None, deepfm: None, mlp: None, latent_dim: self.latent_dim() };
         match self {
-            BaseConfig::DcnV2(c) => base.dcn = Some(c.init(fields * dim, device)),
-            BaseConfig::DeepFm(c) => base.deepfm = Some(c.init(fields, dim, device)),
-            BaseConfig::Mlp(c) => base.mlp = Some(c.init(fields * dim, device)),
+            BaseConfig::DcnV2(c) => Base::DcnV2(c.init(fields * dim, device)),
+            BaseConfig::DeepFm(c) => Base::DeepFm(c.init(fields, dim, device)),
+            BaseConfig::Mlp(c) => Base::Mlp(c.init(fields * dim, device)),
         }
-        base
     }
 }
 
@@ -75,41 +73,54 @@ pub fn linear_shared(layer: &Linear, x: &Tensor<2>, shared: &SharedInput) -> Ten
     own + constant
 }
 
-/// Exactly one of the variants is present.
+/// The base ranker: one arm per base file.
 #[derive(Module, Debug)]
-pub struct Base {
-    dcn: Option<dcn::DcnV2>,
-    deepfm: Option<deepfm::DeepFm>,
-    mlp: Option<mlp::Mlp>,
-    pub latent_dim: usize,
+pub enum Base {
+    DcnV2(dcn::DcnV2),
+    DeepFm(deepfm::DeepFm),
+    Mlp(mlp::Mlp),
 }
+
+/// Checkpoint key rewrites (regex, replacement) for CTR runs saved while the base, DCN-V2's cross
+/// layers and the enhancer were structs of `Option`s (`base.dcn.cross.0.full.weight`,
+/// `enhancer.asym.layers.0.weight`).
+pub const LEGACY_KEYS: [(&str, &str); 10] = [
+    (r"^base\.dcn\.", "base.DcnV2."),
+    (r"^base\.deepfm\.", "base.DeepFm."),
+    (r"^base\.mlp\.", "base.Mlp."),
+    (r"\.cross\.(\d+)\.full\.", ".cross.$1.Full."),
+    (r"\.cross\.(\d+)\.(down|up|gate)\.", ".cross.$1.Mixture.$2."),
+    (r"^enhancer\.asym\.", "enhancer.AsymDiffRec."),
+    (r"^enhancer\.cdae\.", "enhancer.Cdae."),
+    (r"^enhancer\.vae\.", "enhancer.MultiVae."),
+    (r"^enhancer\.ssl\.", "enhancer.Ssl."),
+    (r"^enhancer\.diffrec\.", "enhancer.DiffRec."),
+];
 
 impl Base {
     /// `[B, F*D]` -> `[B, latent_dim]`.
     pub fn h(&self, x: Tensor<2>) -> Tensor<2> {
-        match (&self.dcn, &self.deepfm, &self.mlp) {
-            (Some(m), _, _) => m.h(x),
-            (_, Some(m), _) => m.h(x),
-            (_, _, Some(m)) => m.h(x),
-            _ => x,
+        match self {
+            Base::DcnV2(m) => m.h(x),
+            Base::DeepFm(m) => m.h(x),
+            Base::Mlp(m) => m.h(x),
         }
     }
 
     /// [`Base::h`] with the first layers' shared part computed once (DCN-V2; the others run `h`).
     pub fn h_shared(&self, x: Tensor<2>, shared: &SharedInput) -> Tensor<2> {
-        match &self.dcn {
-            Some(m) => m.h_shared(x, shared),
-            None => self.h(x),
+        match self {
+            Base::DcnV2(m) => m.h_shared(x, shared),
+            other => other.h(x),
         }
     }
 
     /// `[B, latent_dim]` -> logits `[B, 1]`.
     pub fn f(&self, z: Tensor<2>) -> Tensor<2> {
-        match (&self.dcn, &self.deepfm, &self.mlp) {
-            (Some(m), _, _) => m.f(z),
-            (_, Some(m), _) => m.f(z),
-            (_, _, Some(m)) => m.f(z),
-            _ => z,
+        match self {
+            Base::DcnV2(m) => m.f(z),
+            Base::DeepFm(m) => m.f(z),
+            Base::Mlp(m) => m.f(z),
         }
     }
 }
