@@ -13,7 +13,7 @@ pub struct RowParser {
     pub columns: Vec<String>,
     /// `None` when reading features only (prediction input without labels).
     label: Option<usize>,
-    threshold: Option<f64>,
+    rule: LabelRule,
     user: Option<usize>,
     item: Option<usize>,
     timestamp: Option<usize>,
@@ -41,7 +41,7 @@ impl RowParser {
         Self {
             reader: CellReader::new(&schema.source.missing_tokens),
             label: keys.then(|| idx(&schema.label.column)),
-            threshold: schema.label.threshold,
+            rule: LabelRule::of(&schema.label),
             user: schema.keys.user.as_deref().filter(|_| keys).map(idx),
             item: schema.keys.item.as_deref().filter(|_| keys).map(idx),
             timestamp: schema.keys.timestamp.as_deref().filter(|_| keys).map(idx),
@@ -55,18 +55,53 @@ impl RowParser {
         source::open(schema, &self.columns)
     }
 
-    /// The 0/1 label; a missing label is an error.
+    /// The 0/1 label; a missing label, or a value the label rule does not know, is an error.
     pub fn label(&self, b: &dyn RowBatch, row: usize) -> Result<f32> {
         let Some(label) = self.label else { return Ok(0.0) };
         let name = &self.columns[label];
-        let v = self
-            .reader
-            .number(b, row, label, name)?
-            .ok_or_else(|| bad_cell(b, row, name, "the label is missing".into()))?;
-        match self.threshold {
-            Some(t) => Ok((v >= t) as u8 as f32),
-            None if v == 0.0 || v == 1.0 => Ok(v as f32),
-            None => Err(bad_cell(b, row, name, format!("label must be 0 or 1 (or set label.threshold), found {v}"))),
+        let missing = || bad_cell(b, row, name, "the label is missing".into());
+        match &self.rule {
+            LabelRule::Values { positive, negative } => {
+                let key = self.reader.key(b, row, label, name)?.ok_or_else(missing)?;
+                key.with_str(|v| match negative {
+                    _ if positive.iter().any(|p| p == v) => Ok(1.0),
+                    None => Ok(0.0),
+                    Some(n) if n.iter().any(|x| x == v) => Ok(0.0),
+                    Some(n) => Err(bad_cell(
+                        b,
+                        row,
+                        name,
+                        format!("label value {v:?} is neither positive {positive:?} nor negative {n:?}"),
+                    )),
+                })
+            }
+            LabelRule::Threshold(threshold) => {
+                let v = self.reader.number(b, row, label, name).map_err(|e| self.label_hint(b, row, label, e))?;
+                let v = v.ok_or_else(missing)?;
+                match threshold {
+                    Some(t) => Ok((v >= *t) as u8 as f32),
+                    None if v == 0.0 || v == 1.0 => Ok(v as f32),
+                    None => Err(bad_cell(
+                        b,
+                        row,
+                        name,
+                        format!("label must be 0 or 1 (or set label.threshold or label.positive), found {v}"),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// A label cell that is text but not a number: say how labels given as values are read.
+    fn label_hint(&self, b: &dyn RowBatch, row: usize, col: usize, e: DataError) -> DataError {
+        match b.cell(row, col) {
+            crate::source::Cell::Text(t) if t.trim().parse::<f64>().is_err() => bad_cell(
+                b,
+                row,
+                &self.columns[col],
+                format!("label {t:?} is not a number; for labels given as values set label.positive (and negative)"),
+            ),
+            _ => e,
         }
     }
 
@@ -122,6 +157,24 @@ impl RowParser {
 
     pub fn field_column(&self, field: usize) -> (usize, &str) {
         (self.fields[field].0, &self.fields[field].2)
+    }
+}
+
+/// How a label cell becomes 0/1.
+#[derive(Debug, Clone)]
+enum LabelRule {
+    /// A number: `>= threshold`, or exactly 0/1 without one.
+    Threshold(Option<f64>),
+    /// A value listed as positive (1) or negative (0); without a negative list, anything else is 0.
+    Values { positive: Vec<String>, negative: Option<Vec<String>> },
+}
+
+impl LabelRule {
+    fn of(spec: &crate::schema::LabelSpec) -> Self {
+        match &spec.positive {
+            Some(p) => LabelRule::Values { positive: p.clone(), negative: spec.negative.clone() },
+            None => LabelRule::Threshold(spec.threshold),
+        }
     }
 }
 

@@ -9,6 +9,8 @@
 //! [label]
 //! column = "rating"
 //! threshold = 4.0                  # label = rating >= 4; without it the column must hold 0/1
+//! # or labels from values: positive = [">50K"], negative = ["<=50K"] (optional; with it, any
+//! # other value is a bad row, without it every non-positive value is 0)
 //! [keys]
 //! user = "user_id"
 //! item = "item_id"
@@ -87,6 +89,28 @@ pub struct LabelSpec {
     /// When set, label = 1 iff value >= threshold; otherwise the column must hold 0 or 1.
     #[serde(default)]
     pub threshold: Option<f64>,
+    /// Cell texts that mean 1 (`["click"]`, `[">50K"]`), compared after trimming.
+    #[serde(default)]
+    pub positive: Option<Vec<String>>,
+    /// Cell texts that mean 0. Without it every value not in `positive` is 0; with it, a value
+    /// in neither list is a bad row.
+    #[serde(default)]
+    pub negative: Option<Vec<String>>,
+}
+
+impl LabelSpec {
+    fn validate(&self) -> std::result::Result<(), String> {
+        match (&self.positive, &self.negative) {
+            (None, Some(_)) => Err("`negative` needs `positive`".into()),
+            (Some(_), _) if self.threshold.is_some() => Err("give `threshold` or `positive`, not both".into()),
+            (Some(p), _) if p.is_empty() => Err("`positive` lists no value".into()),
+            (Some(p), Some(n)) => match p.iter().find(|v| n.contains(v)) {
+                Some(v) => Err(format!("value {v:?} is both positive and negative")),
+                None => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -275,6 +299,7 @@ impl Schema {
 
     fn validate(&self) -> std::result::Result<(), String> {
         self.source.validate().map_err(|m| format!("[source]: {m}"))?;
+        self.label.validate().map_err(|m| format!("[label]: {m}"))?;
         if self.fields.is_empty() {
             return Err("no [[fields]]".into());
         }
