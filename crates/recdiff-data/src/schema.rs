@@ -4,7 +4,7 @@
 //! ```toml
 //! name = "movielens-100k"
 //! [source]
-//! format = "movielens-100k"        # csv | parquet | movielens-100k
+//! format = "movielens-100k"        # csv | parquet | movielens-100k | movielens-1m | movielens-10m
 //! path = "../../shared/data/ml-100k" # relative to this file; a directory reads every part file
 //! [label]
 //! column = "rating"
@@ -44,6 +44,12 @@ pub enum SourceFormat {
     Parquet,
     #[serde(rename = "movielens-100k")]
     Movielens100k,
+    /// `::`-separated `ratings.dat`, `movies.dat`, `users.dat`.
+    #[serde(rename = "movielens-1m")]
+    Movielens1m,
+    /// As 1M, without `users.dat`.
+    #[serde(rename = "movielens-10m")]
+    Movielens10m,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

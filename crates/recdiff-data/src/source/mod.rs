@@ -1,4 +1,5 @@
-//! Row sources: CSV/TSV, Parquet and the MovieLens-100K adapter behind one streaming interface.
+//! Row sources: CSV/TSV, Parquet and the native readers of public datasets (MovieLens 100K,
+//! 1M/10M) behind one streaming interface.
 //!
 //! A source hands batches of rows to a visitor ([`RowSource::for_each_batch`]); a batch answers
 //! cell look-ups by (row, projected column) as a [`Cell`]. Sources never hold the whole file: CSV
@@ -6,7 +7,9 @@
 
 mod csv;
 pub mod movielens;
+pub mod movielens_dat;
 mod parquet;
+mod text_rows;
 
 use crate::error::{DataError, Location, Result};
 use crate::schema::{Schema, SourceFormat};
@@ -54,6 +57,9 @@ pub fn open(schema: &Schema, columns: &[String]) -> Result<Box<dyn RowSource>> {
         }
         SourceFormat::Parquet => Box::new(parquet::ParquetSource::new(part_files(&spec.path, &["parquet"])?, columns)?),
         SourceFormat::Movielens100k => Box::new(movielens::MovielensSource::new(&spec.path, columns)?),
+        SourceFormat::Movielens1m | SourceFormat::Movielens10m => {
+            Box::new(movielens_dat::MovielensDatSource::new(&spec.path, columns)?)
+        }
     })
 }
 

@@ -1,0 +1,79 @@
+//! Each dataset preset in `configs/datasets/` reads its hand-written fixture (upstream layout, one
+//! malformed row) with exact counts under `on_bad_row = "skip"`, and names the malformed row
+//! under the default policy.
+
+use recdiff_data::Schema;
+use recdiff_data::schema::BadRowPolicy;
+use recdiff_data::stats::{DatasetStats, compute};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The preset `name` pointed at its fixture directory.
+fn preset(name: &str) -> Schema {
+    let mut s = Schema::load(&root().join(format!("configs/datasets/{name}.toml"))).unwrap();
+    s.source.path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    s
+}
+
+fn skipping(name: &str) -> DatasetStats {
+    let mut s = preset(name);
+    s.source.on_bad_row = BadRowPolicy::Skip;
+    compute(&s, 0).unwrap()
+}
+
+fn field<'a>(s: &'a DatasetStats, name: &str) -> &'a recdiff_data::stats::FieldStats {
+    s.fields.iter().find(|f| f.name == name).unwrap_or_else(|| panic!("no field {name}"))
+}
+
+#[test]
+fn movielens_1m_reads_dat_files_with_users_and_latin1_titles() {
+    let s = skipping("movielens-1m");
+    assert_eq!((s.rows, s.positives, s.users, s.items, s.skipped_rows), (16, 9, Some(5), Some(6), 1));
+    assert_eq!(field(&s, "genres").distinct, 10);
+    assert_eq!(field(&s, "gender").distinct, 2);
+    assert!(s.fields.iter().all(|f| f.missing == 0), "{:?}", s.fields);
+    let e = compute(&preset("movielens-1m"), 0).unwrap_err().to_string();
+    assert!(e.contains("ratings.dat, line 16") && e.contains("expected 4 '::'-separated fields, found 2"), "{e}");
+}
+
+#[test]
+fn movielens_1m_titles_decode_from_latin1_and_years_come_from_titles() {
+    let schema = preset("movielens-1m");
+    let mut src = recdiff_data::source::open(&schema, &["title".into(), "year".into()]).unwrap();
+    let mut titles = Vec::new();
+    src.for_each_batch(
+        &mut |b| {
+            for r in 0..b.len() {
+                if let (recdiff_data::source::Cell::Text(t), recdiff_data::source::Cell::Text(y)) =
+                    (b.cell(r, 0), b.cell(r, 1))
+                {
+                    titles.push(format!("{t} / {y}"));
+                }
+            }
+            Ok(())
+        },
+        &mut |_| Ok(()),
+    )
+    .unwrap();
+    assert!(titles.contains(&"Misérables, Les (1995) / 1995".to_string()), "{titles:?}");
+}
+
+#[test]
+fn movielens_10m_reads_half_stars_without_users_and_names_an_unknown_movie() {
+    let s = skipping("movielens-10m");
+    assert_eq!((s.rows, s.positives, s.users, s.items, s.skipped_rows), (9, 4, Some(4), Some(5), 1));
+    let genres = field(&s, "genres");
+    assert_eq!((genres.missing, genres.distinct), (1, 5), "(no genres listed) is missing");
+    let e = compute(&preset("movielens-10m"), 0).unwrap_err().to_string();
+    assert!(
+        e.contains("ratings.dat, line 8, column 'item_id'") && e.contains("movie 9999 is not in movies.dat"),
+        "{e}"
+    );
+    let mut with_users = preset("movielens-10m");
+    with_users.fields.push(preset("movielens-1m").fields.into_iter().find(|f| f.name == "gender").unwrap());
+    let e = compute(&with_users, 0).unwrap_err().to_string();
+    assert!(e.contains("users.dat") && e.contains("absent"), "{e}");
+}
