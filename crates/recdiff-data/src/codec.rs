@@ -21,10 +21,40 @@ pub const RESERVOIR_SIZE: usize = 200_000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Codec {
-    Hash { buckets: u32, seed: u64 },
-    Vocab { tokens: Vec<String> },
-    Scale { transform: NumericTransform, mean: f64, std: f64 },
-    Bucketize { boundaries: Vec<f64> },
+    Hash {
+        buckets: u32,
+        seed: u64,
+    },
+    Vocab {
+        tokens: Vec<String>,
+    },
+    Scale {
+        transform: NumericTransform,
+        mean: f64,
+        std: f64,
+    },
+    Bucketize {
+        boundaries: Vec<f64>,
+    },
+    /// See [`NumericTransform::LogSquared`]; ids from [`log_squared_id`].
+    LogSquared,
+}
+
+/// Integers `LOG_SQUARED_LOW..=2` keep their own id; lower values share id 0.
+pub const LOG_SQUARED_LOW: i64 = -16;
+/// Largest `floor(ln(v)²)` with its own id (`v ≈ e^31`); larger values share the last id.
+pub const LOG_SQUARED_MAX: u32 = 999;
+const LOG_SQUARED_BASE: u32 = (2 - LOG_SQUARED_LOW) as u32 + 2;
+
+/// The table row of `v` under [`NumericTransform::LogSquared`]: `1..` for the integers
+/// `LOG_SQUARED_LOW..=2` (fractions floored), then one row per value of `floor(ln(v)²)`.
+pub fn log_squared_id(v: f64) -> u32 {
+    if v <= 2.0 {
+        let i = v.floor() as i64;
+        return if i < LOG_SQUARED_LOW { 0 } else { (i - LOG_SQUARED_LOW + 1) as u32 };
+    }
+    let b = v.ln().powi(2).floor().min(LOG_SQUARED_MAX as f64) as u32;
+    LOG_SQUARED_BASE + b
 }
 
 impl Codec {
@@ -35,6 +65,7 @@ impl Codec {
             Codec::Vocab { tokens } => tokens.len() as u32 + 1,
             Codec::Scale { .. } => 1,
             Codec::Bucketize { boundaries } => boundaries.len() as u32 + 1,
+            Codec::LogSquared => LOG_SQUARED_BASE + LOG_SQUARED_MAX + 1,
         }
     }
 
@@ -62,6 +93,7 @@ impl Codec {
     pub fn bucket(&self, v: f64) -> u32 {
         match self {
             Codec::Bucketize { boundaries } => boundaries.partition_point(|b| *b <= v) as u32,
+            Codec::LogSquared => log_squared_id(v),
             _ => 0,
         }
     }
@@ -121,6 +153,7 @@ impl Fitter {
             (true, CategoricalEncoding::Vocab, _) => {
                 Fitter::Vocab { counts: HashMap::new(), min_count: spec.min_count.unwrap_or(1) }
             }
+            (false, _, NumericTransform::LogSquared) => Fitter::Fixed(Codec::LogSquared),
             (false, _, NumericTransform::Bucketize) => Fitter::Reservoir {
                 buckets: spec.buckets.unwrap_or(1),
                 values: Vec::new(),
@@ -219,6 +252,17 @@ mod tests {
         assert_eq!(codec.codec, Codec::Vocab { tokens: vec!["b".into(), "a".into()] });
         assert_eq!((codec.id(Key::Str("b")), codec.id(Key::Str("a")), codec.id(Key::Str("c"))), (1, 2, 0));
         assert_eq!(codec.codec.cardinality(), 3);
+    }
+
+    #[test]
+    fn log_squared_keeps_small_integers_and_buckets_by_squared_log_above_two() {
+        // -16..=2 -> 1..=19; then floor(ln(v)^2) + 20: 3 -> 1, 7 -> 3 (ln 7 = 1.946), 100 -> 21.
+        let ids: Vec<u32> = [-17.0, -16.0, -1.0, 0.0, 1.5, 2.0, 2.5, 3.0, 7.0, 100.0, 1e300]
+            .iter()
+            .map(|&v| log_squared_id(v))
+            .collect();
+        assert_eq!(ids, vec![0, 1, 16, 17, 18, 19, 20, 21, 23, 41, 1019]);
+        assert_eq!(Codec::LogSquared.cardinality(), 1020);
     }
 
     #[test]

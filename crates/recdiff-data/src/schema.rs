@@ -164,6 +164,9 @@ pub enum NumericTransform {
     LogStandard,
     /// Equal-frequency buckets from the training split; the field becomes categorical.
     Bucketize,
+    /// Criteo's integer discretisation (the Kaggle winners'): `v` itself for `v <= 2`,
+    /// `floor(ln(v)²)` above; fixed, nothing fitted. The field becomes categorical.
+    LogSquared,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -77,3 +77,53 @@ fn movielens_10m_reads_half_stars_without_users_and_names_an_unknown_movie() {
     let e = compute(&with_users, 0).unwrap_err().to_string();
     assert!(e.contains("users.dat") && e.contains("absent"), "{e}");
 }
+
+#[test]
+fn criteo_reads_headerless_tsv_with_empty_cells_as_missing() {
+    let s = skipping("criteo");
+    assert_eq!((s.rows, s.positives, s.users, s.items, s.skipped_rows), (23, 8, None, None, 1));
+    let missing = |name: &str| field(&s, name).missing;
+    assert_eq!((missing("I1"), missing("I2"), missing("C1"), missing("C26")), (0, 8, 7, 4));
+    assert_eq!(field(&s, "C1").distinct, 4);
+    let e = compute(&preset("criteo"), 0).unwrap_err().to_string();
+    assert!(e.contains("train.txt, line 13") && e.contains("expected 40 columns, found 39"), "{e}");
+}
+
+#[test]
+fn criteo_day_files_read_in_day_order_plain_or_gzipped() {
+    use std::io::Write;
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/criteo/train.txt")).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| l.split('\t').count() == 40).collect();
+    let dir = tempfile::tempdir().unwrap();
+    // day_2 before day_10: natural order. day_10 is gzipped; a stray README is not a part.
+    let parts = [("day_2", &lines[..10]), ("day_10.gz", &lines[10..])];
+    for (name, rows) in parts {
+        let body = rows.join("\n") + "\n";
+        let file = std::fs::File::create(dir.path().join(name)).unwrap();
+        if name.ends_with(".gz") {
+            let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+            gz.write_all(body.as_bytes()).unwrap();
+            gz.finish().unwrap();
+        } else {
+            let mut file = file;
+            file.write_all(body.as_bytes()).unwrap();
+        }
+    }
+    std::fs::write(dir.path().join("README"), "not data").unwrap();
+    let mut schema = Schema::load(&root().join("configs/datasets/criteo-1tb.toml")).unwrap();
+    schema.source.path = dir.path().to_path_buf();
+    let s = compute(&schema, 0).unwrap();
+    assert_eq!((s.rows, s.positives), (23, 8));
+    let mut first = Vec::new();
+    let mut src = recdiff_data::source::open(&schema, &["I2".into()]).unwrap();
+    src.for_each_batch(
+        &mut |b| {
+            first.extend((0..b.len()).map(|r| b.location(r, None).to_string()));
+            Ok(())
+        },
+        &mut |_| Ok(()),
+    )
+    .unwrap();
+    assert!(first[0].contains("day_2, line 1") && first[10].contains("day_10.gz, line 1"), "{first:?}");
+}

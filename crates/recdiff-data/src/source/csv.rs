@@ -38,11 +38,17 @@ impl CsvSource {
         on_bad_row: &mut dyn FnMut(DataError) -> Result<()>,
     ) -> Result<u64> {
         let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+        // Gzipped parts (`.gz`, Criteo's `day_N.gz`) are decompressed as they stream.
+        let input: Box<dyn std::io::Read> = if path.extension().is_some_and(|e| e == "gz") {
+            Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(1 << 20, file)))
+        } else {
+            Box::new(file)
+        };
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(self.delimiter)
             .has_headers(false)
             .flexible(true)
-            .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+            .from_reader(std::io::BufReader::with_capacity(1 << 20, input));
         let mut record = ByteRecord::new();
         let names = match &self.names {
             Some(n) => n.clone(),

@@ -63,7 +63,31 @@ pub fn open(schema: &Schema, columns: &[String]) -> Result<Box<dyn RowSource>> {
     })
 }
 
-/// `path` itself, or the files with one of `extensions` inside the directory `path`, sorted.
+/// Whether a directory entry is a part file: one of `extensions` (optionally gzipped, `.csv.gz`),
+/// or Criteo's `day_<N>` layout (`day_0`, `day_0.gz`) when text is read.
+fn is_part(name: &str, extensions: &[&str]) -> bool {
+    let stem = name.strip_suffix(".gz").filter(|_| extensions.contains(&"txt")).unwrap_or(name);
+    let ext = stem.rsplit_once('.').map_or("", |(_, e)| e);
+    let day = stem.strip_prefix("day_").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    extensions.contains(&ext) || (day && extensions.contains(&"txt"))
+}
+
+/// Orders names with their digit runs compared as numbers (`day_2` before `day_10`).
+fn natural_key(name: &str) -> Vec<(String, u64)> {
+    let mut key = Vec::new();
+    let mut rest = name;
+    while !rest.is_empty() {
+        let text_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let (text, tail) = rest.split_at(text_len);
+        let digits_len = tail.find(|c: char| !c.is_ascii_digit()).unwrap_or(tail.len());
+        let (digits, tail) = tail.split_at(digits_len);
+        key.push((text.to_string(), digits.parse().unwrap_or(u64::MAX)));
+        rest = tail;
+    }
+    key
+}
+
+/// `path` itself, or the part files inside the directory `path` ([`is_part`]), in natural order.
 fn part_files(path: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>> {
     let meta = std::fs::metadata(path).map_err(|e| DataError::io(path, e))?;
     if !meta.is_dir() {
@@ -72,12 +96,11 @@ fn part_files(path: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(path).map_err(|e| DataError::io(path, e))? {
         let p = entry.map_err(|e| DataError::io(path, e))?.path();
-        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if extensions.contains(&ext) {
+        if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| is_part(n, extensions)) {
             files.push(p);
         }
     }
-    files.sort();
+    files.sort_by_cached_key(|p| natural_key(&p.file_name().unwrap_or_default().to_string_lossy()));
     if files.is_empty() {
         return Err(DataError::BadFile {
             path: path.to_path_buf(),
