@@ -6,8 +6,10 @@
 //! * [`mod@encode`]: splits, fitted codecs, and the compact memory-mapped [`mod@format`].
 //! * [`histories`]: per-user chronological histories, the leave-one-out split and training windows
 //!   (the sequential family's data).
+//! * [`check`]: the files a dataset preset expects, their sizes and SHA-256 (`recdiff data check`).
 //! * [`synth`]: the synthetic impression-log generator, recdiff's embedded default dataset.
 
+pub mod check;
 pub mod codec;
 pub mod encode;
 pub mod error;

@@ -35,6 +35,9 @@ pub struct Schema {
     #[serde(default)]
     pub keys: KeySpec,
     pub fields: Vec<FieldSpec>,
+    /// The files a preset expects in its data directory (`recdiff data check`).
+    #[serde(default)]
+    pub files: Option<crate::check::FileSpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

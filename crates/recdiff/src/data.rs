@@ -27,6 +27,14 @@ pub enum DataCommand {
     Synth(SynthArgs),
     /// Encode a schema's data into train/valid/test files in recdiff's memory-mapped format.
     Encode(EncodeArgs),
+    /// The files a dataset preset expects in a directory: found or missing, size, SHA-256, and
+    /// the checksum upstream publishes where it publishes one. Downloads nothing.
+    Check {
+        /// A preset name in configs/datasets (e.g. `movielens-1m`) or a schema file with `[files]`.
+        preset: String,
+        /// The directory holding the dataset's files.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -139,6 +147,7 @@ pub fn run(cmd: DataCommand) -> Result<()> {
             Ok(())
         }
         DataCommand::Encode(args) => encode(&args),
+        DataCommand::Check { preset, dir } => crate::data_check::run(&preset, &dir),
     }
 }
 

@@ -6,6 +6,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
 mod data;
+mod data_check;
 mod experiment;
 mod progress;
 mod quickstart;

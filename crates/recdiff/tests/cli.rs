@@ -55,3 +55,30 @@ fn errors_print_a_cause_chain_and_exit_two() {
     assert!(err.starts_with("error: reading the data of schema 'x'"), "{err}");
     assert!(err.contains("caused by:") && err.contains("nope.csv"), "{err}");
 }
+
+#[test]
+fn data_check_lists_expected_files_with_sha256_and_fails_on_a_missing_one() {
+    let fixture = repo_root().join("crates/recdiff-data/tests/fixtures/movielens-1m");
+    let run = |dir: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_recdiff"))
+            .current_dir(repo_root())
+            .args(["data", "check", "movielens-1m", dir.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let out = run(&fixture);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let users_sha = recdiff_data::check::sha256_file(&fixture.join("users.dat")).unwrap();
+    let users: Vec<&str> = text.lines().find(|l| l.starts_with("users.dat")).unwrap().split_whitespace().collect();
+    assert_eq!(users, ["users.dat", "expected", "98", users_sha.as_str(), "no", "published", "SHA-256"], "{text}");
+    assert!(text.contains("README         optional") && text.contains("GroupLens publishes an MD5"), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["ratings.dat", "movies.dat"] {
+        std::fs::copy(fixture.join(f), dir.path().join(f)).unwrap();
+    }
+    let out = run(dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("MISSING"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("files missing"), "{out:?}");
+}
