@@ -142,7 +142,7 @@ impl RowEncoder {
         let r = &self.parser.reader;
         let mut truncated = 0;
         let present = match meta.kind {
-            FieldKind::Categorical => r.key(b, row, col, name)?.map(|k| codec.id(k)).map(|id| {
+            FieldKind::Categorical => self.parser.field_key(b, row, f)?.map(|k| codec.id(k)).map(|id| {
                 out.set_id(meta.id_offset, id);
                 out.set_value(f, 1.0);
             }),
@@ -275,7 +275,9 @@ fn fit(schema: &Schema, parser: &RowParser, scan: &Scan, seed: u64) -> Result<Ve
                     FieldKind::Numeric => {
                         r.number(b, row, col, name)?.into_iter().for_each(|v| fitter.observe_number(v))
                     }
-                    FieldKind::Categorical => r.key(b, row, col, name)?.into_iter().for_each(|k| fitter.observe_key(k)),
+                    FieldKind::Categorical => {
+                        parser.field_key(b, row, f)?.into_iter().for_each(|k| fitter.observe_key(k))
+                    }
                     FieldKind::MultiHot => {
                         r.tokens(b, row, col, spec.separator(), |k| fitter.observe_key(k));
                     }

@@ -13,6 +13,7 @@ pub mod check;
 pub mod codec;
 pub mod encode;
 pub mod error;
+pub mod extract;
 pub mod format;
 pub mod histories;
 pub mod numbers;

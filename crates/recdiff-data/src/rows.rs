@@ -2,6 +2,7 @@
 //! Shared by `data stats`, encoding and prediction so they agree on what a valid row is.
 
 use crate::error::{DataError, Result};
+use crate::extract::Extract;
 use crate::schema::{FieldKind, Schema};
 use crate::source::{self, RowBatch, RowSource};
 use crate::value::{CellReader, Key, bad_cell};
@@ -17,8 +18,8 @@ pub struct RowParser {
     user: Option<usize>,
     item: Option<usize>,
     timestamp: Option<usize>,
-    /// Per field: (column index, kind, column name).
-    fields: Vec<(usize, FieldKind, String)>,
+    /// Per field: (column index, kind, column name, derived value).
+    fields: Vec<(usize, FieldKind, String, Option<Extract>)>,
 }
 
 impl RowParser {
@@ -37,7 +38,8 @@ impl RowParser {
 
     fn with_columns(schema: &Schema, columns: Vec<String>, keys: bool) -> Self {
         let idx = |name: &str| columns.iter().position(|c| c == name).unwrap_or(0);
-        let fields = schema.fields.iter().map(|f| (idx(f.column()), f.kind, f.column().to_string())).collect();
+        let fields =
+            schema.fields.iter().map(|f| (idx(f.column()), f.kind, f.column().to_string(), f.extract)).collect();
         Self {
             reader: CellReader::new(&schema.source.missing_tokens),
             label: keys.then(|| idx(&schema.label.column)),
@@ -141,14 +143,14 @@ impl RowParser {
         self.user(b, row)?;
         self.item(b, row)?;
         self.timestamp(b, row)?;
-        for (col, kind, name) in &self.fields {
+        for (f, (col, kind, name, _)) in self.fields.iter().enumerate() {
             match kind {
                 FieldKind::Numeric => {
                     self.reader.number(b, row, *col, name)?;
                 }
                 FieldKind::MultiHot => {}
                 FieldKind::Categorical => {
-                    self.reader.key(b, row, *col, name)?;
+                    self.field_key(b, row, f)?;
                 }
             }
         }
@@ -157,6 +159,14 @@ impl RowParser {
 
     pub fn field_column(&self, field: usize) -> (usize, &str) {
         (self.fields[field].0, &self.fields[field].2)
+    }
+
+    /// The key of categorical field `field`: the cell's, or the value derived from it.
+    pub fn field_key<'a>(&self, b: &'a dyn RowBatch, row: usize, field: usize) -> Result<Option<Key<'a>>> {
+        let (col, _, name, extract) = &self.fields[field];
+        let key = self.reader.key(b, row, *col, name)?;
+        let (Some(extract), Some(key)) = (extract, key) else { return Ok(key) };
+        key.with_str(|t| extract.apply(t)).map(|v| Some(Key::Int(v))).map_err(|m| bad_cell(b, row, name, m))
     }
 }
 

@@ -206,6 +206,10 @@ pub struct FieldSpec {
     /// field's own name.
     #[serde(default)]
     pub table: Option<String>,
+    /// categorical: derive the key from the cell first (`hour_of_day`, `weekday` of a `YYMMDDHH`
+    /// column such as Avazu's `hour`).
+    #[serde(default)]
+    pub extract: Option<crate::extract::Extract>,
 }
 
 impl FieldSpec {
@@ -243,6 +247,7 @@ impl FieldSpec {
             ("transform", self.transform.is_some() && self.kind != FieldKind::Numeric),
             ("separator", self.separator.is_some() && self.kind != FieldKind::MultiHot),
             ("max_len", self.max_len.is_some() && self.kind != FieldKind::MultiHot),
+            ("extract", self.extract.is_some() && self.kind != FieldKind::Categorical),
         ];
         if let Some((key, _)) = misplaced.iter().find(|(_, bad)| *bad) {
             return Err(format!("`{key}` does not apply to a {:?} field", self.kind));

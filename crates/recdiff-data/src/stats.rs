@@ -89,7 +89,7 @@ pub fn compute(schema: &Schema, max_rows: u64) -> Result<DatasetStats> {
                     let present = match spec.kind {
                         FieldKind::Numeric => r.number(b, row, col, name)?.map(|v| acc.number(v)).is_some(),
                         FieldKind::Categorical => {
-                            r.key(b, row, col, name)?.map(|k| acc.distinct.insert(hash(k))).is_some()
+                            parser.field_key(b, row, f)?.map(|k| acc.distinct.insert(hash(k))).is_some()
                         }
                         FieldKind::MultiHot => {
                             r.tokens(b, row, col, spec.separator(), |k| {

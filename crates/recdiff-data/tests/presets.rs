@@ -127,3 +127,17 @@ fn criteo_day_files_read_in_day_order_plain_or_gzipped() {
     .unwrap();
     assert!(first[0].contains("day_2, line 1") && first[10].contains("day_10.gz, line 1"), "{first:?}");
 }
+
+#[test]
+fn avazu_reads_csv_and_derives_hour_of_day_and_weekday_from_yymmddhh() {
+    let s = skipping("avazu");
+    assert_eq!((s.rows, s.positives, s.users, s.skipped_rows), (21, 9, Some(5), 1));
+    assert_eq!((field(&s, "hour_of_day").distinct, field(&s, "weekday").distinct), (5, 4));
+    assert!(s.fields.iter().all(|f| f.missing == 0), "{:?}", s.fields);
+    let e = compute(&preset("avazu"), 0).unwrap_err().to_string();
+    assert!(
+        e.contains("train.csv, line 11, column 'hour'")
+            && e.contains("expected a YYMMDDHH timestamp, found \"1410xx00\""),
+        "{e}"
+    );
+}
