@@ -5,6 +5,7 @@
 //! name = "movielens-100k"
 //! [source]
 //! format = "movielens-100k"        # csv | parquet | movielens-100k | movielens-1m | movielens-10m
+//!                                  # | amazon-reviews
 //! path = "../../shared/data/ml-100k" # relative to this file; a directory reads every part file
 //! [label]
 //! column = "rating"
@@ -53,6 +54,8 @@ pub enum SourceFormat {
     /// As 1M, without `users.dat`.
     #[serde(rename = "movielens-10m")]
     Movielens10m,
+    /// Amazon reviews, JSON lines (2014, 2018 or 2023 layout), with optional item metadata.
+    AmazonReviews,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -85,6 +88,9 @@ pub struct SourceSpec {
     pub missing_tokens: Vec<String>,
     #[serde(default)]
     pub on_bad_row: BadRowPolicy,
+    /// amazon-reviews only: the item metadata file (JSON lines), relative to the schema.
+    #[serde(default)]
+    pub metadata: Option<PathBuf>,
 }
 
 fn default_missing_tokens() -> Vec<String> {
@@ -286,6 +292,9 @@ impl SourceSpec {
             return Err("`delimiter`, `header` and `columns` apply only to format = \"csv\"".into());
         }
         self.delimiter_byte()?;
+        if self.metadata.is_some() && self.format != SourceFormat::AmazonReviews {
+            return Err("`metadata` applies only to format = \"amazon-reviews\"".into());
+        }
         if self.header == Some(false) && self.columns.is_none() {
             return Err("a CSV without header needs `columns = [...]`".into());
         }
@@ -298,9 +307,12 @@ impl Schema {
     pub fn load(path: &Path) -> Result<Schema> {
         let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
         let mut schema = Schema::parse(&text).map_err(|m| DataError::schema(path, m))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
         if schema.source.path.is_relative() {
-            let dir = path.parent().unwrap_or(Path::new("."));
             schema.source.path = dir.join(&schema.source.path);
+        }
+        if let Some(m) = schema.source.metadata.as_mut().filter(|m| m.is_relative()) {
+            *m = dir.join(&*m);
         }
         Ok(schema)
     }

@@ -141,3 +141,65 @@ fn avazu_reads_csv_and_derives_hour_of_day_and_weekday_from_yymmddhh() {
         "{e}"
     );
 }
+
+/// `preset` with its metadata file pointed at the fixture too.
+fn with_metadata(name: &str, meta: &str) -> Schema {
+    let mut s = preset(name);
+    s.source.path = s.source.path.join(if name == "amazon-2018" { "Books.json" } else { "All_Beauty.jsonl" });
+    s.source.metadata = Some(s.source.path.with_file_name(meta));
+    s
+}
+
+#[test]
+fn amazon_2014_reads_json_lines_and_names_a_truncated_line() {
+    let mut s = preset("amazon-2014");
+    s.source.path = s.source.path.join("reviews_Books_5.json");
+    let mut skip = s.clone();
+    skip.source.on_bad_row = BadRowPolicy::Skip;
+    let st = compute(&skip, 0).unwrap();
+    assert_eq!((st.rows, st.positives, st.users, st.items, st.skipped_rows), (10, 6, Some(4), Some(3), 1));
+    let e = compute(&s, 0).unwrap_err().to_string();
+    assert!(e.contains("reviews_Books_5.json, line 7") && e.contains("bad JSON"), "{e}");
+}
+
+#[test]
+fn amazon_2018_joins_metadata_on_asin_and_reads_dollar_prices() {
+    let mut s = with_metadata("amazon-2018", "meta_Books.json");
+    s.source.on_bad_row = BadRowPolicy::Skip;
+    let st = compute(&s, 0).unwrap();
+    assert_eq!((st.rows, st.positives, st.users, st.items, st.skipped_rows), (6, 4, Some(3), Some(3), 1));
+    let missing = |n: &str| field(&st, n).missing;
+    // B00005QDPX: no category, no brand, a price range; B00000J1V5: empty price.
+    assert_eq!((missing("category"), missing("brand"), missing("price")), (2, 2, 4));
+    assert_eq!(field(&st, "category").distinct, 2);
+    assert_eq!(field(&st, "price").numeric.map(|(min, _, _)| min), Some(12.99));
+    s.source.on_bad_row = BadRowPolicy::Error;
+    let e = compute(&s, 0).unwrap_err().to_string();
+    assert!(e.contains("Books.json, line 7") && e.contains("bad JSON"), "{e}");
+}
+
+#[test]
+fn amazon_2023_keys_items_by_parent_asin_and_reads_millisecond_timestamps() {
+    let mut s = with_metadata("amazon-2023", "meta_All_Beauty.jsonl");
+    s.source.on_bad_row = BadRowPolicy::Skip;
+    let st = compute(&s, 0).unwrap();
+    assert_eq!((st.rows, st.positives, st.users, st.items, st.skipped_rows), (7, 5, Some(3), Some(4), 1));
+    let missing = |n: &str| field(&st, n).missing;
+    assert_eq!((missing("category"), missing("brand"), missing("price")), (3, 1, 5));
+    s.source.on_bad_row = BadRowPolicy::Error;
+    let e = compute(&s, 0).unwrap_err().to_string();
+    assert!(e.contains("All_Beauty.jsonl, line 4, column 'user_id'") && e.contains("no reviewerID or user_id"), "{e}");
+    let mut src = recdiff_data::source::open(&s, &["timestamp".into()]).unwrap();
+    let mut first = String::new();
+    src.for_each_batch(
+        &mut |b| {
+            if let recdiff_data::source::Cell::Text(t) = b.cell(0, 0) {
+                first = t.to_string();
+            }
+            Ok(())
+        },
+        &mut |_| Ok(()),
+    )
+    .unwrap();
+    assert_eq!(first, "1588687728", "milliseconds become seconds");
+}

@@ -5,6 +5,7 @@
 //! cell look-ups by (row, projected column) as a [`Cell`]. Sources never hold the whole file: CSV
 //! reads a few thousand records at a time, Parquet one record batch at a time.
 
+pub mod amazon;
 mod csv;
 pub mod movielens;
 pub mod movielens_dat;
@@ -57,6 +58,9 @@ pub fn open(schema: &Schema, columns: &[String]) -> Result<Box<dyn RowSource>> {
         }
         SourceFormat::Parquet => Box::new(parquet::ParquetSource::new(part_files(&spec.path, &["parquet"])?, columns)?),
         SourceFormat::Movielens100k => Box::new(movielens::MovielensSource::new(&spec.path, columns)?),
+        SourceFormat::AmazonReviews => {
+            Box::new(amazon::AmazonSource::new(&spec.path, spec.metadata.as_deref(), columns)?)
+        }
         SourceFormat::Movielens1m | SourceFormat::Movielens10m => {
             Box::new(movielens_dat::MovielensDatSource::new(&spec.path, columns)?)
         }

@@ -78,11 +78,17 @@ pub fn decode_line(bytes: &[u8]) -> String {
     }
 }
 
-/// Calls `f(line_number, text)` for every non-blank line of `path` (line ending stripped).
+/// Calls `f(line_number, text)` for every non-blank line of `path` (line ending stripped;
+/// `.gz` files decompressed as they stream).
 pub fn for_each_line(path: &Path, mut f: impl FnMut(u64, &str) -> Result<()>) -> Result<u64> {
     use std::io::BufRead;
     let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let input: Box<dyn std::io::Read> = if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(1 << 20, file)))
+    } else {
+        Box::new(file)
+    };
+    let mut reader = std::io::BufReader::with_capacity(1 << 20, input);
     let (mut buf, mut line, mut rows) = (Vec::new(), 0u64, 0u64);
     loop {
         buf.clear();

@@ -1,0 +1,146 @@
+//! Amazon reviews as JSON lines (McAuley et al.), streamed, in all three published layouts:
+//!
+//! * 2014 and 2018: `{"reviewerID", "asin", "overall", "unixReviewTime", …}`;
+//! * 2023: `{"user_id", "asin", "parent_asin", "rating", "timestamp" (milliseconds), …}`, items
+//!   identified by `parent_asin` (what the 2023 metadata is keyed by).
+//!
+//! An optional metadata file (`[source] metadata = "meta_Books.jsonl"`, JSON lines, 2018 or 2023
+//! layout) is joined on the item: `category` (2018 `category`, 2023 `categories`, `|`-joined),
+//! `brand` (2018 `brand`, 2023 `store`) and `price` (`"$12.99"` or a number; a range or text is
+//! missing). The 2014 metadata files are Python literals, not JSON; they are refused with that
+//! reason. Files may be gzipped (`.gz`). Columns produced: [`COLUMNS`]; `timestamp` in seconds.
+
+use super::text_rows::{TextRows, bad_line, for_each_line};
+use super::{RowBatch, RowSource, project};
+use crate::error::{DataError, Result};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+pub const COLUMNS: [&str; 7] = ["user_id", "item_id", "rating", "timestamp", "category", "brand", "price"];
+
+/// The fields of a review line recdiff reads, in any layout; the rest is skipped unparsed.
+#[derive(Deserialize)]
+struct Review {
+    #[serde(rename = "reviewerID")]
+    reviewer_id: Option<String>,
+    user_id: Option<String>,
+    asin: Option<String>,
+    parent_asin: Option<String>,
+    overall: Option<f64>,
+    rating: Option<f64>,
+    #[serde(rename = "unixReviewTime")]
+    unix_review_time: Option<i64>,
+    /// 2023: milliseconds.
+    timestamp: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    asin: Option<String>,
+    parent_asin: Option<String>,
+    category: Option<Vec<String>>,
+    categories: Option<Vec<String>>,
+    brand: Option<String>,
+    store: Option<String>,
+    price: Option<serde_json::Value>,
+}
+
+fn price(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Number(n) => n.to_string(),
+        serde_json::Value::String(s) => {
+            let t = s.trim().trim_start_matches('$').replace(',', "");
+            if t.parse::<f64>().is_ok() { t } else { String::new() }
+        }
+        _ => String::new(),
+    }
+}
+
+/// item -> [category, brand, price]
+fn read_meta(file: &Path) -> Result<HashMap<String, [String; 3]>> {
+    let mut meta = HashMap::new();
+    for_each_line(file, |line, text| {
+        if text.trim_start().starts_with("{'") {
+            return Err(bad_line(
+                file,
+                line,
+                None,
+                "Python-literal metadata (the 2014 layout) is not JSON; use the 2018 or 2023 metadata".into(),
+            ));
+        }
+        let m: Meta = serde_json::from_str(text).map_err(|e| bad_line(file, line, None, format!("bad JSON: {e}")))?;
+        let Some(item) = m.parent_asin.or(m.asin) else {
+            return Err(bad_line(file, line, Some("asin"), "no asin or parent_asin".into()));
+        };
+        let categories = m.categories.or(m.category).unwrap_or_default();
+        let category = categories.iter().map(|c| c.trim()).filter(|c| !c.is_empty()).collect::<Vec<_>>().join("|");
+        let brand = m.brand.or(m.store).unwrap_or_default();
+        meta.insert(item, [category, brand.trim().to_string(), m.price.as_ref().map(price).unwrap_or_default()]);
+        Ok(())
+    })?;
+    Ok(meta)
+}
+
+pub struct AmazonSource {
+    file: PathBuf,
+    proj: Vec<usize>,
+    meta: Option<HashMap<String, [String; 3]>>,
+}
+
+impl AmazonSource {
+    pub fn new(file: &Path, metadata: Option<&Path>, wanted: &[String]) -> Result<Self> {
+        let names: Vec<String> = COLUMNS.iter().map(|s| s.to_string()).collect();
+        let proj = project(file, &names, wanted)?;
+        let meta = match metadata {
+            Some(m) => Some(read_meta(m)?),
+            None if proj.iter().any(|&p| p >= 4) => {
+                return Err(DataError::BadFile {
+                    path: file.into(),
+                    message: "the schema reads category/brand/price: set [source] metadata to the item metadata file"
+                        .into(),
+                });
+            }
+            None => None,
+        };
+        Ok(Self { file: file.to_path_buf(), proj, meta })
+    }
+
+    fn row(&self, line: u64, text: &str) -> Result<[String; 7]> {
+        let bad = |column: Option<&str>, m: String| bad_line(&self.file, line, column, m);
+        let r: Review = serde_json::from_str(text).map_err(|e| bad(None, format!("bad JSON: {e}")))?;
+        let user =
+            r.user_id.or(r.reviewer_id).ok_or_else(|| bad(Some("user_id"), "no reviewerID or user_id".into()))?;
+        let item = r.parent_asin.or(r.asin).ok_or_else(|| bad(Some("item_id"), "no asin or parent_asin".into()))?;
+        let rating = r.rating.or(r.overall).ok_or_else(|| bad(Some("rating"), "no overall or rating".into()))?;
+        let seconds = match (r.unix_review_time, r.timestamp) {
+            (Some(s), _) => s,
+            (None, Some(ms)) => ms / 1000,
+            (None, None) => return Err(bad(Some("timestamp"), "no unixReviewTime or timestamp".into())),
+        };
+        let [category, brand, price] = match &self.meta {
+            Some(meta) => meta.get(&item).cloned().unwrap_or_default(),
+            None => Default::default(),
+        };
+        Ok([user, item, rating.to_string(), seconds.to_string(), category, brand, price])
+    }
+}
+
+impl RowSource for AmazonSource {
+    fn for_each_batch(
+        &mut self,
+        visit: &mut dyn FnMut(&dyn RowBatch) -> Result<()>,
+        on_bad_row: &mut dyn FnMut(DataError) -> Result<()>,
+    ) -> Result<()> {
+        let mut batch = TextRows::new(&self.file, COLUMNS.len(), self.proj.clone());
+        let file = self.file.clone();
+        for_each_line(&file, |line, text| {
+            match self.row(line, text) {
+                Ok(row) => batch.push(line, row),
+                Err(e) => on_bad_row(e)?,
+            }
+            batch.flush(false, visit)
+        })?;
+        batch.flush(true, visit)
+    }
+}
