@@ -10,6 +10,9 @@ use std::path::Path;
 
 const N_ITEMS: usize = 12;
 
+/// A checkpoint tensor name as written, or `None` to leave the tensor out.
+type Rename = fn(&str) -> Option<String>;
+
 fn config(model: &str) -> String {
     format!(
         "name = \"t\"\nseed = 3\n[data]\nschema = \"unused.toml\"\nmax_len = 5\n[model]\n{model}\n[train]\nprogress = false\n"
@@ -62,7 +65,7 @@ const MODELS: [&str; 3] = [
 #[test]
 fn checkpoints_named_before_the_enum_load_to_the_same_weights_as_current_ones() {
     for model in MODELS {
-        let renames: [(&str, fn(&str) -> Option<String>); 2] = [("current", current), ("legacy", legacy)];
+        let renames: [(&str, Rename); 2] = [("current", current), ("legacy", legacy)];
         for (label, rename) in renames {
             let dir = tempfile::tempdir().unwrap();
             let expected = write_run(dir.path(), model, rename);
