@@ -91,6 +91,22 @@ pub struct SourceSpec {
     /// amazon-reviews only: the item metadata file (JSON lines), relative to the schema.
     #[serde(default)]
     pub metadata: Option<PathBuf>,
+    /// Side tables left-joined onto every row (`[[source.join]]`).
+    #[serde(default)]
+    pub join: Vec<JoinSpec>,
+}
+
+/// A side table (CSV with a header) joined on one key column: `path`, `on`, optional `delimiter`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinSpec {
+    /// The table, relative to the schema.
+    pub path: PathBuf,
+    /// The key column, named alike in the table and the main source.
+    pub on: String,
+    /// One-byte delimiter of the table. Default `,`.
+    #[serde(default)]
+    pub delimiter: Option<String>,
 }
 
 fn default_missing_tokens() -> Vec<String> {
@@ -314,6 +330,7 @@ impl Schema {
         if let Some(m) = schema.source.metadata.as_mut().filter(|m| m.is_relative()) {
             *m = dir.join(&*m);
         }
+        crate::source::join::resolve(&mut schema.source.join, dir);
         Ok(schema)
     }
 

@@ -203,3 +203,52 @@ fn amazon_2023_keys_items_by_parent_asin_and_reads_millisecond_timestamps() {
     .unwrap();
     assert_eq!(first, "1588687728", "milliseconds become seconds");
 }
+
+#[test]
+fn kuairand_joins_user_and_video_tables_and_names_a_text_click() {
+    let mut s = preset("kuairand-pure");
+    let dir = s.source.path.clone();
+    s.source.path = dir.join("log_standard_4_08_to_4_21_pure.csv");
+    s.source.join[0].path = dir.join("user_features_pure.csv");
+    s.source.join[1].path = dir.join("video_features_basic_pure.csv");
+    let mut skip = s.clone();
+    skip.source.on_bad_row = BadRowPolicy::Skip;
+    let st = compute(&skip, 0).unwrap();
+    assert_eq!((st.rows, st.positives, st.users, st.items, st.skipped_rows), (18, 6, Some(4), Some(5), 1));
+    let missing = |n: &str| field(&st, n).missing;
+    // Video 5510 is not in the video table (3 rows); 4105 has no duration (4), 1029 no tag (3).
+    assert_eq!((missing("author_id"), missing("video_duration"), missing("tag")), (3, 7, 6));
+    assert_eq!((missing("user_active_degree"), missing("follow_user_num_range")), (0, 0));
+    assert_eq!((field(&st, "tag").distinct, field(&st, "user_active_degree").distinct), (5, 4));
+    let e = compute(&s, 0).unwrap_err().to_string();
+    assert!(e.contains("pure.csv, line 14, column 'is_click'") && e.contains("\"yes\""), "{e}");
+}
+
+#[test]
+fn kuairec_labels_by_watch_ratio_and_names_a_missing_one() {
+    let mut s = preset("kuairec");
+    let dir = s.source.path.clone();
+    s.source.path = dir.join("big_matrix.csv");
+    s.source.join[0].path = dir.join("user_features.csv");
+    let mut skip = s.clone();
+    skip.source.on_bad_row = BadRowPolicy::Skip;
+    let st = compute(&skip, 0).unwrap();
+    assert_eq!((st.rows, st.positives, st.users, st.items, st.skipped_rows), (14, 6, Some(3), Some(4), 1));
+    assert_eq!(field(&st, "fans_user_num_range").missing, 0);
+    let e = compute(&s, 0).unwrap_err().to_string();
+    assert!(e.contains("big_matrix.csv, line 7, column 'watch_ratio'") && e.contains("the label is missing"), "{e}");
+}
+
+#[test]
+fn a_join_table_with_a_duplicate_key_names_its_line() {
+    let mut s = preset("kuairec");
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = s.source.path.clone();
+    let text = std::fs::read_to_string(fixture.join("user_features.csv")).unwrap();
+    let dup = format!("{text}{}\n", text.lines().nth(1).unwrap());
+    std::fs::write(dir.path().join("users.csv"), dup).unwrap();
+    s.source.path = fixture.join("big_matrix.csv");
+    s.source.join[0].path = dir.path().join("users.csv");
+    let e = compute(&s, 0).unwrap_err().to_string();
+    assert!(e.contains("users.csv, line 5") && e.contains("'user_id' value \"14\" appears twice"), "{e}");
+}

@@ -7,6 +7,7 @@
 
 pub mod amazon;
 mod csv;
+pub mod join;
 pub mod movielens;
 pub mod movielens_dat;
 mod parquet;
@@ -49,8 +50,16 @@ pub trait RowSource {
     ) -> Result<()>;
 }
 
-/// Opens the schema's source, projecting `columns` (errors if one is absent from the data).
+/// Opens the schema's source, projecting `columns` (errors if one is absent from the data), with
+/// its `[[source.join]]` tables joined on.
 pub fn open(schema: &Schema, columns: &[String]) -> Result<Box<dyn RowSource>> {
+    if schema.source.join.is_empty() {
+        return open_main(schema, columns);
+    }
+    Ok(Box::new(join::JoinSource::new(&schema.source.join, columns, |inner| open_main(schema, inner))?))
+}
+
+fn open_main(schema: &Schema, columns: &[String]) -> Result<Box<dyn RowSource>> {
     let spec = &schema.source;
     Ok(match spec.format {
         SourceFormat::Csv => {
