@@ -166,7 +166,7 @@ impl RowParser {
         let (col, _, name, extract) = &self.fields[field];
         let key = self.reader.key(b, row, *col, name)?;
         let (Some(extract), Some(key)) = (extract, key) else { return Ok(key) };
-        key.with_str(|t| extract.apply(t)).map(|v| Some(Key::Int(v))).map_err(|m| bad_cell(b, row, name, m))
+        key.with_str(|t| extract.apply(t)).map(|v| v.map(Key::Int)).map_err(|m| bad_cell(b, row, name, m))
     }
 }
 

@@ -252,3 +252,20 @@ fn a_join_table_with_a_duplicate_key_names_its_line() {
     let e = compute(&s, 0).unwrap_err().to_string();
     assert!(e.contains("users.csv, line 5") && e.contains("'user_id' value \"14\" appears twice"), "{e}");
 }
+
+#[test]
+fn movielens_25m_joins_quoted_movie_titles_and_reads_years_from_them() {
+    let mut s = preset("movielens-25m");
+    let dir = s.source.path.clone();
+    s.source.path = dir.join("ratings.csv");
+    s.source.join[0].path = dir.join("movies.csv");
+    let mut skip = s.clone();
+    skip.source.on_bad_row = BadRowPolicy::Skip;
+    let st = compute(&skip, 0).unwrap();
+    assert_eq!((st.rows, st.positives, st.users, st.items, st.skipped_rows), (11, 6, Some(4), Some(5), 1));
+    let (year, genres) = (field(&st, "year"), field(&st, "genres"));
+    // Years 1995, 1994, 2018; "(2006–2007)" is no year. "(no genres listed)" is missing.
+    assert_eq!((year.distinct, year.missing, genres.missing, genres.distinct), (3, 2, 2, 10));
+    let e = compute(&s, 0).unwrap_err().to_string();
+    assert!(e.contains("ratings.csv, line 10, column 'rating'") && e.contains("\"five\""), "{e}");
+}
