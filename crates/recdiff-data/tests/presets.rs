@@ -269,3 +269,28 @@ fn movielens_25m_joins_quoted_movie_titles_and_reads_years_from_them() {
     let e = compute(&s, 0).unwrap_err().to_string();
     assert!(e.contains("ratings.csv, line 10, column 'rating'") && e.contains("\"five\""), "{e}");
 }
+
+#[test]
+fn every_synth_stand_in_reads_back_through_its_preset_without_a_bad_row() {
+    use recdiff_data::synth::SynthConfig;
+    use recdiff_data::synth::like::{Like, generate_like};
+    let config = SynthConfig { rows: 3000, users: 300, items: 120, ..SynthConfig::default() };
+    for (like, name, main, meta) in [
+        (Like::Criteo, "criteo", "train.txt", None),
+        (Like::Avazu, "avazu", "train.csv", None),
+        (Like::Movielens1m, "movielens-1m", "", None),
+        (Like::Amazon, "amazon-2018", "Books.json", Some("meta_Books.json")),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let written = generate_like(like, &config, dir.path()).unwrap();
+        let mut s = Schema::load(&root().join(format!("configs/datasets/{name}.toml"))).unwrap();
+        s.source.path = dir.path().join(main);
+        s.source.metadata = meta.map(|m| dir.path().join(m));
+        let st = compute(&s, 0).unwrap();
+        assert_eq!((st.rows, st.positives, st.skipped_rows), (3000, written.positives, 0), "{name}");
+        assert!(st.positives > 300 && st.positives < 2700, "{name}: {}", st.positives);
+        if let Some(users) = st.users {
+            assert!(users > 100 && users <= 300, "{name}: {users} users");
+        }
+    }
+}

@@ -75,6 +75,10 @@ pub struct SynthArgs {
     /// Print the process's peak resident memory when done (used by `recdiff bench encode`).
     #[arg(long, hide = true)]
     pub report_peak_memory: bool,
+    /// Write the log in a public dataset's upstream layout (files + schema.toml from its preset)
+    /// instead of recdiff's own impression log.
+    #[arg(long, value_enum)]
+    pub like: Option<crate::synth_like::LikeArg>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -109,6 +113,10 @@ pub struct EncodeArgs {
     /// Print the process's peak resident memory when done (used by `recdiff bench encode`).
     #[arg(long, hide = true)]
     pub report_peak_memory: bool,
+    /// Write the log in a public dataset's upstream layout (files + schema.toml from its preset)
+    /// instead of recdiff's own impression log.
+    #[arg(long, value_enum)]
+    pub like: Option<crate::synth_like::LikeArg>,
 }
 
 pub fn run(cmd: DataCommand) -> Result<()> {
@@ -126,6 +134,13 @@ pub fn run(cmd: DataCommand) -> Result<()> {
         }
         DataCommand::Synth(args) => {
             let config = synth_config(&args)?;
+            if let Some(like) = args.like {
+                crate::synth_like::run(like, &config, &args.out)?;
+                if args.report_peak_memory {
+                    println!("peak_rss_bytes={}", peak_rss_bytes().unwrap_or(0));
+                }
+                return Ok(());
+            }
             let started = Instant::now();
             let planted = synth::generate(&config, &args.out)?;
             println!(

@@ -12,6 +12,7 @@ mod progress;
 mod quickstart;
 mod seq;
 mod serve;
+mod synth_like;
 mod train;
 
 use clap::{Parser, Subcommand};

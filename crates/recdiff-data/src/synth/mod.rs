@@ -17,6 +17,7 @@
 //!
 //! Generation is deterministic for a seed and streams: memory does not grow with the row count.
 
+pub mod like;
 mod plan;
 mod writer;
 
