@@ -63,6 +63,10 @@ pub struct EncodeBench {
     /// Working directory (default: a fresh temporary directory, removed afterwards).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Also time these upstream layouts (`synth --like`, encoded through their presets) against
+    /// the same log written as CSV, e.g. `--like criteo,avazu,movielens-1m,amazon`.
+    #[arg(long, value_delimiter = ',')]
+    like: Vec<String>,
 }
 
 struct Phase {
@@ -146,6 +150,44 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         dir_size(&data) as f64 / (1 << 20) as f64,
         dir_size(&enc) as f64 / (1 << 20) as f64
     );
+    if !b.like.is_empty() {
+        bench_layouts(&b, &dir)?;
+    }
+    Ok(())
+}
+
+/// Encode throughput of the same planted log in recdiff's CSV and in each upstream layout.
+fn bench_layouts(b: &EncodeBench, dir: &Path) -> Result<()> {
+    let (rows, users, items) = (b.rows.to_string(), b.users.to_string(), b.items.to_string());
+    let mut layouts = vec![("csv".to_string(), vec!["--format".to_string(), "csv".into()])];
+    layouts.extend(b.like.iter().map(|l| (l.clone(), vec!["--like".to_string(), l.clone()])));
+    println!("\nlayouts: the same {} planted rows, encoded through each layout's reader and schema", b.rows);
+    println!(
+        "{:<14} {:>7} {:>10} {:>12} {:>16} {:>14}",
+        "layout", "fields", "encode s", "rows/s", "field values/s", "peak RSS MiB"
+    );
+    for (name, flags) in layouts {
+        let data = dir.join(format!("like-{name}"));
+        let data_s = data.to_string_lossy().to_string();
+        let mut args: Vec<&str> =
+            vec!["data", "synth", "--out", &data_s, "--rows", &rows, "--users", &users, "--items", &items];
+        args.extend(flags.iter().map(String::as_str));
+        run_phase("synth", &args)?;
+        let schema_path = data.join("schema.toml");
+        let fields = recdiff_data::Schema::load(&schema_path)?.fields.len();
+        let enc = dir.join(format!("enc-{name}")).to_string_lossy().to_string();
+        let schema = schema_path.to_string_lossy().to_string();
+        let p = run_phase("encode", &["data", "encode", &schema, "--out", &enc, "--report-peak-memory"])?;
+        let per_s = b.rows as f64 / p.seconds;
+        println!(
+            "{name:<14} {fields:>7} {:>10.1} {per_s:>12.0} {:>16.0} {:>14.1}",
+            p.seconds,
+            per_s * fields as f64,
+            p.peak_rss as f64 / (1 << 20) as f64
+        );
+        let _ = std::fs::remove_dir_all(&data);
+        let _ = std::fs::remove_dir_all(dir.join(format!("enc-{name}")));
+    }
     Ok(())
 }
 
