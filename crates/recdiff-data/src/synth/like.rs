@@ -204,7 +204,7 @@ fn side_files(like: Like, config: &SynthConfig, dir: &Path) -> Result<Vec<PathBu
             let mut users = Out::create(dir.join("users.dat"))?;
             for u in 1..=config.users as i64 {
                 let h = xxhash_rust::xxh3::xxh3_64(&u.to_le_bytes());
-                let gender = if h % 2 == 0 { "F" } else { "M" };
+                let gender = if h.is_multiple_of(2) { "F" } else { "M" };
                 let age = [1, 18, 25, 35, 45, 50, 56][(h >> 8) as usize % 7];
                 users.line(&format!("{u}::{gender}::{age}::{}::{:05}", (h >> 16) % 21, (h >> 24) % 100_000))?;
             }
