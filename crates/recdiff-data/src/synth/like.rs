@@ -178,26 +178,8 @@ impl<'a> Layout<'a> {
 
 /// Side files of a layout: MovieLens users and movies, Amazon metadata.
 fn side_files(like: Like, config: &SynthConfig, dir: &Path) -> Result<Vec<PathBuf>> {
-    const GENRES: [&str; 18] = [
-        "Action",
-        "Adventure",
-        "Animation",
-        "Children's",
-        "Comedy",
-        "Crime",
-        "Documentary",
-        "Drama",
-        "Fantasy",
-        "Film-Noir",
-        "Horror",
-        "Musical",
-        "Mystery",
-        "Romance",
-        "Sci-Fi",
-        "Thriller",
-        "War",
-        "Western",
-    ];
+    // MovieLens' genres (the 100K list without its "unknown").
+    let genres = &crate::source::movielens::GENRES[1..];
     let mut files = Vec::new();
     match like {
         Like::Movielens1m => {
@@ -212,8 +194,8 @@ fn side_files(like: Like, config: &SynthConfig, dir: &Path) -> Result<Vec<PathBu
             let mut movies = Out::create(dir.join("movies.dat"))?;
             for i in 1..=config.items as i64 {
                 let h = xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes());
-                let genres: Vec<&str> = (0..1 + h % 3).map(|k| GENRES[((h >> (8 * k + 8)) % 18) as usize]).collect();
-                movies.line(&format!("{i}::Synthetic Movie {i} ({})::{}", 1919 + h % 82, genres.join("|")))?;
+                let picked: Vec<&str> = (0..1 + h % 3).map(|k| genres[((h >> (8 * k + 8)) % 18) as usize]).collect();
+                movies.line(&format!("{i}::Synthetic Movie {i} ({})::{}", 1919 + h % 82, picked.join("|")))?;
             }
             files.push(movies.finish()?);
         }
@@ -223,7 +205,7 @@ fn side_files(like: Like, config: &SynthConfig, dir: &Path) -> Result<Vec<PathBu
                 let h = xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes());
                 meta.line(&format!(
                     "{{\"category\": [\"Books\", \"{}\"], \"title\": \"Book {i}\", \"brand\": \"Brand {}\", \"price\": \"${}.{:02}\", \"asin\": \"B{i:09}\"}}",
-                    GENRES[(h % 18) as usize], (h >> 8) % 500, 3 + (h >> 16) % 60, (h >> 24) % 100
+                    genres[(h % 18) as usize], (h >> 8) % 500, 3 + (h >> 16) % 60, (h >> 24) % 100
                 ))?;
             }
             files.push(meta.finish()?);
