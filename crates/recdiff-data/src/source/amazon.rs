@@ -10,7 +10,7 @@
 //! missing). The 2014 metadata files are Python literals, not JSON; they are refused with that
 //! reason. Files may be gzipped (`.gz`). Columns produced: [`COLUMNS`]; `timestamp` in seconds.
 
-use super::text_rows::{TextRows, bad_line, for_each_line};
+use super::text_rows::{bad_line, for_each_line, stream_rows};
 use super::{RowBatch, RowSource, project};
 use crate::error::{DataError, Result};
 use serde::Deserialize;
@@ -132,15 +132,7 @@ impl RowSource for AmazonSource {
         visit: &mut dyn FnMut(&dyn RowBatch) -> Result<()>,
         on_bad_row: &mut dyn FnMut(DataError) -> Result<()>,
     ) -> Result<()> {
-        let mut batch = TextRows::new(&self.file, COLUMNS.len(), self.proj.clone());
-        let file = self.file.clone();
-        for_each_line(&file, |line, text| {
-            match self.row(line, text) {
-                Ok(row) => batch.push(line, row),
-                Err(e) => on_bad_row(e)?,
-            }
-            batch.flush(false, visit)
-        })?;
-        batch.flush(true, visit)
+        let this = &*self;
+        stream_rows(&this.file, &this.proj, visit, on_bad_row, |line, text| this.row(line, text))
     }
 }

@@ -105,7 +105,8 @@ impl JoinSource {
 
 struct JoinedBatch<'a> {
     inner: &'a dyn RowBatch,
-    source: &'a JoinSource,
+    tables: &'a [Table],
+    origins: &'a [Origin],
 }
 
 impl RowBatch for JoinedBatch<'_> {
@@ -114,10 +115,10 @@ impl RowBatch for JoinedBatch<'_> {
     }
 
     fn cell(&self, row: usize, col: usize) -> Cell<'_> {
-        match self.source.origins[col] {
+        match self.origins[col] {
             Origin::Main(c) => self.inner.cell(row, c),
             Origin::Joined { table, key, col } => {
-                let t = &self.source.tables[table];
+                let t = &self.tables[table];
                 let found = match self.inner.cell(row, key) {
                     Cell::Text(k) => t.index.get(k.trim()),
                     Cell::Int(i) => t.index.get(&i.to_string()),
@@ -140,24 +141,8 @@ impl RowSource for JoinSource {
         visit: &mut dyn FnMut(&dyn RowBatch) -> Result<()>,
         on_bad_row: &mut dyn FnMut(DataError) -> Result<()>,
     ) -> Result<()> {
-        let mut inner = std::mem::replace(&mut self.inner, Box::new(Empty));
-        let this = &*self;
-        let result = inner.for_each_batch(&mut |b| visit(&JoinedBatch { inner: b, source: this }), on_bad_row);
-        self.inner = inner;
-        result
-    }
-}
-
-/// A placeholder while the real inner source is borrowed.
-struct Empty;
-
-impl RowSource for Empty {
-    fn for_each_batch(
-        &mut self,
-        _: &mut dyn FnMut(&dyn RowBatch) -> Result<()>,
-        _: &mut dyn FnMut(DataError) -> Result<()>,
-    ) -> Result<()> {
-        Ok(())
+        let Self { inner, tables, origins } = self;
+        inner.for_each_batch(&mut |b| visit(&JoinedBatch { inner: b, tables, origins }), on_bad_row)
     }
 }
 

@@ -10,7 +10,7 @@
 //! [`COLUMNS`]; `zip_prefix` is the zip code's first three characters. A rating whose movie (or,
 //! with users.dat, user) is absent from the side files is a bad row naming the line.
 
-use super::text_rows::{TextRows, bad_line, for_each_line};
+use super::text_rows::{bad_line, for_each_line, stream_rows};
 use super::{RowBatch, RowSource, project};
 use crate::error::{DataError, Result};
 use std::collections::HashMap;
@@ -133,15 +133,7 @@ impl RowSource for MovielensDatSource {
         visit: &mut dyn FnMut(&dyn RowBatch) -> Result<()>,
         on_bad_row: &mut dyn FnMut(DataError) -> Result<()>,
     ) -> Result<()> {
-        let file = self.dir.join("ratings.dat");
-        let mut batch = TextRows::new(&file, COLUMNS.len(), self.proj.clone());
-        for_each_line(&file, |line, text| {
-            match self.row(&file, line, text) {
-                Ok(row) => batch.push(line, row),
-                Err(e) => on_bad_row(e)?,
-            }
-            batch.flush(false, visit)
-        })?;
-        batch.flush(true, visit)
+        let (this, file) = (&*self, self.dir.join("ratings.dat"));
+        stream_rows(&file, &this.proj, visit, on_bad_row, |line, text| this.row(&file, line, text))
     }
 }

@@ -62,6 +62,26 @@ impl RowBatch for TextRows {
     }
 }
 
+/// Streams the lines of `file` as rows of `N` cells built by `row(line, text)`, handing
+/// [`BATCH_ROWS`]-row batches (columns `proj`) to `visit`; a row that fails goes to `on_bad_row`.
+pub fn stream_rows<const N: usize>(
+    file: &Path,
+    proj: &[usize],
+    visit: &mut dyn FnMut(&dyn RowBatch) -> Result<()>,
+    on_bad_row: &mut dyn FnMut(DataError) -> Result<()>,
+    mut row: impl FnMut(u64, &str) -> Result<[String; N]>,
+) -> Result<()> {
+    let mut batch = TextRows::new(file, N, proj.to_vec());
+    for_each_line(file, |line, text| {
+        match row(line, text) {
+            Ok(cells) => batch.push(line, cells),
+            Err(e) => on_bad_row(e)?,
+        }
+        batch.flush(false, visit)
+    })?;
+    batch.flush(true, visit)
+}
+
 /// A bad row of a text file, at a 1-based line.
 pub fn bad_line(file: &Path, line: u64, column: Option<&str>, message: String) -> DataError {
     DataError::BadRow {
