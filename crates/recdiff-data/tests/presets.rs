@@ -151,13 +151,18 @@ fn with_metadata(name: &str, meta: &str) -> Schema {
 }
 
 #[test]
-fn amazon_2014_reads_json_lines_and_names_a_truncated_line() {
+fn amazon_2014_reads_json_lines_joins_python_literal_metadata_and_names_a_truncated_line() {
     let mut s = preset("amazon-2014");
+    s.source.metadata = Some(s.source.path.join("meta_Books.json"));
     s.source.path = s.source.path.join("reviews_Books_5.json");
     let mut skip = s.clone();
     skip.source.on_bad_row = BadRowPolicy::Skip;
     let st = compute(&skip, 0).unwrap();
     assert_eq!((st.rows, st.positives, st.users, st.items, st.skipped_rows), (10, 6, Some(4), Some(3), 1));
+    // Item 0005119367 has no metadata (3 rows); 0000013714 no brand (3), 0005019281 no price (4).
+    let missing = |n: &str| field(&st, n).missing;
+    assert_eq!((missing("category"), missing("brand"), missing("price")), (3, 6, 7));
+    assert_eq!(field(&st, "category").distinct, 4, "category paths flattened");
     let e = compute(&s, 0).unwrap_err().to_string();
     assert!(e.contains("reviews_Books_5.json, line 7") && e.contains("bad JSON"), "{e}");
 }

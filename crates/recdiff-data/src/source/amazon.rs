@@ -4,11 +4,12 @@
 //! * 2023: `{"user_id", "asin", "parent_asin", "rating", "timestamp" (milliseconds), …}`, items
 //!   identified by `parent_asin` (what the 2023 metadata is keyed by).
 //!
-//! An optional metadata file (`[source] metadata = "meta_Books.jsonl"`, JSON lines, 2018 or 2023
-//! layout) is joined on the item: `category` (2018 `category`, 2023 `categories`, `|`-joined),
-//! `brand` (2018 `brand`, 2023 `store`) and `price` (`"$12.99"` or a number; a range or text is
-//! missing). The 2014 metadata files are Python literals, not JSON; they are refused with that
-//! reason. Files may be gzipped (`.gz`). Columns produced: [`COLUMNS`]; `timestamp` in seconds.
+//! An optional metadata file (`[source] metadata = "meta_Books.json"`) is joined on the item:
+//! `category` (2014 `categories`, a list of category paths, flattened; 2018 `category`; 2023
+//! `categories`; `|`-joined), `brand` (2014/2018 `brand`, 2023 `store`) and `price` (`"$12.99"` or
+//! a number; a range or text is missing). 2018/2023 metadata is JSON lines, 2014's is one Python
+//! literal per line ([`super::py_literal`]). Files may be gzipped (`.gz`). Columns produced:
+//! [`COLUMNS`]; `timestamp` in seconds.
 
 use super::text_rows::{bad_line, for_each_line, stream_rows};
 use super::{RowBatch, RowSource, project};
@@ -40,7 +41,8 @@ struct Meta {
     asin: Option<String>,
     parent_asin: Option<String>,
     category: Option<Vec<String>>,
-    categories: Option<Vec<String>>,
+    /// 2023: a list of names; 2014: a list of category paths (lists of names).
+    categories: Option<serde_json::Value>,
     brand: Option<String>,
     store: Option<String>,
     price: Option<serde_json::Value>,
@@ -57,23 +59,31 @@ fn price(v: &serde_json::Value) -> String {
     }
 }
 
+/// Every string inside `v` (nested lists flattened), in order, without repeats.
+fn flatten_strings(v: Option<&serde_json::Value>, out: &mut Vec<String>) {
+    match v {
+        Some(serde_json::Value::String(s)) if !out.contains(s) => out.push(s.clone()),
+        Some(serde_json::Value::Array(items)) => items.iter().for_each(|x| flatten_strings(Some(x), out)),
+        _ => {}
+    }
+}
+
 /// item -> [category, brand, price]
 fn read_meta(file: &Path) -> Result<HashMap<String, [String; 3]>> {
     let mut meta = HashMap::new();
     for_each_line(file, |line, text| {
-        if text.trim_start().starts_with("{'") {
-            return Err(bad_line(
-                file,
-                line,
-                None,
-                "Python-literal metadata (the 2014 layout) is not JSON; use the 2018 or 2023 metadata".into(),
-            ));
-        }
-        let m: Meta = serde_json::from_str(text).map_err(|e| bad_line(file, line, None, format!("bad JSON: {e}")))?;
+        let m: Meta = if text.trim_start().starts_with("{'") {
+            let v =
+                super::py_literal::parse(text).map_err(|e| bad_line(file, line, None, format!("bad literal: {e}")))?;
+            serde_json::from_value(v).map_err(|e| bad_line(file, line, None, e.to_string()))?
+        } else {
+            serde_json::from_str(text).map_err(|e| bad_line(file, line, None, format!("bad JSON: {e}")))?
+        };
         let Some(item) = m.parent_asin.or(m.asin) else {
             return Err(bad_line(file, line, Some("asin"), "no asin or parent_asin".into()));
         };
-        let categories = m.categories.or(m.category).unwrap_or_default();
+        let mut categories = m.category.unwrap_or_default();
+        flatten_strings(m.categories.as_ref(), &mut categories);
         let category = categories.iter().map(|c| c.trim()).filter(|c| !c.is_empty()).collect::<Vec<_>>().join("|");
         let brand = m.brand.or(m.store).unwrap_or_default();
         meta.insert(item, [category, brand.trim().to_string(), m.price.as_ref().map(price).unwrap_or_default()]);

@@ -11,6 +11,7 @@ pub mod join;
 pub mod movielens;
 pub mod movielens_dat;
 mod parquet;
+mod py_literal;
 mod text_rows;
 
 use crate::error::{DataError, Location, Result};
