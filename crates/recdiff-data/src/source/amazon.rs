@@ -8,7 +8,7 @@
 //! `category` (2014 `categories`, a list of category paths, flattened; 2018 `category`; 2023
 //! `categories`; `|`-joined), `brand` (2014/2018 `brand`, 2023 `store`) and `price` (`"$12.99"` or
 //! a number; a range or text is missing). 2018/2023 metadata is JSON lines, 2014's is one Python
-//! literal per line ([`super::py_literal`]). Files may be gzipped (`.gz`). Columns produced:
+//! literal per line (parsed by `py_literal`). Files may be gzipped (`.gz`). Columns produced:
 //! [`COLUMNS`]; `timestamp` in seconds.
 
 use super::text_rows::{bad_line, for_each_line, stream_rows};
