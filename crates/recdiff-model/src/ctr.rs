@@ -27,9 +27,12 @@ impl CtrModelConfig {
 
     /// A model over `fields` embedded fields of `dim` each, its weights drawn from `seed`.
     pub fn init(&self, fields: usize, dim: usize, seed: u64, device: &Device) -> CtrModel {
-        let base = self.base.init(fields, dim, device);
-        let enhancer = self.enhancer.init(fields, dim, self.base.latent_dim(), device);
-        crate::init::seeded_init(CtrModel { base, enhancer }, seed)
+        // burn draws a parameter's default weights lazily, when first read (by `seeded_init`).
+        crate::seeding::exclusive(|| {
+            let base = self.base.init(fields, dim, device);
+            let enhancer = self.enhancer.init(fields, dim, self.base.latent_dim(), device);
+            crate::init::seeded_init(CtrModel { base, enhancer }, seed)
+        })
     }
 }
 

@@ -6,6 +6,11 @@
 //! from the experiment seed and a per-step stream id, and runs the forward pass. Two trainings in one
 //! process (tests, a comparison run in threads) then each see their own, seed-determined masks.
 //! The lock is held only for the forward pass; backward and the optimiser step draw nothing.
+//!
+//! burn's layer constructors draw their default weights from that RNG too, lazily, when a parameter
+//! is first read. Models are built and seeded (`init::seeded_init` reads every parameter) inside
+//! [`exclusive`], so building one in another thread cannot advance the RNG between a seed and a
+//! forward pass.
 
 use burn::tensor::Device;
 use std::sync::Mutex;
@@ -18,6 +23,13 @@ pub fn stream_seed(seed: u64, stream: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// Runs `draws` holding the lock of burn's RNG, without reseeding it: for code that draws from the
+/// RNG but whose draws do not matter (burn's default weights, overwritten by a seeded init).
+pub fn exclusive<T>(draws: impl FnOnce() -> T) -> T {
+    let _guard = DEVICE_RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    draws()
 }
 
 /// Runs `forward` with burn's RNG seeded from (`seed`, `stream`), exclusive of every other caller.
@@ -52,5 +64,29 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(draw(7, 0), draw(8, 0));
         assert_ne!(draw(7, 0), draw(7, 1));
+    }
+
+    #[test]
+    fn building_models_in_another_thread_does_not_move_seeded_draws() {
+        // burn's layer constructors draw their default weights from the same global RNG; a model
+        // built while another thread is inside `seeded_forward` used to shift that thread's masks.
+        let builder = std::thread::spawn(|| {
+            let device = Device::flex();
+            for seed in 0..40 {
+                crate::seq::SeqModelConfig::default().init(200, 20, seed, &device);
+            }
+        });
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        while !builder.is_finished() {
+            a.extend((0..20).map(|i| draw(11, i)));
+            b.extend((0..20).map(|i| draw(11, i)));
+        }
+        builder.join().unwrap();
+        assert!(!a.is_empty());
+        assert_eq!(a.len(), b.len());
+        for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+            assert_eq!(x, y, "draw {i} moved");
+        }
     }
 }
