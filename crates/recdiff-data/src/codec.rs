@@ -8,12 +8,12 @@
 //! for out-of-vocabulary and rare values; bucketize -> 0..=boundaries.len(); scaled numeric -> id 0
 //! with the scaled number as its value. A missing field's ids are 0 and its missing bit is set.
 
+use crate::KeyMap;
 use crate::schema::{CategoricalEncoding, FieldKind, FieldSpec, NumericTransform};
 use crate::value::Key;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// Values kept to place equal-frequency boundaries; exact when the training split is smaller.
 pub const RESERVOIR_SIZE: usize = 200_000;
@@ -107,14 +107,14 @@ fn signed_log(v: f64) -> f64 {
 #[derive(Debug, Clone)]
 pub struct FieldCodec {
     pub codec: Codec,
-    lookup: HashMap<String, u32>,
+    lookup: KeyMap<u32>,
 }
 
 impl FieldCodec {
     pub fn new(codec: Codec) -> Self {
         let lookup = match &codec {
             Codec::Vocab { tokens } => tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32 + 1)).collect(),
-            _ => HashMap::new(),
+            _ => KeyMap::default(),
         };
         Self { codec, lookup }
     }
@@ -133,7 +133,7 @@ impl FieldCodec {
 #[derive(Debug)]
 pub enum Fitter {
     Fixed(Codec),
-    Vocab { counts: HashMap<String, u64>, min_count: u64 },
+    Vocab { counts: KeyMap<u64>, min_count: u64 },
     Moments { transform: NumericTransform, n: u64, mean: f64, m2: f64 },
     Reservoir { buckets: u32, values: Vec<f64>, seen: u64, rng: Box<ChaCha8Rng> },
 }
@@ -151,7 +151,7 @@ impl Fitter {
                 Fitter::Fixed(Codec::Hash { buckets: spec.buckets.unwrap_or(1), seed: field_seed(spec.table()) })
             }
             (true, CategoricalEncoding::Vocab, _) => {
-                Fitter::Vocab { counts: HashMap::new(), min_count: spec.min_count.unwrap_or(1) }
+                Fitter::Vocab { counts: KeyMap::default(), min_count: spec.min_count.unwrap_or(1) }
             }
             (false, _, NumericTransform::LogSquared) => Fitter::Fixed(Codec::LogSquared),
             (false, _, NumericTransform::Bucketize) => Fitter::Reservoir {
@@ -244,7 +244,7 @@ mod tests {
 
     #[test]
     fn vocab_orders_by_count_and_maps_rare_values_to_oov() {
-        let mut f = Fitter::Vocab { counts: HashMap::new(), min_count: 2 };
+        let mut f = Fitter::Vocab { counts: KeyMap::default(), min_count: 2 };
         for k in ["b", "a", "b", "c", "a", "b"] {
             f.observe_key(Key::Str(k));
         }

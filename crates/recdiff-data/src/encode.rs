@@ -6,6 +6,7 @@
 //! 2. fit vocabularies and numeric statistics on the training rows only;
 //! 3. encode every row into its split file (temporary name, renamed when complete).
 
+use crate::KeyMap;
 use crate::codec::{Codec, FieldCodec, Fitter};
 use crate::error::{DataError, Result};
 use crate::format::{EMPTY, NO_USER, RowBuilder, RowLayout, SplitWriter};
@@ -15,7 +16,6 @@ use crate::source::RowBatch;
 use crate::split::{NAMES, SplitSpec, TRAIN};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::path::Path;
 
 pub const META_FILE: &str = "meta.json";
@@ -85,20 +85,20 @@ pub struct RowEncoder {
     pub fields: Vec<FieldMeta>,
     codecs: Vec<FieldCodec>,
     pub layout: RowLayout,
-    users: HashMap<String, u32>,
+    users: KeyMap<u32>,
 }
 
 impl RowEncoder {
-    pub fn new(schema: &Schema, fields: Vec<FieldMeta>, users: HashMap<String, u32>) -> Self {
+    pub fn new(schema: &Schema, fields: Vec<FieldMeta>, users: KeyMap<u32>) -> Self {
         Self::with_parser(RowParser::new(schema), fields, users)
     }
 
     /// An encoder of feature columns only, for scoring rows without labels or keys.
     pub fn for_prediction(meta: &EncodedMeta) -> Self {
-        Self::with_parser(RowParser::features_only(&meta.schema), meta.fields.clone(), HashMap::new())
+        Self::with_parser(RowParser::features_only(&meta.schema), meta.fields.clone(), KeyMap::default())
     }
 
-    fn with_parser(parser: RowParser, fields: Vec<FieldMeta>, users: HashMap<String, u32>) -> Self {
+    fn with_parser(parser: RowParser, fields: Vec<FieldMeta>, users: KeyMap<u32>) -> Self {
         let id_slots = fields.iter().map(|f| f.width).sum();
         let layout = RowLayout { fields: fields.len(), id_slots };
         let codecs = fields.iter().map(|f| FieldCodec::new(f.codec.clone())).collect();
@@ -181,7 +181,7 @@ impl RowEncoder {
 struct Scan {
     /// Split of each row the reader produced, `SKIPPED` for bad rows.
     assignment: Vec<u8>,
-    users: HashMap<String, u32>,
+    users: KeyMap<u32>,
 }
 
 /// Runs `per_row(batch, row, ordinal)` over every row the reader yields; reader-level bad rows go
@@ -210,7 +210,7 @@ fn for_each_row(
 fn scan(schema: &Schema, parser: &RowParser, split: &SplitSpec, bad: &RefCell<BadRows>) -> Result<Scan> {
     let skip = schema.source.on_bad_row == BadRowPolicy::Skip;
     let (mut valid, mut users_of_rows, mut timestamps) = (Vec::new(), Vec::new(), Vec::new());
-    let mut users: HashMap<String, u32> = HashMap::new();
+    let mut users: KeyMap<u32> = KeyMap::default();
     for_each_row(schema, parser, bad, &mut |b, row, _| {
         if let Err(e) = parser.validate(b, row) {
             bad.borrow_mut().handle(skip, e)?;
@@ -220,7 +220,10 @@ fn scan(schema: &Schema, parser: &RowParser, split: &SplitSpec, bad: &RefCell<Ba
         valid.push(true);
         if let Some(k) = parser.user(b, row)? {
             let next = users.len() as u32;
-            let u = k.with_str(|s| *users.entry(s.to_string()).or_insert(next));
+            let u = k.with_str(|s| match users.get(s) {
+                Some(&u) => u,
+                None => *users.entry(s.to_string()).or_insert(next),
+            });
             if split.needs_user() {
                 users_of_rows.push(u);
             }

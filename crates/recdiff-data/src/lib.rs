@@ -16,6 +16,7 @@ pub mod error;
 pub mod extract;
 pub mod format;
 pub mod histories;
+pub mod keymap;
 pub mod numbers;
 pub mod rows;
 pub mod schema;
@@ -28,6 +29,7 @@ pub mod value;
 pub use encode::{EncodedMeta, FieldMeta, RowEncoder, encode};
 pub use error::{DataError, Location, Result};
 pub use format::{Row, RowLayout, SplitFile};
+pub use keymap::KeyMap;
 pub use schema::Schema;
 pub use split::SplitSpec;
 

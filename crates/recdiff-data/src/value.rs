@@ -29,16 +29,30 @@ impl Key<'_> {
 #[derive(Debug, Clone)]
 pub struct CellReader {
     missing_tokens: Vec<String>,
+    /// Whether some token starts with this byte: most cells (numbers, ids) are told apart from
+    /// every token by their first byte, without a comparison.
+    token_starts: [bool; 256],
 }
 
 impl CellReader {
     pub fn new(missing_tokens: &[String]) -> Self {
-        Self { missing_tokens: missing_tokens.to_vec() }
+        let mut token_starts = [false; 256];
+        for t in missing_tokens.iter().filter_map(|t| t.as_bytes().first()) {
+            token_starts[*t as usize] = true;
+        }
+        Self { missing_tokens: missing_tokens.to_vec(), token_starts }
     }
 
     fn is_missing_text(&self, s: &str) -> bool {
-        let t = s.trim();
-        t.is_empty() || self.missing_tokens.iter().any(|m| m == t)
+        self.is_missing_trimmed(s.trim())
+    }
+
+    fn is_missing_trimmed(&self, t: &str) -> bool {
+        match t.as_bytes().first() {
+            None => true,
+            Some(b) if !self.token_starts[*b as usize] => false,
+            Some(_) => self.missing_tokens.iter().any(|m| m == t),
+        }
     }
 
     /// A finite number, `None` when missing; text that is not a number is an error naming the cell.
@@ -47,11 +61,10 @@ impl CellReader {
             Cell::Null => return Ok(None),
             Cell::Int(i) => i as f64,
             Cell::Float(f) => f,
-            Cell::Text(s) if self.is_missing_text(s) => return Ok(None),
-            Cell::Text(s) => s
-                .trim()
-                .parse::<f64>()
-                .map_err(|_| bad_cell(b, row, name, format!("expected a number, found {s:?}")))?,
+            Cell::Text(s) => match s.trim() {
+                t if self.is_missing_trimmed(t) => return Ok(None),
+                t => t.parse::<f64>().map_err(|_| bad_cell(b, row, name, format!("expected a number, found {s:?}")))?,
+            },
         };
         if v.is_nan() {
             return Ok(None);
@@ -72,8 +85,7 @@ impl CellReader {
             Cell::Float(f) => {
                 return Err(bad_cell(b, row, name, format!("categorical value {f} is not an integer or text")));
             }
-            Cell::Text(s) if self.is_missing_text(s) => None,
-            Cell::Text(s) => Some(Key::Str(s.trim())),
+            Cell::Text(s) => Some(s.trim()).filter(|t| !self.is_missing_trimmed(t)).map(Key::Str),
         })
     }
 
@@ -100,7 +112,7 @@ impl CellReader {
             Cell::Text(s) if self.is_missing_text(s) => 0,
             Cell::Text(s) => {
                 let mut n = 0;
-                for t in s.split(separator).map(str::trim).filter(|t| !t.is_empty() && !self.is_missing_text(t)) {
+                for t in s.split(separator).map(str::trim).filter(|t| !self.is_missing_trimmed(t)) {
                     f(Key::Str(t));
                     n += 1;
                 }
@@ -112,4 +124,19 @@ impl CellReader {
 
 pub fn bad_cell(b: &dyn RowBatch, row: usize, column: &str, message: String) -> DataError {
     DataError::BadRow { location: b.location(row, Some(column)), message }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_tokens_match_whole_trimmed_cells_only() {
+        let r = CellReader::new(&["NA".into(), "?".into(), "".into(), "null".into()]);
+        let missing: Vec<bool> = ["", "  ", "NA", " ? ", "null", "?x", "NAN", "nul", "25", "N", "x?"]
+            .iter()
+            .map(|c| r.is_missing_text(c))
+            .collect();
+        assert_eq!(missing, [true, true, true, true, true, false, false, false, false, false, false]);
+    }
 }

@@ -11,23 +11,28 @@
 //! literal per line (parsed by `py_literal`). Files may be gzipped (`.gz`). Columns produced:
 //! [`COLUMNS`]; `timestamp` in seconds.
 
-use super::text_rows::{bad_line, for_each_line, stream_rows};
+use super::text_rows::{RowCells, bad_line, for_each_line, stream_rows};
 use super::{RowBatch, RowSource, project};
+use crate::KeyMap;
 use crate::error::{DataError, Result};
 use serde::Deserialize;
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 pub const COLUMNS: [&str; 7] = ["user_id", "item_id", "rating", "timestamp", "category", "brand", "price"];
 
 /// The fields of a review line recdiff reads, in any layout; the rest is skipped unparsed.
+/// Text borrows from the line unless it holds escapes.
 #[derive(Deserialize)]
-struct Review {
-    #[serde(rename = "reviewerID")]
-    reviewer_id: Option<String>,
-    user_id: Option<String>,
-    asin: Option<String>,
-    parent_asin: Option<String>,
+struct Review<'a> {
+    #[serde(rename = "reviewerID", borrow)]
+    reviewer_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    user_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    asin: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    parent_asin: Option<Cow<'a, str>>,
     overall: Option<f64>,
     rating: Option<f64>,
     #[serde(rename = "unixReviewTime")]
@@ -69,8 +74,8 @@ fn flatten_strings(v: Option<&serde_json::Value>, out: &mut Vec<String>) {
 }
 
 /// item -> [category, brand, price]
-fn read_meta(file: &Path) -> Result<HashMap<String, [String; 3]>> {
-    let mut meta = HashMap::new();
+fn read_meta(file: &Path) -> Result<KeyMap<[String; 3]>> {
+    let mut meta = KeyMap::default();
     for_each_line(file, |line, text| {
         let m: Meta = if text.trim_start().starts_with("{'") {
             let v =
@@ -95,7 +100,7 @@ fn read_meta(file: &Path) -> Result<HashMap<String, [String; 3]>> {
 pub struct AmazonSource {
     file: PathBuf,
     proj: Vec<usize>,
-    meta: Option<HashMap<String, [String; 3]>>,
+    meta: Option<KeyMap<[String; 3]>>,
 }
 
 impl AmazonSource {
@@ -116,7 +121,8 @@ impl AmazonSource {
         Ok(Self { file: file.to_path_buf(), proj, meta })
     }
 
-    fn row(&self, line: u64, text: &str) -> Result<[String; 7]> {
+    /// One review line as a row; the item's metadata columns are borrowed from the side table.
+    fn row<'s>(&'s self, line: u64, text: &str, cells: &mut RowCells<'_, 's>) -> Result<()> {
         let bad = |column: Option<&str>, m: String| bad_line(&self.file, line, column, m);
         let r: Review = serde_json::from_str(text).map_err(|e| bad(None, format!("bad JSON: {e}")))?;
         let user =
@@ -128,11 +134,15 @@ impl AmazonSource {
             (None, Some(ms)) => ms / 1000,
             (None, None) => return Err(bad(Some("timestamp"), "no unixReviewTime or timestamp".into())),
         };
-        let [category, brand, price] = match &self.meta {
-            Some(meta) => meta.get(&item).cloned().unwrap_or_default(),
-            None => Default::default(),
-        };
-        Ok([user, item, rating.to_string(), seconds.to_string(), category, brand, price])
+        cells.copy(&user);
+        cells.copy(&item);
+        cells.display(rating);
+        cells.display(seconds);
+        match self.meta.as_ref().and_then(|meta| meta.get(item.as_ref())) {
+            Some(columns) => columns.iter().for_each(|c| cells.side(c)),
+            None => (0..3).for_each(|_| cells.side("")),
+        }
+        Ok(())
     }
 }
 
@@ -143,6 +153,8 @@ impl RowSource for AmazonSource {
         on_bad_row: &mut dyn FnMut(DataError) -> Result<()>,
     ) -> Result<()> {
         let this = &*self;
-        stream_rows(&this.file, &this.proj, visit, on_bad_row, |line, text| this.row(line, text))
+        stream_rows(&this.file, COLUMNS.len(), &this.proj, visit, on_bad_row, |line, text, cells| {
+            this.row(line, text, cells)
+        })
     }
 }

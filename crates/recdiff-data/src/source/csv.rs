@@ -7,7 +7,7 @@
 use super::{Cell, RowBatch, RowSource, project};
 use crate::error::{DataError, Location, Result};
 use crate::schema::SourceSpec;
-use csv::ByteRecord;
+use csv::{ByteRecord, StringRecord};
 use std::path::{Path, PathBuf};
 
 const BATCH_ROWS: usize = 4096;
@@ -63,24 +63,20 @@ impl CsvSource {
             return Err(DataError::Empty { path: path.into() });
         }
         let proj = project(path, &names, &self.wanted)?;
-        let mut batch = CsvBatch {
-            file: path,
-            proj,
-            records: Vec::with_capacity(BATCH_ROWS),
-            lines: Vec::with_capacity(BATCH_ROWS),
-        };
+        let mut batch = CsvBatch { file: path, proj, records: Vec::with_capacity(BATCH_ROWS), lines: Vec::new() };
+        // Records are recycled between batches: a steady-state row allocates nothing.
+        let mut spare: Vec<ByteRecord> = Vec::with_capacity(BATCH_ROWS);
         let mut rows = 0u64;
         loop {
-            batch.records.clear();
-            batch.lines.clear();
             while batch.records.len() < BATCH_ROWS {
+                let mut record = spare.pop().unwrap_or_default();
                 if !read_record(&mut reader, &mut record, path)? {
                     break;
                 }
                 let line = record.position().map_or(0, |p| p.line());
-                match check_record(&record, names.len(), &batch.proj, &names, path, line) {
-                    Ok(()) => {
-                        batch.records.push(record.clone());
+                match checked(record, names.len(), &batch.proj, &names, path, line) {
+                    Ok(record) => {
+                        batch.records.push(record);
                         batch.lines.push(line);
                     }
                     Err(e) => on_bad_row(e)?,
@@ -91,6 +87,8 @@ impl CsvSource {
             }
             rows += batch.records.len() as u64;
             visit(&batch)?;
+            spare.extend(batch.records.drain(..).map(StringRecord::into_byte_record));
+            batch.lines.clear();
         }
     }
 }
@@ -118,15 +116,17 @@ fn header_names(record: &ByteRecord, path: &Path) -> Result<Vec<String>> {
         .collect()
 }
 
-/// A record is good when it has every column and its projected cells are UTF-8.
-fn check_record(
-    record: &ByteRecord,
+/// A record is good when it has every column and its projected cells are UTF-8. It comes back as
+/// text, validated once here (a whole-record ASCII check in the common case); cells it does not
+/// project that are not UTF-8 are never read and are replaced.
+fn checked(
+    record: ByteRecord,
     expected: usize,
     proj: &[usize],
     names: &[String],
     path: &Path,
     line: u64,
-) -> Result<()> {
+) -> Result<StringRecord> {
     let location = |column: Option<&str>| Location {
         file: path.into(),
         line,
@@ -139,6 +139,10 @@ fn check_record(
             message: format!("expected {expected} columns, found {}", record.len()),
         });
     }
+    let record = match StringRecord::from_byte_record(record) {
+        Ok(text) => return Ok(text),
+        Err(e) => e.into_byte_record(),
+    };
     for &c in proj {
         if let Err(e) = std::str::from_utf8(&record[c]) {
             return Err(DataError::BadRow {
@@ -147,7 +151,7 @@ fn check_record(
             });
         }
     }
-    Ok(())
+    Ok(StringRecord::from_byte_record_lossy(record))
 }
 
 impl RowSource for CsvSource {
@@ -170,7 +174,7 @@ impl RowSource for CsvSource {
 struct CsvBatch<'a> {
     file: &'a Path,
     proj: Vec<usize>,
-    records: Vec<ByteRecord>,
+    records: Vec<StringRecord>,
     lines: Vec<u64>,
 }
 
@@ -180,9 +184,7 @@ impl RowBatch for CsvBatch<'_> {
     }
 
     fn cell(&self, row: usize, col: usize) -> Cell<'_> {
-        let bytes = &self.records[row][self.proj[col]];
-        // check_record validated every projected cell as UTF-8 before the record entered the batch.
-        Cell::Text(std::str::from_utf8(bytes).unwrap_or_default())
+        Cell::Text(&self.records[row][self.proj[col]])
     }
 
     fn location(&self, row: usize, column: Option<&str>) -> Location {

@@ -6,13 +6,13 @@
 //! joined this way.
 
 use super::{Cell, RowBatch, RowSource};
+use crate::KeyMap;
 use crate::error::{DataError, Location, Result};
 use crate::schema::JoinSpec;
-use std::collections::HashMap;
 use std::path::Path;
 
 struct Table {
-    index: HashMap<String, usize>,
+    index: KeyMap<usize>,
     rows: Vec<Vec<String>>,
     names: Vec<String>,
 }
@@ -50,7 +50,7 @@ fn read_table(spec: &JoinSpec) -> Result<Table> {
         path: path.clone(),
         message: format!("no column '{}' to join on (columns: {})", spec.on, names.join(", ")),
     })?;
-    let (mut index, mut rows) = (HashMap::new(), Vec::new());
+    let (mut index, mut rows) = (KeyMap::default(), Vec::new());
     for (i, record) in reader.records().enumerate() {
         let line = i as u64 + 2;
         let at = |message: String| DataError::BadRow {

@@ -10,10 +10,11 @@
 //! [`COLUMNS`]; `zip_prefix` is the zip code's first three characters. A rating whose movie (or,
 //! with users.dat, user) is absent from the side files is a bad row naming the line.
 
-use super::text_rows::{bad_line, for_each_line, stream_rows};
+use super::text_rows::{RowCells, bad_line, for_each_line, stream_rows};
 use super::{RowBatch, RowSource, project};
+use crate::KeyMap;
 use crate::error::{DataError, Result};
-use std::collections::HashMap;
+use memchr::memmem::Finder;
 use std::path::{Path, PathBuf};
 
 pub const COLUMNS: [&str; 11] = [
@@ -36,8 +37,9 @@ const USER_COLUMNS: std::ops::Range<usize> = 4..8;
 pub struct MovielensDatSource {
     dir: PathBuf,
     proj: Vec<usize>,
-    users: Option<HashMap<String, [String; 4]>>,
-    movies: HashMap<String, [String; 3]>,
+    users: Option<KeyMap<[String; 4]>>,
+    movies: KeyMap<[String; 3]>,
+    separator: Finder<'static>,
 }
 
 /// The fields of one line, which must number `n` (`::`-separated).
@@ -49,9 +51,24 @@ fn fields<'a>(file: &Path, line: u64, text: &'a str, n: usize) -> Result<Vec<&'a
     Ok(f)
 }
 
+/// The `N` trimmed `::`-separated fields of `text`; `None` when there are more or fewer. The
+/// separator is searched with a prebuilt `memmem` finder: `str::split("::")` set up a two-way
+/// searcher per line, a tenth of the time spent reading ratings.
+fn split_fields<'t, const N: usize>(separator: &Finder<'_>, text: &'t str) -> Option<[&'t str; N]> {
+    let mut out = [""; N];
+    let mut start = 0;
+    let mut ends = separator.find_iter(text.as_bytes()).chain(std::iter::once(text.len()));
+    for slot in out.iter_mut() {
+        let end = ends.next()?;
+        *slot = text[start..end].trim();
+        start = end + 2;
+    }
+    ends.next().is_none().then_some(out)
+}
+
 /// movie id -> [title, year, genres]
-fn read_movies(file: &Path) -> Result<HashMap<String, [String; 3]>> {
-    let mut movies = HashMap::new();
+fn read_movies(file: &Path) -> Result<KeyMap<[String; 3]>> {
+    let mut movies = KeyMap::default();
     for_each_line(file, |line, text| {
         // Title in the middle: an id before the first '::', genres after the last.
         let (id, rest) = text.split_once("::").ok_or_else(|| bad_line(file, line, None, "no '::'".into()))?;
@@ -73,8 +90,8 @@ fn read_movies(file: &Path) -> Result<HashMap<String, [String; 3]>> {
 }
 
 /// user id -> [gender, age, occupation, zip_prefix]
-fn read_users(file: &Path) -> Result<HashMap<String, [String; 4]>> {
-    let mut users = HashMap::new();
+fn read_users(file: &Path) -> Result<KeyMap<[String; 4]>> {
+    let mut users = KeyMap::default();
     for_each_line(file, |line, text| {
         let f = fields(file, line, text, 5)?;
         let zip: String = f[4].chars().take(3).collect();
@@ -104,26 +121,32 @@ impl MovielensDatSource {
             (false, false) => None,
         };
         let movies = read_movies(&dir.join("movies.dat"))?;
-        Ok(Self { dir: dir.to_path_buf(), proj, users, movies })
+        let separator = Finder::new("::").into_owned();
+        Ok(Self { dir: dir.to_path_buf(), proj, users, movies, separator })
     }
 
-    /// One rating line as the joined row.
-    fn row(&self, file: &Path, line: u64, text: &str) -> Result<[String; 11]> {
-        let f = fields(file, line, text, 4)?;
-        let movie = self
-            .movies
-            .get(f[1])
-            .ok_or_else(|| bad_line(file, line, Some("item_id"), format!("movie {} is not in movies.dat", f[1])))?;
-        let user = match &self.users {
-            Some(users) => users
-                .get(f[0])
-                .ok_or_else(|| bad_line(file, line, Some("user_id"), format!("user {} is not in users.dat", f[0])))?
-                .clone(),
-            None => Default::default(),
+    /// One rating line as the joined row: its own four fields, then the user's and the movie's
+    /// columns borrowed from the side tables.
+    fn row<'s>(&'s self, file: &Path, line: u64, text: &str, cells: &mut RowCells<'_, 's>) -> Result<()> {
+        let Some([user, movie, rating, ts]) = split_fields(&self.separator, text) else {
+            let found = self.separator.find_iter(text.as_bytes()).count() + 1;
+            return Err(bad_line(file, line, None, format!("expected 4 '::'-separated fields, found {found}")));
         };
-        let [gender, age, occupation, zip] = user;
-        let [title, year, genres] = movie.clone();
-        Ok([f[0].into(), f[1].into(), f[2].into(), f[3].into(), gender, age, occupation, zip, title, year, genres])
+        let movie_cols = self
+            .movies
+            .get(movie)
+            .ok_or_else(|| bad_line(file, line, Some("item_id"), format!("movie {movie} is not in movies.dat")))?;
+        [user, movie, rating, ts].into_iter().for_each(|c| cells.copy(c));
+        match &self.users {
+            Some(users) => users
+                .get(user)
+                .ok_or_else(|| bad_line(file, line, Some("user_id"), format!("user {user} is not in users.dat")))?
+                .iter()
+                .for_each(|c| cells.side(c)),
+            None => (0..USER_COLUMNS.len()).for_each(|_| cells.side("")),
+        }
+        movie_cols.iter().for_each(|c| cells.side(c));
+        Ok(())
     }
 }
 
@@ -134,6 +157,8 @@ impl RowSource for MovielensDatSource {
         on_bad_row: &mut dyn FnMut(DataError) -> Result<()>,
     ) -> Result<()> {
         let (this, file) = (&*self, self.dir.join("ratings.dat"));
-        stream_rows(&file, &this.proj, visit, on_bad_row, |line, text| this.row(&file, line, text))
+        stream_rows(&file, COLUMNS.len(), &this.proj, visit, on_bad_row, |line, text, cells| {
+            this.row(&file, line, text, cells)
+        })
     }
 }
