@@ -1,6 +1,8 @@
 //! Full-ranking evaluation: every query scores the whole catalogue; the padding id and (when
-//! configured) the items of the user's history are removed; the rest are ranked by score (ties by
-//! id). HR@K, NDCG@K, Recall@K over the single held-out item, MRR over the full ranking, and the
+//! configured) the items of the user's history are removed; the rest are ranked by score. Ties are
+//! resolved conservatively: the held-out item goes after every item with the same score (a model
+//! that scores everything alike ranks its target last, not by the luck of its id); other ties go by
+//! id. HR@K, NDCG@K, Recall@K over the single held-out item, MRR over the full ranking, and the
 //! diversity of the top-K lists: intra-list distance on item attributes and catalogue coverage.
 
 use burn::tensor::Device;
@@ -92,10 +94,13 @@ impl EvalSpec {
     }
 }
 
-/// Ids ranked best first (ties by id), `excluded` left out.
-pub fn rank(scores: &[f32], excluded: &[u32]) -> Vec<u32> {
+/// Ids ranked best first, `excluded` left out; `target` after every item tied with it, other
+/// ties by id.
+pub fn rank(scores: &[f32], excluded: &[u32], target: u32) -> Vec<u32> {
     let mut ids: Vec<u32> = (1..scores.len() as u32).filter(|i| !excluded.contains(i)).collect();
-    ids.sort_by(|&a, &b| scores[b as usize].total_cmp(&scores[a as usize]).then(a.cmp(&b)));
+    ids.sort_by(|&a, &b| {
+        scores[b as usize].total_cmp(&scores[a as usize]).then((a == target).cmp(&(b == target))).then(a.cmp(&b))
+    });
     ids
 }
 
@@ -125,8 +130,8 @@ pub fn evaluate(
         let flat = scores.into_data().try_into_vec::<f32>().unwrap_or_default();
         for (row, (&u, history)) in chunk.iter().zip(&histories).enumerate() {
             let excluded: &[u32] = if spec.exclude_history { history } else { &[] };
-            let ranked = rank(&flat[row * width..(row + 1) * width], excluded);
             let target = targets[u].unwrap_or_default();
+            let ranked = rank(&flat[row * width..(row + 1) * width], excluded, target);
             summary.add(&ranked, &[target])?;
             for (i, &k) in spec.ks.iter().enumerate() {
                 tops[i].push(ranked[..k.min(ranked.len())].to_vec());
@@ -166,7 +171,15 @@ mod tests {
     #[test]
     fn ranking_skips_padding_and_history_and_breaks_ties_by_id() {
         let scores = [9.0, 0.5, 2.0, 2.0, 3.0, -1.0];
-        assert_eq!(rank(&scores, &[]), vec![4, 2, 3, 1, 5]);
-        assert_eq!(rank(&scores, &[4, 3]), vec![2, 1, 5]);
+        assert_eq!(rank(&scores, &[], 1), vec![4, 2, 3, 1, 5]);
+        assert_eq!(rank(&scores, &[4, 3], 5), vec![2, 1, 5]);
+    }
+
+    #[test]
+    fn the_target_ranks_after_every_item_tied_with_it() {
+        let scores = [9.0, 2.0, 2.0, 2.0, 3.0, 2.0];
+        assert_eq!(rank(&scores, &[], 2), vec![4, 1, 3, 5, 2]);
+        // A constant scorer puts the target last whatever its id.
+        assert_eq!(rank(&[0.0; 6], &[], 1).last(), Some(&1));
     }
 }

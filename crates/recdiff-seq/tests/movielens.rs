@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// A shipped config with its output in a fresh directory. MovieLens-100K must be at
 /// `../shared/data/ml-100k`: without it these tests fail, they never pass by skipping.
-fn config(name: &str) -> Option<(SeqExperimentConfig, tempfile::TempDir)> {
+fn config(name: &str) -> (SeqExperimentConfig, tempfile::TempDir) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let data = root.join("../shared/data/ml-100k/u.data");
     assert!(data.exists(), "MovieLens-100K is missing: {} (these tests need ../shared/data/ml-100k)", data.display());
@@ -17,12 +17,12 @@ fn config(name: &str) -> Option<(SeqExperimentConfig, tempfile::TempDir)> {
     let mut cfg = SeqExperimentConfig::load(&root.join("configs").join(name)).unwrap();
     cfg.output = Some(PathBuf::from(dir.path()));
     cfg.train.progress = false;
-    Some((cfg, dir))
+    (cfg, dir)
 }
 
 #[test]
 fn movielens_histories_give_97k_training_positions() {
-    let Some((cfg, _dir)) = config("seq-ml100k-sasrec.toml") else { return };
+    let (cfg, _dir) = config("seq-ml100k-sasrec.toml");
     let (data, split) = recdiff_run::seq::load_data(&cfg).unwrap();
     assert_eq!((data.users.len(), data.n_items()), (943, 1682));
     let positions: usize = split.windows(50).iter().map(|w| w.targets.iter().filter(|&&t| t != 0).count()).sum();
@@ -38,7 +38,7 @@ fn sasrec_dreamrec_and_dimerec_rank_the_held_out_item_far_above_chance_after_thr
     for (name, floor) in
         [("seq-ml100k-sasrec.toml", 0.06), ("seq-ml100k-dreamrec.toml", 0.03), ("seq-ml100k-dimerec.toml", 0.04)]
     {
-        let Some((mut cfg, _dir)) = config(name) else { return };
+        let (mut cfg, _dir) = config(name);
         cfg.train.epochs = 3;
         let s = recdiff_seq::run(&cfg).unwrap();
         let hr = s.test.get("hr@10").unwrap();
@@ -56,7 +56,7 @@ fn the_same_seed_gives_identical_metrics_with_dropout_on_and_another_seed_differ
     for (name, path) in
         [("seq-ml100k-sasrec.toml", &["dropout"][..]), ("seq-ml100k-dreamrec.toml", &["encoder", "dropout"])]
     {
-        let Some((mut cfg, dir)) = config(name) else { return };
+        let (mut cfg, dir) = config(name);
         cfg.train.epochs = 1;
         let model = toml::Value::Table(toml::Table::try_from(&cfg.model).unwrap());
         let dropout = path.iter().try_fold(&model, |v, k| v.get(k)).and_then(|v| v.as_float());
@@ -76,7 +76,7 @@ fn the_same_seed_gives_identical_metrics_with_dropout_on_and_another_seed_differ
 
 #[test]
 fn seq_compare_tables_every_experiment_by_seed_and_resumes_finished_runs() {
-    let Some((sasrec, dir)) = config("seq-ml100k-sasrec.toml") else { return };
+    let (sasrec, dir) = config("seq-ml100k-sasrec.toml");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs").canonicalize().unwrap();
     let text = format!(
         "name = \"t\"\nexperiments = [{:?}, {:?}]\nseeds = [1, 2]\nepochs = 1\nmetric = \"ndcg@10\"\noutput = {:?}\n",

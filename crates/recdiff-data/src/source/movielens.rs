@@ -4,11 +4,13 @@
 //! Columns produced: `user_id`, `item_id`, `rating`, `timestamp`, `age`, `gender`, `occupation`,
 //! `zip_prefix` (first three characters of the zip code), `release_year` (from `release_date`, empty
 //! when the date is), `genres` (the set flags' names joined by `|`) and `title`. `u.item` is
-//! Latin-1, as upstream ships it. A rating whose user or item is absent from the side files is an
-//! error naming the line.
+//! Latin-1, as upstream ships it. `u.data` is streamed like the other native readers, the user and
+//! item columns borrowed from the side tables; a rating whose user or item is absent from them is a
+//! bad row naming the line.
 
-use super::{Cell, RowBatch, RowSource, project};
-use crate::error::{DataError, Location, Result};
+use super::text_rows::{RowCells, bad_line as bad, stream_rows};
+use super::{RowBatch, RowSource, project};
+use crate::error::{DataError, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -48,21 +50,12 @@ pub const GENRES: [&str; 19] = [
     "Western",
 ];
 
-const ROWS_PER_BATCH: usize = 8192;
-
-/// The joined table, held in memory (100,000 rows).
+/// `u.data` streamed, joined with `u.user` and `u.item` (held in memory).
 pub struct MovielensSource {
     file: PathBuf,
-    rows: Vec<[String; 11]>,
-    lines: Vec<u64>,
     proj: Vec<usize>,
-}
-
-fn bad(file: &Path, line: u64, column: Option<&str>, message: String) -> DataError {
-    DataError::BadRow {
-        location: Location { file: file.into(), line, column: column.map(String::from), is_text_line: true },
-        message,
-    }
+    users: HashMap<u32, [String; 4]>,
+    items: HashMap<u32, [String; 3]>,
 }
 
 /// Splits each non-empty line of `text` on `sep`, checking the column count.
@@ -145,75 +138,32 @@ impl MovielensSource {
         let names: Vec<String> = COLUMNS.iter().map(|s| s.to_string()).collect();
         let file = dir.join("u.data");
         let proj = project(&file, &names, wanted)?;
-        let users = read_users(dir)?;
-        let items = read_items(dir)?;
-        let text = read_text(&file, false)?;
-        let (mut rows, mut lines) = (Vec::with_capacity(100_000), Vec::with_capacity(100_000));
-        for row in split_lines(&file, &text, '\t', 4) {
-            let (line, c) = row?;
-            let uid = parse_id(&file, line, "user_id", c[0])?;
-            let iid = parse_id(&file, line, "item_id", c[1])?;
-            let u = users
-                .get(&uid)
-                .ok_or_else(|| bad(&file, line, Some("user_id"), format!("user {uid} is not in u.user")))?;
-            let it = items
-                .get(&iid)
-                .ok_or_else(|| bad(&file, line, Some("item_id"), format!("item {iid} is not in u.item")))?;
-            let [age, gender, occupation, zip] = u.clone();
-            let [year, genres, title] = it.clone();
-            rows.push([
-                uid.to_string(),
-                iid.to_string(),
-                c[2].trim().into(),
-                c[3].trim().into(),
-                age,
-                gender,
-                occupation,
-                zip,
-                year,
-                genres,
-                title,
-            ]);
-            lines.push(line);
+        Ok(Self { proj, users: read_users(dir)?, items: read_items(dir)?, file })
+    }
+
+    /// One `u.data` line (`user item rating timestamp`, tab-separated) as the joined row.
+    fn row<'s>(&'s self, line: u64, text: &str, cells: &mut RowCells<'_, 's>) -> Result<()> {
+        let file = &self.file;
+        let c: Vec<&str> = text.split('\t').collect();
+        if c.len() < 4 {
+            return Err(bad(file, line, None, format!("expected 4 fields, found {}", c.len())));
         }
-        if rows.is_empty() {
-            return Err(DataError::Empty { path: file });
-        }
-        Ok(Self { file, rows, lines, proj })
-    }
-
-    /// Rows held, for tests.
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-}
-
-struct Chunk<'a> {
-    source: &'a MovielensSource,
-    start: usize,
-    len: usize,
-}
-
-impl RowBatch for Chunk<'_> {
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn cell(&self, row: usize, col: usize) -> Cell<'_> {
-        Cell::Text(&self.source.rows[self.start + row][self.source.proj[col]])
-    }
-
-    fn location(&self, row: usize, column: Option<&str>) -> Location {
-        Location {
-            file: self.source.file.clone(),
-            line: self.source.lines[self.start + row],
-            column: column.map(String::from),
-            is_text_line: true,
-        }
+        let uid = parse_id(file, line, "user_id", c[0])?;
+        let iid = parse_id(file, line, "item_id", c[1])?;
+        let user = self
+            .users
+            .get(&uid)
+            .ok_or_else(|| bad(file, line, Some("user_id"), format!("user {uid} is not in u.user")))?;
+        let item = self
+            .items
+            .get(&iid)
+            .ok_or_else(|| bad(file, line, Some("item_id"), format!("item {iid} is not in u.item")))?;
+        cells.display(uid);
+        cells.display(iid);
+        cells.copy(c[2].trim());
+        cells.copy(c[3].trim());
+        user.iter().chain(item).for_each(|v| cells.side(v));
+        Ok(())
     }
 }
 
@@ -221,14 +171,11 @@ impl RowSource for MovielensSource {
     fn for_each_batch(
         &mut self,
         visit: &mut dyn FnMut(&dyn RowBatch) -> Result<()>,
-        _on_bad_row: &mut dyn FnMut(DataError) -> Result<()>,
+        on_bad_row: &mut dyn FnMut(DataError) -> Result<()>,
     ) -> Result<()> {
-        let mut start = 0;
-        while start < self.rows.len() {
-            let len = ROWS_PER_BATCH.min(self.rows.len() - start);
-            visit(&Chunk { source: self, start, len })?;
-            start += len;
-        }
-        Ok(())
+        let this = &*self;
+        stream_rows(&this.file, COLUMNS.len(), &this.proj, visit, on_bad_row, |line, text, cells| {
+            this.row(line, text, cells)
+        })
     }
 }

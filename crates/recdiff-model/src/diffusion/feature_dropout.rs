@@ -65,6 +65,27 @@ mod tests {
     }
 
     #[test]
+    fn t_is_uniform_over_zero_to_the_present_count() {
+        // 22,000 samples with 10 present fields (2 of 12 missing): T ~ U{0..10}, 2,000 per value.
+        let (rows, fields, missing) = (22_000, 12, 2);
+        let mut clean = MaskMatrix::new(rows, fields);
+        for r in 0..rows {
+            (0..missing).for_each(|f| clean.set(r, (r + 5 * f) % fields));
+        }
+        let (noisy, steps) = feature_dropout(&clean, 1.0, &mut ChaCha8Rng::seed_from_u64(4));
+        let mut counts = [0usize; 11];
+        for (r, &t) in steps.iter().enumerate() {
+            assert_eq!(noisy.count(r), missing + t);
+            counts[t] += 1;
+        }
+        let expected = rows as f64 / 11.0;
+        let chi2: f64 = counts.iter().map(|&c| (c as f64 - expected).powi(2) / expected).sum();
+        // 10 degrees of freedom: P(χ² > 29.59) = 0.001. A T that never reaches N, or favours the
+        // middle (e.g. a binomial draw), lands far above it.
+        assert!(chi2 < 29.59, "counts of T = 0..10: {counts:?}, chi² = {chi2:.1}");
+    }
+
+    #[test]
     fn zero_fraction_drops_nothing() {
         let clean = MaskMatrix::new(10, 5);
         let (noisy, steps) = feature_dropout(&clean, 0.0, &mut ChaCha8Rng::seed_from_u64(1));

@@ -5,14 +5,23 @@
 //! * Reverse process, asymmetric, in latent space: `z0' = g([s, h(x_T)])`, `g` a ReLU MLP (two
 //!   layers by default), `s` the 0/1 missing mask of the noisy sample.
 //! * Loss `w_main·BCE(f(h(x0)), y) + w_recon·||z0' - z0||² + w_aux·BCE(f(z0'), y)`. The recon term is
-//!   the per-dimension mean of the squared error (`||·||² / latent_dim`), so its weight does not
-//!   depend on the latent width.
+//!   the paper's squared norm per sample, averaged over the batch (`recon = "squared_norm"`);
+//!   `recon = "mean"` divides it by the latent width (a per-dimension mean, so the weight does not
+//!   depend on the width; recdiff's default before 2026-11, 1/128 of the paper's term with
+//!   DCN-V2's 128-wide latent).
 //! * `stop_gradient` (default true) detaches the target `z0`: the reconstruction then teaches `g` to
 //!   map noisy latents onto clean ones without also pulling the clean latents towards the noisy
 //!   reconstructions, which would let `h` shrink both sides (a collapse the main loss alone must
 //!   then resist). The paper does not say; the ablation is one switch away.
 //! * Serving: `f(g([s, h(x)]))` with `s` the sample's real missing mask, also for complete samples.
 //! * Ablations: `recon_weight = 0` (without L_recon) and `aux_weight = 0` (without L_aux).
+//!
+//! Deviations from the paper, on purpose:
+//! * `T ~ U{0..N}` counts the sample's *present* fields (`N` = present fields ×
+//!   `max_drop_fraction`), not all `F` fields: dropping an already-missing field changes nothing,
+//!   so drawing over `F` would make low noise levels over-represented for samples with many
+//!   missing fields and let `T` exceed what can be dropped. `max_drop_fraction` caps the share.
+//! * `stop_gradient` (above) is a choice the paper does not state.
 
 use super::{Enhance, NoisePlan};
 use crate::base::Base;
@@ -35,6 +44,8 @@ pub struct AsymDiffRecConfig {
     pub recon_weight: f32,
     pub aux_weight: f32,
     pub stop_gradient: bool,
+    /// How `||z0' - z0||²` is reduced over the latent dimensions.
+    pub recon: ReconReduction,
     /// At most this share of a sample's present fields is dropped.
     pub max_drop_fraction: f64,
 }
@@ -48,9 +59,20 @@ impl Default for AsymDiffRecConfig {
             recon_weight: 1.0,
             aux_weight: 1.0,
             stop_gradient: true,
+            recon: ReconReduction::SquaredNorm,
             max_drop_fraction: 1.0,
         }
     }
+}
+
+/// The reduction of the reconstruction error over a sample's latent dimensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReconReduction {
+    /// `Σ_j (z0'_j - z0_j)²`, the paper's `||z0' - z0||²`.
+    SquaredNorm,
+    /// `Σ_j (z0'_j - z0_j)² / latent_dim`.
+    Mean,
 }
 
 /// The reverse-process network `g([s, z])`, with the loss weights of its config.
@@ -110,7 +132,11 @@ impl Enhance for AsymDenoiser {
         let main = bce_with_logits(base.f(z0.clone()), inp.y.clone());
         let z0p = self.forward(inp.copy_masks[0].clone(), z[1].clone());
         let target = if c.stop_gradient { z0.detach() } else { z0 };
-        let recon = (z0p.clone() - target).powi_scalar(2).mean();
+        let squared = (z0p.clone() - target).powi_scalar(2);
+        let recon = match c.recon {
+            ReconReduction::SquaredNorm => squared.sum_dim(1).mean(),
+            ReconReduction::Mean => squared.mean(),
+        };
         let aux = bce_with_logits(base.f(z0p), inp.y.clone());
         let total = main.clone() * c.main_weight + recon.clone() * c.recon_weight + aux.clone() * c.aux_weight;
         Losses { total, main, extra: vec![("recon", recon), ("aux", aux)] }

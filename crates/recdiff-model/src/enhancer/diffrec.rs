@@ -125,10 +125,12 @@ impl Enhance for DiffRecDenoiser {
         Losses { total, main, extra: vec![("recon", recon), ("aux", aux)] }
     }
 
-    /// The denoiser at `t = 1` (no `sqrt(ᾱ_1)` input scaling; ᾱ_1 ≈ 1).
+    /// The denoiser at `t = 1` on `sqrt(ᾱ_1) z`, the mean of `q(z_1 | z)`: the input it was
+    /// trained on at that step, without the noise.
     fn serve(&self, z: Tensor<2>, _s: Tensor<2>) -> Tensor<2> {
         let n = z.dims()[0];
-        self.forward(z, &vec![1; n])
+        let scale = self.cfg.alpha_bars().first().map_or(1.0, |a| a.sqrt()) as f32;
+        self.forward(z * scale, &vec![1; n])
     }
 }
 

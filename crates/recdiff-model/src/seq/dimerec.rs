@@ -14,11 +14,13 @@
 //!   `L_ssm` a sampled softmax with `x0'` as the query. Total `L_gem + λ L_recon + μ L_ssm`.
 //! * Choices the paper leaves open, made here: softmax logits over the sphere are cosines divided
 //!   by a temperature (`temperature`, 0.1); negatives are shared by the batch, drawn uniformly
-//!   (`negatives`; 0 = full softmax over the catalogue, as SASRec here); the walk runs
-//!   `T = steps` steps of `dt = spread² / T`. Reverse process, a deterministic DDIM-like walk on
-//!   the sphere: from a uniform point `x_T`, at step `k` predict `x0'` and move to
-//!   `x_{k-1} = slerp(x0', x_k, sqrt((k-1)/k))` (the walk's spread grows like `sqrt(k)`), ending
-//!   at `x0'`. Retrieval: top-K items by inner product of `x0'` with the
+//!   (`negatives`; 0 = full softmax over the catalogue, as SASRec here); the walk is scheduled by
+//!   the angle it reaches: its mean cosine to `x0` after `k` of `T = steps` steps is
+//!   `cos(θ_T k / T)` with `θ_T = final_angle_deg` (87°, near-uniform in 64 dimensions only at the
+//!   last step; [`sphere::step_angles`]). Reverse process, a deterministic DDIM-like walk on the
+//!   sphere consistent with that schedule: from a uniform point `x_T`, at step `k` predict `x0'`
+//!   and move to `x_{k-1} = slerp(x0', x_k, θ_{k-1} / θ_k) = slerp(x0', x_k, (k-1)/k)`, which puts
+//!   `x_{k-1}` at the scheduled fraction of `x_k`'s angle to `x0'`, ending at `x0'`. Retrieval: top-K items by inner product of `x0'` with the
 //!   normalised item table.
 
 use super::sasrec::softmax_loss;
@@ -39,8 +41,9 @@ pub struct DimeRecConfig {
     pub interests: usize,
     pub gem_hidden: usize,
     pub steps: usize,
-    /// Standard deviation of the whole forward walk (radians); `dt = spread² / steps`.
-    pub spread: f64,
+    /// The mean angle (degrees) between `x0` and the walk after all `steps` steps; the angle grows
+    /// linearly in the step. At most 90 (a uniform point's angle).
+    pub final_angle_deg: f64,
     pub lambda_recon: f64,
     pub mu_ssm: f64,
     /// Negatives of the sampled softmaxes (shared by the batch); 0 = full softmax.
@@ -55,7 +58,7 @@ impl Default for DimeRecConfig {
             interests: 4,
             gem_hidden: 64,
             steps: 20,
-            spread: 0.5,
+            final_angle_deg: 87.0,
             lambda_recon: 1.0,
             mu_ssm: 1.0,
             negatives: 256,
@@ -81,8 +84,8 @@ impl DimeRecConfig {
         }
     }
 
-    fn dt(&self) -> f32 {
-        (self.spread * self.spread / self.steps.max(1) as f64) as f32
+    fn step_angles(&self) -> Vec<f32> {
+        sphere::step_angles(self.final_angle_deg.to_radians(), self.steps)
     }
 }
 
@@ -159,9 +162,9 @@ impl DimeRec {
         // DAM: walk the target's embedding t steps on the sphere, denoise under the interests.
         let start: Vec<f32> = x0.clone().into_data().try_into_vec::<f32>().unwrap_or_default();
         let t: Vec<usize> = (0..n).map(|_| rng.random_range(1..=cfg.steps.max(1))).collect();
-        let mut noisy = start;
+        let (mut noisy, angles) = (start, cfg.step_angles());
         for (row, &steps) in noisy.chunks_mut(d).zip(&t) {
-            sphere::walk(row, steps, cfg.dt(), rng);
+            sphere::walk(row, &angles[..steps], rng);
         }
         let x_t = Tensor::<2>::from_data(TensorData::new(noisy, [n, d]), &device);
         let x0p = self.denoise(x_t, &t, g);
@@ -181,7 +184,8 @@ impl DimeRec {
         for step in (1..=cfg.steps.max(1)).rev() {
             let xt = Tensor::<2>::from_data(TensorData::new(x.clone(), [b, d]), &device);
             x0 = self.denoise(xt, &vec![step; b], g.clone()).into_data().try_into_vec::<f32>().unwrap_or_default();
-            let keep = (((step - 1) as f32) / step as f32).sqrt();
+            // θ_{k-1} / θ_k of the linear angle schedule.
+            let keep = (step - 1) as f32 / step as f32;
             x = x0.chunks(d).zip(x.chunks(d)).flat_map(|(p, c)| sphere::slerp(p, c, keep)).collect();
         }
         Tensor::from_data(TensorData::new(x0, [b, d]), &device)
@@ -206,5 +210,31 @@ impl NextItem for DimeRec {
 
     fn query(&self, seq: Tensor<2, Int>, rng: &mut dyn RngCore) -> Tensor<2> {
         self.generate(seq, rng)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changing_a_later_item_leaves_every_earlier_positions_interests_unchanged() {
+        let d = Device::flex();
+        let model = crate::init::seeded_init(DimeRecConfig { dim: 8, ..DimeRecConfig::default() }.init(30, 6, &d), 5);
+        let interests = |seq: Vec<i64>| {
+            let g = model.interests(Tensor::from_data(TensorData::new(seq, [1, 6]), &d));
+            g.into_data().try_into_vec::<f32>().unwrap()
+        };
+        let seq = vec![3, 4, 9, 2, 17, 5];
+        let base = interests(seq.clone());
+        let per_position = base.len() / 6;
+        for j in 0..6 {
+            let mut changed_seq = seq.clone();
+            changed_seq[j] = 23;
+            let changed = interests(changed_seq);
+            let (before, at) = (j * per_position, (j + 1) * per_position);
+            assert_eq!(base[..before], changed[..before], "positions < {j} saw item {j}");
+            assert_ne!(base[before..at], changed[before..at], "position {j} ignores its own item");
+        }
     }
 }

@@ -98,6 +98,9 @@ impl SeqModelConfig {
                     c.dim, c.interests, c.gem_hidden, c.steps
                 ))
             }
+            SeqModelConfig::Dimerec(c) if !(c.final_angle_deg > 0.0 && c.final_angle_deg <= 90.0) => {
+                Err(format!("final_angle_deg = {}: must be in (0, 90]", c.final_angle_deg))
+            }
             SeqModelConfig::Dimerec(_) => Ok(()),
         }
     }
