@@ -22,7 +22,7 @@ fn config(dir: &Path, base: &str, enhancer: &str) -> Result<ExperimentConfig, St
     let text = format!(
         "name = \"e\"\nseed = 2\n[data]\nschema = \"data/schema.toml\"\nencoded = \"encoded\"\n[model]\nkind = \"ctr\"\nembedding_dim = 8\n\
          [model.base]\n{base}\nlatent_dim = 32\n[model.enhancer]\n{enhancer}\n\
-         [train]\nbatch_size = 512\nepochs = 2\nlr = 2e-3\nprogress = false\n"
+         [train]\nbatch_size = 512\nepochs = 4\nlr = 2e-3\nprogress = false\n"
     );
     let path = dir.join("e.toml");
     std::fs::write(&path, text).unwrap();
