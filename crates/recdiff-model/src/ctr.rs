@@ -27,11 +27,9 @@ impl CtrModelConfig {
 
     /// A model over `fields` embedded fields of `dim` each, its weights drawn from `seed`.
     pub fn init(&self, fields: usize, dim: usize, seed: u64, device: &Device) -> CtrModel {
-        // burn draws a parameter's default weights lazily, when first read (by `seeded_init`).
-        crate::seeding::exclusive(|| {
-            let base = self.base.init(fields, dim, device);
-            let enhancer = self.enhancer.init(fields, dim, self.base.latent_dim(), device);
-            crate::init::seeded_init(CtrModel { base, enhancer }, seed)
+        crate::init::build_seeded(seed, || CtrModel {
+            base: self.base.init(fields, dim, device),
+            enhancer: self.enhancer.init(fields, dim, self.base.latent_dim(), device),
         })
     }
 }

@@ -49,3 +49,12 @@ fn is_constant<const D: usize>(t: &Tensor<D>) -> bool {
 pub fn seeded_init<M: Module>(module: M, seed: u64) -> M {
     module.map(&mut SeededInit { rng: ChaCha8Rng::seed_from_u64(seed ^ 0xD15E_A5E5), fan_in: 1 })
 }
+
+/// Builds a module with `build` (burn's layer constructors) and redraws its weights from `seed`,
+/// holding the lock of burn's RNG throughout ([`crate::seeding::exclusive`]): burn draws default
+/// weights lazily, when a parameter is first read, so a module built or first read outside the
+/// lock would advance the RNG under another thread's seeded forward pass. Every model is built
+/// through this.
+pub fn build_seeded<M: Module>(seed: u64, build: impl FnOnce() -> M) -> M {
+    crate::seeding::exclusive(|| seeded_init(build(), seed))
+}

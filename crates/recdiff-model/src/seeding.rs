@@ -8,9 +8,11 @@
 //! The lock is held only for the forward pass; backward and the optimiser step draw nothing.
 //!
 //! burn's layer constructors draw their default weights from that RNG too, lazily, when a parameter
-//! is first read. Models are built and seeded (`init::seeded_init` reads every parameter) inside
-//! [`exclusive`], so building one in another thread cannot advance the RNG between a seed and a
-//! forward pass.
+//! is first read. Every model is built with `init::build_seeded`, which builds it and redraws (so
+//! reads) every parameter inside [`exclusive`]: building one in another thread cannot advance the
+//! RNG between a seed and a forward pass. A module built with burn's constructors directly, outside
+//! the lock, would (tests included: a direct `SasRecConfig::init` in one unit test moved another's
+//! draws).
 
 use burn::tensor::Device;
 use std::sync::Mutex;

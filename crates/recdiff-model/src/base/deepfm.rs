@@ -74,7 +74,7 @@ mod tests {
     #[test]
     fn fm_term_is_the_sum_of_pairwise_products() {
         let device = Device::flex();
-        let m = DeepFmConfig { deep: vec![4], latent_dim: 2 }.init(3, 2, &device);
+        let m = crate::init::build_seeded(1, || DeepFmConfig { deep: vec![4], latent_dim: 2 }.init(3, 2, &device));
         // fields (1,2), (3,4), (0,0 missing): pairwise products per dim: 1*3 = 3, 2*4 = 8.
         let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0, 0.0, 0.0], [1, 6]), &device);
         let fm: Vec<f32> = m.fm(x).into_data().try_into_vec().unwrap();

@@ -220,7 +220,8 @@ mod tests {
     #[test]
     fn changing_a_later_item_leaves_every_earlier_positions_interests_unchanged() {
         let d = Device::flex();
-        let model = crate::init::seeded_init(DimeRecConfig { dim: 8, ..DimeRecConfig::default() }.init(30, 6, &d), 5);
+        let model =
+            crate::init::build_seeded(5, || DimeRecConfig { dim: 8, ..DimeRecConfig::default() }.init(30, 6, &d));
         let interests = |seq: Vec<i64>| {
             let g = model.interests(Tensor::from_data(TensorData::new(seq, [1, 6]), &d));
             g.into_data().try_into_vec::<f32>().unwrap()

@@ -300,7 +300,7 @@ mod tests {
             sample_steps: 7,
             ..DreamRecConfig::default()
         };
-        let model = crate::init::seeded_init(cfg.init(30, 5, &device), 4);
+        let model = crate::init::build_seeded(4, || cfg.init(30, 5, &device));
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let cond = Tensor::<2>::from_data(TensorData::new(gaussian(6 * 8, &mut rng), [6, 8]), &device);
         let noise = gaussian(6 * 8, &mut rng);

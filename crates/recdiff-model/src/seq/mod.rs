@@ -115,14 +115,10 @@ impl SeqModelConfig {
 
     /// The model for a catalogue of `n_items` and windows of `max_len`, weights drawn from `seed`.
     pub fn init(&self, n_items: usize, max_len: usize, seed: u64, device: &Device) -> SeqModel {
-        // burn draws a parameter's default weights lazily, when first read (by `seeded_init`).
-        let m = crate::seeding::exclusive(|| {
-            let m = match self {
-                SeqModelConfig::Sasrec(c) => SeqModel::Sasrec(c.init(n_items, max_len, device)),
-                SeqModelConfig::Dreamrec(c) => SeqModel::Dreamrec(c.init(n_items, max_len, device)),
-                SeqModelConfig::Dimerec(c) => SeqModel::Dimerec(c.init(n_items, max_len, device)),
-            };
-            crate::init::seeded_init(m, seed)
+        let m = crate::init::build_seeded(seed, || match self {
+            SeqModelConfig::Sasrec(c) => SeqModel::Sasrec(c.init(n_items, max_len, device)),
+            SeqModelConfig::Dreamrec(c) => SeqModel::Dreamrec(c.init(n_items, max_len, device)),
+            SeqModelConfig::Dimerec(c) => SeqModel::Dimerec(c.init(n_items, max_len, device)),
         });
         match m {
             SeqModel::Dreamrec(d) => SeqModel::Dreamrec(d.with_item_std(seed)),

@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn changing_a_later_item_leaves_every_earlier_position_unchanged() {
         let d = device();
-        let model = crate::init::seeded_init(SasRecConfig::default().init(30, 6, &d), 5);
+        let model = crate::init::build_seeded(5, || SasRecConfig::default().init(30, 6, &d));
         let states = |seq: Vec<i64>| {
             let s = model.encode(Tensor::from_data(TensorData::new(seq, [1, 6]), &d));
             s.into_data().try_into_vec::<f32>().unwrap()
