@@ -204,6 +204,23 @@ pub fn load_with<T>(
     from_table(table, path.parent().unwrap_or(Path::new(".")), path)
 }
 
+/// Keys recdiff once read and no longer does, with what replaced them: an old run's config that
+/// holds one is refused with this reason, not only as an unknown key.
+pub const RETIRED_KEYS: [(&str, &str); 1] = [(
+    "spread",
+    "DimeRec's `spread` (the standard deviation of a Brownian walk) was replaced by `final_angle_deg` \
+     (the mean angle the walk reaches) in 2026-11; a run trained with `spread` used the old forward \
+     and reverse processes and must be retrained",
+)];
+
+/// `message`, with the reason appended when it rejects a retired key.
+fn explain_retired(message: String) -> String {
+    match RETIRED_KEYS.iter().find(|(key, _)| message.contains(&format!("unknown field `{key}`"))) {
+        Some((_, why)) => format!("{message}\n{why}"),
+        None => message,
+    }
+}
+
 /// A parsed table as `T` (unknown keys rejected, numbers checked) that passes `validate`;
 /// `origin` names the file in errors.
 pub fn checked<T: serde::de::DeserializeOwned>(
@@ -212,7 +229,7 @@ pub fn checked<T: serde::de::DeserializeOwned>(
     validate: impl FnOnce(&T) -> Result<(), String>,
 ) -> Result<T, ConfigError> {
     let invalid = |message: String| ConfigError { path: origin.into(), message };
-    let c: T = recdiff_data::numbers::from_checked_table(table, &[]).map_err(invalid)?;
+    let c: T = recdiff_data::numbers::from_checked_table(table, &[]).map_err(|m| invalid(explain_retired(m)))?;
     validate(&c).map_err(invalid)?;
     Ok(c)
 }
@@ -251,5 +268,23 @@ impl ExperimentConfig {
 
     pub fn output_dir(&self) -> PathBuf {
         self.output.clone().unwrap_or_else(|| PathBuf::from("runs").join(&self.name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use recdiff_model::seq::dimerec::DimeRecConfig;
+
+    #[test]
+    fn a_retired_key_is_refused_with_what_replaced_it() {
+        let table: toml::Table = "dim = 8\nspread = 0.5\n".parse().unwrap();
+        let err = checked::<DimeRecConfig>(table, Path::new("old/config.resolved.toml"), |_| Ok(())).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("old/config.resolved.toml") && text.contains("unknown field `spread`"), "{text}");
+        assert!(text.contains("final_angle_deg") && text.contains("retrained"), "{text}");
+        let table: toml::Table = "dim = 8\nspreadd = 0.5\n".parse().unwrap();
+        let err = checked::<DimeRecConfig>(table, Path::new("c.toml"), |_| Ok(())).unwrap_err();
+        assert!(!err.to_string().contains("retrained"), "only retired keys get a reason");
     }
 }
