@@ -97,7 +97,32 @@ pub fn markdown(title: &str, intro: &str, rows: &[Row], columns: &[String], metr
             epochs.join(",")
         );
     }
+    s.push_str(&underpowered(rows, metric));
     s
+}
+
+/// The rows whose difference from their reference is not significant, each with the smallest
+/// paired effect its seeds could have detected: what that "no difference" cannot rule out.
+fn underpowered(rows: &[Row], metric: &str) -> String {
+    let lines: Vec<String> = rows
+        .iter()
+        .filter_map(|r| {
+            let reference = &rows[r.reference?];
+            let v = versus(&r.runs, &reference.runs, metric)?;
+            let mde = v.mde?;
+            v.p.is_none_or(|p| p >= ALPHA).then(|| {
+                format!(
+                    "- {} vs {}: no difference at α = {ALPHA}; paired effects on {metric} smaller than {mde:.5} \
+                     (either sign) would likely go unseen, so none of them is ruled out.",
+                    r.label, reference.label
+                )
+            })
+        })
+        .collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!("\nWhat a \"no difference\" here cannot rule out ({:.0}% power):\n\n{}\n", POWER * 100.0, lines.join("\n"))
 }
 
 fn opt(v: Option<f64>) -> String {
@@ -219,6 +244,25 @@ mod tests {
         assert!((v.diff - 0.01).abs() < 1e-12 && v.p == Some(0.0), "{v:?}");
         assert!((v.relative.unwrap() - (0.72 / 0.71 - 1.0)).abs() < 1e-12);
         assert!(v.mde.unwrap().abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_non_significant_row_is_listed_with_the_effects_it_cannot_rule_out() {
+        let mut rs = rows();
+        // Paired differences +0.01, -0.01, +0.02: mean 0.00667, not significant with 3 seeds.
+        rs[1].runs = vec![run(1, 0.71, None), run(2, 0.70, None), run(3, 0.74, None)];
+        let md = markdown("t", "i", &rs, &["auc".to_string()], "auc");
+        let v = versus(&rs[1].runs, &rs[0].runs, "auc").unwrap();
+        assert!(v.p.unwrap() > 0.05, "{v:?}");
+        assert!(
+            md.contains(&format!(
+                "- better vs base: no difference at α = 0.05, yet paired effects on auc below {:.5}",
+                v.mde.unwrap()
+            )),
+            "{md}"
+        );
+        // A significant row is not listed.
+        assert!(!markdown("t", "i", &rows(), &["auc".to_string()], "auc").contains("cannot rule out"));
     }
 
     #[test]
