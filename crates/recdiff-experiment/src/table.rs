@@ -256,7 +256,7 @@ mod tests {
         assert!(v.p.unwrap() > 0.05, "{v:?}");
         assert!(
             md.contains(&format!(
-                "- better vs base: no difference at α = 0.05, yet paired effects on auc below {:.5}",
+                "- better vs base: no difference at α = 0.05; paired effects on auc smaller than {:.5}",
                 v.mde.unwrap()
             )),
             "{md}"
