@@ -85,10 +85,10 @@ fn read_movies(file: &Path) -> Result<KeyMap<[String; 3]>> {
 }
 
 /// user id -> [gender, age, occupation, zip_prefix]
-fn read_users(file: &Path) -> Result<KeyMap<[String; 4]>> {
-    let (mut users, separator) = (KeyMap::default(), Finder::new("::"));
+fn read_users(file: &Path, separator: &Finder<'_>) -> Result<KeyMap<[String; 4]>> {
+    let mut users = KeyMap::default();
     for_each_line(file, |line, text| {
-        let f: [&str; 5] = fields(&separator, file, line, text)?;
+        let f: [&str; 5] = fields(separator, file, line, text)?;
         let zip: String = f[4].chars().take(3).collect();
         users.insert(f[0].to_string(), [f[1].into(), f[2].into(), f[3].into(), zip]);
         Ok(())
@@ -103,8 +103,9 @@ impl MovielensDatSource {
         let proj = project(&ratings, &names, wanted)?;
         let users_file = dir.join("users.dat");
         let wants_users = proj.iter().any(|p| USER_COLUMNS.contains(p));
+        let separator = Finder::new("::").into_owned();
         let users = match (users_file.exists(), wants_users) {
-            (true, _) => Some(read_users(&users_file)?),
+            (true, _) => Some(read_users(&users_file, &separator)?),
             (false, true) => {
                 return Err(DataError::BadFile {
                     path: users_file,
@@ -116,7 +117,6 @@ impl MovielensDatSource {
             (false, false) => None,
         };
         let movies = read_movies(&dir.join("movies.dat"))?;
-        let separator = Finder::new("::").into_owned();
         Ok(Self { dir: dir.to_path_buf(), proj, users, movies, separator })
     }
 

@@ -24,18 +24,13 @@ pub fn normalize(x: &mut [f32]) {
     }
 }
 
-/// The mean angles `θ_k = θ_T k / T`, `k = 0..=steps`, of a walk that should reach `final_angle`
-/// (radians, at most π/2) after `steps` steps.
-pub fn mean_angles(final_angle: f64, steps: usize) -> Vec<f64> {
-    let steps = steps.max(1);
-    (0..=steps).map(|k| final_angle * k as f64 / steps as f64).collect()
-}
-
 /// The angle of each of `steps` steps such that the mean cosine to the start after `k` of them
-/// is `cos(θ_k)` ([`mean_angles`]): `a_k = acos(cos θ_k / cos θ_{k-1})`.
+/// is `cos(θ_k)`, `θ_k = θ_T k / T` with `θ_T = final_angle` (radians, at most π/2):
+/// `a_k = acos(cos θ_k / cos θ_{k-1})`.
 pub fn step_angles(final_angle: f64, steps: usize) -> Vec<f32> {
-    let theta = mean_angles(final_angle.clamp(0.0, std::f64::consts::FRAC_PI_2), steps);
-    theta.windows(2).map(|w| (w[1].cos() / w[0].cos()).clamp(-1.0, 1.0).acos() as f32).collect()
+    let (final_angle, steps) = (final_angle.clamp(0.0, std::f64::consts::FRAC_PI_2), steps.max(1));
+    let theta = |k: usize| final_angle * k as f64 / steps as f64;
+    (1..=steps).map(|k| (theta(k).cos() / theta(k - 1).cos()).clamp(-1.0, 1.0).acos() as f32).collect()
 }
 
 /// One geodesic step of `angle` radians from the unit vector `x` in a uniformly drawn tangent
