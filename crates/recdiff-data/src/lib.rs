@@ -41,5 +41,8 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     let mut f = std::fs::File::create(&tmp).map_err(|e| DataError::io(&tmp, e))?;
     f.write_all(bytes).map_err(|e| DataError::io(&tmp, e))?;
     f.sync_all().map_err(|e| DataError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| DataError::io(path, e))
+    std::fs::rename(&tmp, path).map_err(|e| DataError::io(path, e))?;
+    // The rename is durable only once the directory holding it is synced.
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| DataError::io(dir, e))
 }

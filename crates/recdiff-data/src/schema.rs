@@ -94,7 +94,14 @@ pub struct SourceSpec {
     /// Side tables left-joined onto every row (`[[source.join]]`).
     #[serde(default)]
     pub join: Vec<JoinSpec>,
+    /// csv: longest cell in bytes (default [`DEFAULT_MAX_CELL_BYTES`]); a longer one is a bad row,
+    /// and a record over 16 times this stops the read, so memory stays bounded by the batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cell_bytes: Option<usize>,
 }
+
+/// Longest CSV cell accepted by default: 1 MiB.
+pub const DEFAULT_MAX_CELL_BYTES: usize = 1 << 20;
 
 /// A side table (CSV with a header) joined on one key column: `path`, `on`, optional `delimiter`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,6 +135,11 @@ pub struct LabelSpec {
     #[serde(default)]
     pub negative: Option<Vec<String>>,
 }
+
+/// Most hash buckets a field may ask for.
+pub const MAX_HASH_BUCKETS: u32 = 1 << 27;
+/// Most equal-frequency buckets of a bucketized numeric field.
+pub const MAX_QUANTILE_BUCKETS: u32 = 1 << 16;
 
 impl LabelSpec {
     fn validate(&self) -> std::result::Result<(), String> {
@@ -278,6 +290,15 @@ impl FieldSpec {
         match (needs_buckets, self.buckets) {
             (true, None) => return Err("`buckets` is required here".into()),
             (true, Some(0)) => return Err("`buckets` must be at least 1".into()),
+            (true, Some(b)) if bucketize && b > MAX_QUANTILE_BUCKETS => {
+                return Err(format!("`buckets` = {b}: bucketize takes at most {MAX_QUANTILE_BUCKETS} buckets"));
+            }
+            (true, Some(b)) if b > MAX_HASH_BUCKETS => {
+                return Err(format!(
+                    "`buckets` = {b}: at most {MAX_HASH_BUCKETS} hash buckets (2^27; a table that size is \
+                     already 8.6 GB at 16 dimensions)"
+                ));
+            }
             (false, Some(_)) => {
                 return Err("`buckets` applies only to hash encoding or bucketize".into());
             }
@@ -348,6 +369,12 @@ impl Schema {
         self.label.validate().map_err(|m| format!("[label]: {m}"))?;
         if self.fields.is_empty() {
             return Err("no [[fields]]".into());
+        }
+        if let Some((i, f)) = self.fields.iter().enumerate().find(|(_, f)| f.column() == self.label.column) {
+            return Err(format!(
+                "fields[{i}] '{}' reads the label column '{}': the model would see the answer (label leakage)",
+                f.name, self.label.column
+            ));
         }
         let mut names = std::collections::HashSet::new();
         let mut tables: std::collections::HashMap<&str, &FieldSpec> = std::collections::HashMap::new();

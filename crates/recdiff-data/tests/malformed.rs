@@ -138,3 +138,56 @@ fn fields_sharing_a_table_share_one_vocabulary() {
     let err = Schema::load(&dir.path().join("s.toml")).unwrap_err().to_string();
     assert!(err.contains("shares table 'items'"), "{err}");
 }
+
+#[test]
+fn line_numbers_stay_right_after_crlf_blank_lines_and_quoted_newlines() {
+    // The bad row is on text line 6 in each file: the csv crate's own positions said 5.
+    let crlf = b"click,user,price,tags\r\n1,u1,3.5,a\r\n1,u2,1,b\r\n1,u3,2,c\r\n1,u4,2,d\r\n0,u5,cheap,e\r\n";
+    let blank = b"click,user,price,tags\n1,u1,3.5,a\n\n1,u2,1,b\n1,u3,2,c\n0,u5,cheap,e\n";
+    let quoted = b"click,user,price,tags\n1,\"u\n1\",3.5,a\n1,u2,1,b\n1,u3,2,c\n0,u5,cheap,e\n";
+    for (name, csv) in [("crlf", &crlf[..]), ("blank", &blank[..]), ("quoted", &quoted[..])] {
+        let err = stats_error(csv);
+        assert!(err.contains("line 6, column 'price'"), "{name}: {err}");
+    }
+}
+
+#[test]
+fn duplicate_header_columns_are_refused() {
+    let err = stats_error(b"click,user,price,user,tags\n1,u1,3.5,u9,a\n");
+    assert!(err.contains("names column 'user' twice (columns 2 and 4)"), "{err}");
+}
+
+#[test]
+fn an_overlong_cell_is_a_bad_row_naming_line_and_column_and_memory_stays_bounded() {
+    let long = "x".repeat(300);
+    let csv = format!("click,user,price,tags\n1,u1,3.5,a\n0,{long},2,b\n1,u3,1,c\n");
+    let dir = tempfile::tempdir().unwrap();
+    let schema = write_case(dir.path(), csv.as_bytes(), "max_cell_bytes = 256");
+    let err = stats::compute(&schema, 0).unwrap_err().to_string();
+    assert!(err.contains("line 3, column 'user'") && err.contains("300 bytes, over the 256-byte limit"), "{err}");
+    // A record running past 16 x the cell limit (an unclosed quote) stops the read.
+    let runaway = format!("click,user,price,tags\n1,u1,3.5,a\n0,\"{}\n", "y\n".repeat(5_000));
+    let schema = write_case(dir.path(), runaway.as_bytes(), "max_cell_bytes = 256");
+    let err = stats::compute(&schema, 0).unwrap_err().to_string();
+    assert!(err.contains("line 3 is longer than 4096 bytes"), "{err}");
+}
+
+#[test]
+fn label_leakage_nan_thresholds_and_huge_bucket_counts_are_refused() {
+    let leak = SCHEMA.replace("{extra_source}", "").replace("name = \"price\"", "name = \"click\"");
+    let err = Schema::parse(&leak).unwrap_err();
+    assert!(err.contains("reads the label column 'click'") && err.contains("label leakage"), "{err}");
+    for bad in ["nan", "inf", "-inf"] {
+        let text = SCHEMA
+            .replace("{extra_source}", "")
+            .replace("column = \"click\"", &format!("column = \"click\"\nthreshold = {bad}"));
+        let err = Schema::parse(&text).unwrap_err();
+        assert!(err.contains("label.threshold") && err.contains("finite"), "{bad}: {err}");
+    }
+    let huge = SCHEMA.replace("{extra_source}", "").replace(
+        "name = \"user\"\nkind = \"categorical\"",
+        "name = \"user\"\nkind = \"categorical\"\nencoding = \"hash\"\nbuckets = 4000000000",
+    );
+    let err = Schema::parse(&huge).unwrap_err();
+    assert!(err.contains("buckets") && err.contains("at most 134217728"), "{err}");
+}

@@ -4,6 +4,7 @@
 //! whole batch on one malformed row and cannot tell a short row from empty trailing cells, while the
 //! schema's `on_bad_row = "skip"` needs to count and skip single rows with their line numbers.
 
+use super::csv_lines::LineTracker;
 use super::{Cell, RowBatch, RowSource, project};
 use crate::error::{DataError, Location, Result};
 use crate::schema::SourceSpec;
@@ -12,9 +13,13 @@ use std::path::{Path, PathBuf};
 
 const BATCH_ROWS: usize = 4096;
 
+/// Records whose cells held more bytes than this are not recycled between batches.
+const RECYCLE_BYTES: usize = 16 << 10;
+
 pub struct CsvSource {
     files: Vec<PathBuf>,
     delimiter: u8,
+    max_cell_bytes: usize,
     header: bool,
     names: Option<Vec<String>>,
     wanted: Vec<String>,
@@ -25,6 +30,7 @@ impl CsvSource {
         Ok(Self {
             files,
             delimiter: spec.delimiter_byte().map_err(DataError::Invalid)?,
+            max_cell_bytes: spec.max_cell_bytes.unwrap_or(crate::schema::DEFAULT_MAX_CELL_BYTES).max(1),
             header: spec.header.unwrap_or(true),
             names: spec.columns.clone(),
             wanted: wanted.to_vec(),
@@ -44,6 +50,8 @@ impl CsvSource {
         } else {
             Box::new(file)
         };
+        let max_record = (self.max_cell_bytes as u64).saturating_mul(16);
+        let (input, starts) = LineTracker::new(input, self.delimiter, max_record);
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(self.delimiter)
             .has_headers(false)
@@ -56,12 +64,17 @@ impl CsvSource {
                 if !read_record(&mut reader, &mut record, path)? {
                     return Err(DataError::Empty { path: path.into() });
                 }
+                starts.borrow_mut().pop_front();
                 header_names(&record, path)?
             }
         };
-        if self.header && self.names.is_some() && !read_record(&mut reader, &mut record, path)? {
-            return Err(DataError::Empty { path: path.into() });
+        if self.header && self.names.is_some() {
+            if !read_record(&mut reader, &mut record, path)? {
+                return Err(DataError::Empty { path: path.into() });
+            }
+            starts.borrow_mut().pop_front();
         }
+        refuse_duplicates(&names, path)?;
         let proj = project(path, &names, &self.wanted)?;
         let mut batch = CsvBatch { file: path, proj, records: Vec::with_capacity(BATCH_ROWS), lines: Vec::new() };
         // Records are recycled between batches: a steady-state row allocates nothing.
@@ -73,8 +86,8 @@ impl CsvSource {
                 if !read_record(&mut reader, &mut record, path)? {
                     break;
                 }
-                let line = record.position().map_or(0, |p| p.line());
-                match checked(record, names.len(), &batch.proj, &names, path, line) {
+                let line = starts.borrow_mut().pop_front().unwrap_or(0);
+                match checked(record, names.len(), &batch.proj, &names, path, line, self.max_cell_bytes) {
                     Ok(record) => {
                         batch.records.push(record);
                         batch.lines.push(line);
@@ -87,7 +100,10 @@ impl CsvSource {
             }
             rows += batch.records.len() as u64;
             visit(&batch)?;
-            spare.extend(batch.records.drain(..).map(StringRecord::into_byte_record));
+            // A record that held an outsized row is dropped rather than recycled, so its buffer
+            // does not stay with the batch.
+            let recycled = batch.records.drain(..).map(StringRecord::into_byte_record);
+            spare.extend(recycled.filter(|r| r.as_slice().len() <= RECYCLE_BYTES));
             batch.lines.clear();
         }
     }
@@ -116,6 +132,20 @@ fn header_names(record: &ByteRecord, path: &Path) -> Result<Vec<String>> {
         .collect()
 }
 
+/// Two columns of one name would make every reference to it ambiguous.
+fn refuse_duplicates(names: &[String], path: &Path) -> Result<()> {
+    let mut seen = std::collections::HashMap::new();
+    for (i, n) in names.iter().enumerate() {
+        if let Some(first) = seen.insert(n.as_str(), i) {
+            return Err(DataError::BadFile {
+                path: path.into(),
+                message: format!("the header names column '{n}' twice (columns {} and {})", first + 1, i + 1),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// A record is good when it has every column and its projected cells are UTF-8. It comes back as
 /// text, validated once here (a whole-record ASCII check in the common case); cells it does not
 /// project that are not UTF-8 are never read and are replaced.
@@ -126,6 +156,7 @@ fn checked(
     names: &[String],
     path: &Path,
     line: u64,
+    max_cell_bytes: usize,
 ) -> Result<StringRecord> {
     let location = |column: Option<&str>| Location {
         file: path.into(),
@@ -137,6 +168,15 @@ fn checked(
         return Err(DataError::BadRow {
             location: location(None),
             message: format!("expected {expected} columns, found {}", record.len()),
+        });
+    }
+    if let Some(c) = (0..record.len()).find(|&c| record[c].len() > max_cell_bytes) {
+        return Err(DataError::BadRow {
+            location: location(names.get(c).map(String::as_str)),
+            message: format!(
+                "the cell is {} bytes, over the {max_cell_bytes}-byte limit (`max_cell_bytes` in [source])",
+                record[c].len()
+            ),
         });
     }
     let record = match StringRecord::from_byte_record(record) {

@@ -7,6 +7,7 @@
 
 pub mod amazon;
 mod csv;
+mod csv_lines;
 pub mod join;
 pub mod movielens;
 pub mod movielens_dat;
