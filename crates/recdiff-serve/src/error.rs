@@ -66,6 +66,9 @@ impl From<crate::model::ScoreError> for ApiError {
         match e {
             crate::model::ScoreError::Request(r) => r.into(),
             crate::model::ScoreError::Internal(m) => Self::internal(m),
+            e @ crate::model::ScoreError::NonFinite(_) => {
+                Self::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "non_finite_score", e.to_string())
+            }
         }
     }
 }

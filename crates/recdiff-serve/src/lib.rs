@@ -5,6 +5,8 @@
 //! model trained with AsymDiffRec completes them in latent space. `GET /healthz`, `GET /readyz`,
 //! `GET /metrics` (Prometheus), `POST /admin/reload` (or SIGHUP) to swap in a new run.
 
+pub mod admin;
+pub mod conn;
 pub mod error;
 pub mod loadgen;
 pub mod metrics;
@@ -34,27 +36,57 @@ fn runtime() -> Result<tokio::runtime::Runtime, ServeError> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-/// Runs the server until SIGINT/SIGTERM. It listens at once (`/healthz` answers, `/readyz` is 503
-/// until the model is loaded) and reloads the run on SIGHUP.
-pub fn run(cfg: ServeConfig) -> Result<(), ServeError> {
-    runtime()?.block_on(async move {
+/// The metrics the accept loop feeds.
+impl conn::ConnEvents for AppState {
+    fn opened(&self, open: usize) {
+        self.metrics.connections.set(open as i64);
+    }
+    fn evicted(&self) {
+        self.metrics.connections_closed.with_label_values(&["evicted_idle"]).inc();
+    }
+    fn refused(&self) {
+        self.metrics.connections_closed.with_label_values(&["refused_all_busy"]).inc();
+    }
+}
+
+/// Runs the server until SIGINT/SIGTERM. It binds first (a taken port is an error, before
+/// `on_listening` is called), listens at once (`/healthz` answers, `/readyz` is 503 until the
+/// model is loaded), and exits with the error if the first load fails. SIGHUP reloads the run.
+/// On shutdown, connections get `cfg.limits.shutdown_timeout` to finish.
+pub fn run(cfg: ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
+    let rt = runtime()?;
+    let deadline = cfg.limits.shutdown_timeout;
+    let result = rt.block_on(async move {
         let addr = cfg.addr;
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
         let state = AppState::new(cfg);
-        tracing::info!("listening on http://{}", listener.local_addr()?);
+        on_listening(listener.local_addr()?);
+        let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<String>();
         let loader = state.clone();
         tokio::spawn(async move {
             if let Err(e) = loader.reload(None, None).await {
-                tracing::error!("{}", e.message);
+                let _ = failed_tx.send(e.message);
             }
         });
         tokio::spawn(reload_on_sighup(state.clone()));
-        let app = router(state, axum::Router::new());
-        axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
-        Ok(())
-    })
+        let app = router(state.clone(), axum::Router::new());
+        let limits = state.cfg.limits;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(conn::serve(listener, app, limits, state.clone(), async {
+            let _ = stop_rx.await;
+        }));
+        let outcome = tokio::select! {
+            _ = shutdown_signal() => Ok(()),
+            Ok(message) = failed_rx => Err(ServeError::Load(message)),
+        };
+        let _ = stop_tx.send(());
+        let _ = server.await;
+        outcome
+    });
+    // Blocking work still running (a scoring call, a load) gets the same deadline.
+    rt.shutdown_timeout(deadline);
+    result
 }
-
 #[cfg(unix)]
 async fn reload_on_sighup(state: Arc<AppState>) {
     use tokio::signal::unix::{SignalKind, signal};
@@ -104,15 +136,12 @@ impl RunningServer {
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = router(state.clone(), extra);
+        let (limits, events) = (state.cfg.limits, state.clone());
         let thread = std::thread::spawn(move || {
-            rt.block_on(async move {
-                let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                });
-                if let Err(e) = serve.await {
-                    tracing::error!("server stopped: {e}");
-                }
-            });
+            rt.block_on(conn::serve(listener, app, limits, events, async {
+                let _ = stopped.await;
+            }));
+            rt.shutdown_timeout(limits.shutdown_timeout);
         });
         Ok(Self { addr, state, stop: Some(stop), thread: Some(thread) })
     }

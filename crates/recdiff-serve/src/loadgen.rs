@@ -146,7 +146,21 @@ pub fn agent() -> ureq::Agent {
 
 /// POSTs `body` as JSON; returns the status and the answer's body.
 pub fn post(agent: &ureq::Agent, url: &str, body: &str) -> Result<(u16, String), ureq::Error> {
-    let mut resp = agent.post(url).header("content-type", "application/json").send(body)?;
+    post_with(agent, url, body, &[("content-type", "application/json")])
+}
+
+/// POSTs `body` with exactly these headers (e.g. an admin token, another content type).
+pub fn post_with(
+    agent: &ureq::Agent,
+    url: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> Result<(u16, String), ureq::Error> {
+    let mut req = agent.post(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut resp = req.send(body)?;
     let status = resp.status().as_u16();
     let text = resp.body_mut().with_config().limit(64 << 20).read_to_string()?;
     Ok((status, text))

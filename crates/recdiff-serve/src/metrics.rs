@@ -12,6 +12,10 @@ pub struct Metrics {
     pub in_flight: IntGauge,
     /// Reloads by result (`ok`, `failed`).
     pub reloads: IntCounterVec,
+    /// Open connections.
+    pub connections: IntGauge,
+    /// Connections closed by the cap, by reason (`evicted_idle`, `refused_all_busy`).
+    pub connections_closed: IntCounterVec,
 }
 
 impl Metrics {
@@ -35,16 +39,25 @@ impl Metrics {
         let reloads =
             IntCounterVec::new(Opts::new("recdiff_model_reloads_total", "Model reloads by result"), &["result"])
                 .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let connections = IntGauge::new("recdiff_open_connections", "Open client connections")
+            .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let connections_closed = IntCounterVec::new(
+            Opts::new("recdiff_connections_closed_total", "Connections closed by the connection cap, by reason"),
+            &["reason"],
+        )
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(candidates.clone()),
             Box::new(in_flight.clone()),
             Box::new(reloads.clone()),
+            Box::new(connections.clone()),
+            Box::new(connections_closed.clone()),
         ] {
             registry.register(c).unwrap_or_else(|e| unreachable!("distinct metric names: {e}"));
         }
-        Self { registry, requests, latency, candidates, in_flight, reloads }
+        Self { registry, requests, latency, candidates, in_flight, reloads, connections, connections_closed }
     }
 
     /// The Prometheus text exposition of every metric.

@@ -29,6 +29,19 @@ pub enum LoadError {
     Run { path: PathBuf, message: String },
 }
 
+impl LoadError {
+    /// What failed, for an answer to a client: the file named relative to the run directory
+    /// `run`, without the error's text (which may quote the file) or any host path.
+    pub fn public(&self, run: &Path) -> String {
+        let LoadError::Run { path, .. } = self;
+        match path.strip_prefix(run) {
+            Ok(rel) if rel.as_os_str().is_empty() => "the run directory could not be read as a run".into(),
+            Ok(rel) => format!("the run's {} is missing or invalid (details in the server log)", rel.display()),
+            Err(_) => "a file the run refers to outside its directory is missing or invalid".into(),
+        }
+    }
+}
+
 /// Why scoring failed: the request's content, or the model itself.
 #[derive(Debug, thiserror::Error)]
 pub enum ScoreError {
@@ -36,6 +49,9 @@ pub enum ScoreError {
     Request(#[from] RequestError),
     #[error("inference failed: {0}")]
     Internal(String),
+    /// The forward pass gave a NaN or infinite score (at this row): never answered as a score.
+    #[error("the model produced a non-finite score for row {0}")]
+    NonFinite(usize),
 }
 
 /// Scores and, when asked, the fields each scored row was missing.
@@ -222,6 +238,9 @@ impl ServingModel {
         };
         let p = sigmoid(logits);
         let scores = p.into_data().try_into_vec::<f32>().map_err(|e| ScoreError::Internal(format!("{e:?}")))?;
+        if let Some(row) = scores.iter().position(|s| !s.is_finite()) {
+            return Err(ScoreError::NonFinite(row));
+        }
         let missing = explain.then(|| {
             (0..n)
                 .map(|r| (0..fields).filter(|&f| masks.get(r, f)).map(|f| self.field_names[f].clone()).collect())

@@ -17,14 +17,50 @@ use std::path::PathBuf;
 /// One object of features: column name -> value.
 pub type Features = Map<String, Value>;
 
+/// A feature object read with every key at most once: JSON allows a repeated key and serde_json
+/// would keep the last, so `{"age": 30, "age": null}` would silently score as missing.
+struct UniqueKeys(Features);
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = UniqueKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of features")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+                let mut out = Features::new();
+                while let Some((key, value)) = map.next_entry::<String, Value>()? {
+                    if out.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format_args!("feature `{key}` is given twice")));
+                    }
+                    out.insert(key, value);
+                }
+                Ok(UniqueKeys(out))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+fn unique<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Features>, D::Error> {
+    Ok(Option::<UniqueKeys>::deserialize(d)?.map(|u| u.0))
+}
+
+fn unique_each<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Features>, D::Error> {
+    Ok(Vec::<UniqueKeys>::deserialize(d)?.into_iter().map(|u| u.0).collect())
+}
+
 /// `POST /v1/score`: one user and context, many candidate items.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScoreRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique")]
     pub user: Option<Features>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique")]
     pub context: Option<Features>,
+    #[serde(deserialize_with = "unique_each")]
     pub candidates: Vec<Features>,
     /// Return, per candidate, the fields the model treated as missing.
     #[serde(default)]
@@ -35,6 +71,7 @@ pub struct ScoreRequest {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
+    #[serde(deserialize_with = "unique_each")]
     pub rows: Vec<Features>,
     #[serde(default)]
     pub explain: bool,

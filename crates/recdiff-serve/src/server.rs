@@ -13,7 +13,7 @@ use crate::retrieval::{RecommendRequest, RetrievalModel};
 use arc_swap::ArcSwapOption;
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -44,6 +44,10 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     /// Requests scored at once; more wait (within the timeout).
     pub max_in_flight: usize,
+    /// Header timeout, connection cap and shutdown deadline.
+    pub limits: crate::conn::ConnLimits,
+    /// The admin token and runs directory; `None` (the default) leaves the admin routes off.
+    pub admin: Option<crate::admin::AdminConfig>,
 }
 
 impl ServeConfig {
@@ -57,6 +61,8 @@ impl ServeConfig {
             max_body_bytes: 16 << 20,
             request_timeout: Duration::from_secs(5),
             max_in_flight: 16,
+            limits: crate::conn::ConnLimits::default(),
+            admin: None,
         }
     }
 }
@@ -85,6 +91,12 @@ impl AppState {
             metrics: Metrics::new(),
             cfg,
         })
+    }
+
+    /// How answers name a run: relative to the runs directory, or by its directory name.
+    pub fn label(&self, run: &std::path::Path) -> String {
+        let rel = self.cfg.admin.as_ref().and_then(|a| a.label(run));
+        rel.unwrap_or_else(|| run.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()))
     }
 
     /// The model serving now; 503 while none is loaded.
@@ -148,16 +160,19 @@ impl AppState {
                 self.metrics.reloads.with_label_values(&["ok"]).inc();
                 let ms = started.elapsed().as_secs_f64() * 1e3;
                 tracing::info!("serving {} ({name}), loaded in {ms:.0} ms", path.display());
-                Ok(json!({ "run": path, "model": name, "load_ms": ms }))
+                Ok(json!({ "run": self.label(&path), "model": name, "load_ms": ms }))
             }
             Err(e) => {
                 self.metrics.reloads.with_label_values(&["failed"]).inc();
                 let still = match current.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-                    Some(p) if slot.load().is_some() => format!("still serving {}", p.display()),
+                    Some(p) if slot.load().is_some() => format!("still serving {}", self.label(p)),
                     _ => "no model is loaded".into(),
                 };
-                tracing::warn!("reload failed: {e}; {still}");
-                Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "reload_failed", format!("{e}; {still}")))
+                // The log has the whole error; the answer names only the file within the run, so
+                // it neither echoes file contents nor reveals host paths.
+                tracing::warn!("reload of {} failed: {e}; {still}", path.display());
+                let what = e.public(&path);
+                Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "reload_failed", format!("{what}; {still}")))
             }
         }
     }
@@ -175,14 +190,46 @@ pub fn router(state: Arc<AppState>, extra: Router<Arc<AppState>>) -> Router {
         .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/admin/reload", post(reload))
+        .merge(admin_routes(&state))
         .merge(extra)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .layer(CatchPanicLayer::custom(|p: Box<dyn std::any::Any + Send>| ApiError::from_panic(&*p).into_response()))
         .layer(middleware::from_fn_with_state(state.clone(), limit_time))
+        .layer(middleware::from_fn_with_state(state.clone(), refuse_oversized))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
 }
+
+/// `POST /admin/reload`, only when an admin token is configured.
+fn admin_routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
+    match state.cfg.admin {
+        Some(_) => Router::new().route("/admin/reload", post(reload)),
+        None => Router::new(),
+    }
+}
+
+/// A declared `Content-Length` over the limit gets its 413 before any of the body is awaited
+/// (a client that announces a huge body and sends none would otherwise hold a slot until the
+/// timeout). The connection is closed after the answer, as the body was never read.
+async fn refuse_oversized(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let limit = if req.uri().path().starts_with("/admin/") { ADMIN_BODY_LIMIT } else { st.cfg.max_body_bytes };
+    match declared {
+        Some(n) if n > limit as u64 => {
+            let mut resp = too_large(limit).into_response();
+            resp.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+            resp
+        }
+        _ => next.run(req).await,
+    }
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the body exceeds the {limit}-byte limit"))
+}
+
+/// Largest admin request body.
+const ADMIN_BODY_LIMIT: usize = 4 << 10;
 
 /// Counts every request by route and status and records its latency.
 async fn track(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
@@ -219,11 +266,11 @@ async fn readyz(State(st): State<Arc<AppState>>) -> Result<Json<Value>, ApiError
     let mut out = json!({ "ready": true });
     if st.cfg.run.is_some() {
         let m = st.current()?;
-        out["ranking"] = json!({ "run": m.run, "model": m.name });
+        out["ranking"] = json!({ "run": st.label(&m.run), "model": m.name });
     }
     if st.cfg.retrieval.is_some() {
         let m = st.current_retrieval()?;
-        out["retrieval"] = json!({ "run": m.run, "model": m.name, "items": m.items() });
+        out["retrieval"] = json!({ "run": st.label(&m.run), "model": m.name, "items": m.items() });
     }
     Ok(Json(out))
 }
@@ -262,18 +309,25 @@ async fn metrics(State(st): State<Arc<AppState>>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics.render())
 }
 
+/// A reload names runs relative to the runs directory; an empty body reloads the current runs.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReloadRequest {
-    run: Option<PathBuf>,
-    retrieval: Option<PathBuf>,
+    run: Option<String>,
+    retrieval: Option<String>,
 }
 
-async fn reload(State(st): State<Arc<AppState>>, body: Body) -> Result<Json<Value>, ApiError> {
-    let bytes = read_body(body, 64 << 10).await?;
+async fn reload(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Result<Json<Value>, ApiError> {
+    let Some(admin) = &st.cfg.admin else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route"));
+    };
+    admin.authorize(&headers)?;
+    let bytes = read_body(body, ADMIN_BODY_LIMIT).await?;
     let req: ReloadRequest =
         if bytes.iter().all(u8::is_ascii_whitespace) { ReloadRequest::default() } else { parse_json(&bytes)? };
-    st.reload(req.run, req.retrieval).await.map(Json)
+    let run = req.run.map(|n| admin.resolve(&n, "run")).transpose()?;
+    let retrieval = req.retrieval.map(|n| admin.resolve(&n, "retrieval")).transpose()?;
+    st.reload(run, retrieval).await.map(Json)
 }
 
 /// Reads the whole body, refusing more than `limit` bytes. An oversized body is still read (and
@@ -295,11 +349,7 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
         }
     }
     if seen > limit {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("the body exceeds the {limit}-byte limit"),
-        ));
+        return Err(too_large(limit));
     }
     Ok(Bytes::from(buf))
 }
