@@ -22,6 +22,20 @@ fn floats(b: &[u8]) -> Vec<f32> {
     b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
+/// The values of tensor `name`, refused when any is NaN or infinite: a corrupted checkpoint must
+/// not load and then score NaN.
+fn finite(name: &str, values: Vec<f32>, dim: usize) -> Result<Vec<f32>, StoreError> {
+    match values.iter().position(|v| !v.is_finite()) {
+        None => Ok(values),
+        Some(i) => Err(StoreError::Mismatch(format!(
+            "'{name}' holds a non-finite value ({}) at row {}, column {}",
+            values[i],
+            i / dim.max(1),
+            i % dim.max(1)
+        ))),
+    }
+}
+
 impl EmbeddingStore {
     /// Serialises tables (and optimiser state when `with_state`) to safetensors bytes.
     pub fn to_safetensors(&self, with_state: bool) -> Result<Vec<u8>, StoreError> {
@@ -60,7 +74,7 @@ impl EmbeddingStore {
                     t.rows
                 )));
             }
-            t.weights = floats(w.data());
+            t.weights = finite(&format!("{}.weight", t.name), floats(w.data()), dim)?;
             restore(t, &st, "m")?;
             restore(t, &st, "v")?;
         }
@@ -87,7 +101,7 @@ pub fn serving_store(
                 w.shape()
             )));
         }
-        Ok(floats(w.data()))
+        finite(&format!("{name}.weight"), floats(w.data()), dim)
     })
 }
 
@@ -96,7 +110,7 @@ fn restore(t: &mut Table, st: &SafeTensors<'_>, which: &str) -> Result<(), Store
         return Ok(());
     };
     let target = if which == "m" { &mut t.m } else { &mut t.v };
-    let values = floats(view.data());
+    let values = finite(&format!("{}.{which}", t.name), floats(view.data()), 1)?;
     if values.len() != target.len() {
         return Err(StoreError::Mismatch(format!(
             "optimiser state '{}.{which}' has {} values, expected {}",

@@ -8,13 +8,15 @@
 //! ```text
 //! config.resolved.toml   the experiment config, paths resolved
 //! meta.json              schema, split, per-field codecs and vocabularies
-//! best/                  dense.safetensors, embeddings.safetensors, optimizer.bin, param_ids.json, state.json
+//! best/                  dense.safetensors, embeddings.safetensors, optimizer.bin, param_ids.json, state.json,
+//!                        manifest.json (checksums and architecture fingerprint, see [`crate::manifest`])
 //! last/                  the same, for resuming
 //! log.jsonl, results.json, curves.svg
 //! ```
 
 use crate::RunError;
 use crate::config::ExperimentConfig;
+use crate::manifest::Manifest;
 use burn::store::ModuleSnapshot;
 use burn::tensor::Device;
 use recdiff_data::{EncodedMeta, SplitFile};
@@ -23,6 +25,17 @@ use std::path::{Path, PathBuf};
 
 /// The resolved config a run was trained under.
 pub const CONFIG_FILE: &str = "config.resolved.toml";
+/// A checkpoint's dense weights.
+pub const DENSE_FILE: &str = "dense.safetensors";
+/// A checkpoint's embedding tables (with their optimiser state).
+pub const EMBEDDINGS_FILE: &str = "embeddings.safetensors";
+
+/// The architecture fingerprint of a CTR run: its model config and each field's table, width
+/// and number of rows. Checkpoints record it; loading refuses one written for another.
+pub fn fingerprint(cfg: &ExperimentConfig, meta: &EncodedMeta) -> String {
+    let fields: Vec<_> = meta.fields.iter().map(|f| (&f.name, &f.table, f.width, f.cardinality())).collect();
+    crate::manifest::fingerprint(&(&cfg.model, fields))
+}
 
 /// Reads `<run>/config.resolved.toml`.
 pub fn load_config(run: &Path) -> Result<ExperimentConfig, RunError> {
@@ -53,24 +66,31 @@ impl CtrRun {
             Err(_) => EncodedMeta::load(&data_dir(run, &cfg))
                 .map_err(|e| RunError::at(run, format!("no meta.json in the run or its data: {e}")))?,
         };
-        let best = run.join("best");
+        // A crash mid-switch may have left the best checkpoint under `.tmp` or `.old`; read it
+        // from there without touching the run.
+        let best = crate::manifest::resolve(&run.join("best"));
+        let manifest = Manifest::load(&best)?;
+        manifest.check_fingerprint(&best, &fingerprint(&cfg, &meta))?;
         let m = &cfg.model;
         let device = Device::flex();
         let mut model = m.ctr().init(meta.fields.len(), m.embedding_dim, cfg.seed, &device);
-        let dense_path = best.join("dense.safetensors");
+        let dense_path = best.join(DENSE_FILE);
         let dense = std::fs::read(&dense_path).map_err(|e| RunError::at(&dense_path, e))?;
+        manifest.check(&best, DENSE_FILE, &dense)?;
+        crate::manifest::check_finite(&dense_path, &dense)?;
         let applied = model
             .load_from(&mut recdiff_model::legacy::reader(dense, &recdiff_model::base::LEGACY_KEYS))
             .map_err(|e| RunError::at(&dense_path, format!("{e:?}")))?;
         if !applied.missing.is_empty() {
             return Err(RunError::at(&dense_path, format!("missing tensors {:?}", applied.missing)));
         }
-        let emb_path = best.join("embeddings.safetensors");
+        let emb_path = best.join(EMBEDDINGS_FILE);
         let file = std::fs::File::open(&emb_path).map_err(|e| RunError::at(&emb_path, e))?;
         // SAFETY: checkpoints are written to a temporary directory and renamed into place, never
         // modified in place, so the mapped bytes do not change while mapped; the weights are
         // copied out before the map is dropped.
         let mapped = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| RunError::at(&emb_path, e))?;
+        manifest.check(&best, EMBEDDINGS_FILE, &mapped)?;
         let store = recdiff_model::embedding_io::serving_store(&meta.fields, m.embedding_dim, &mapped)
             .map_err(|e| RunError::at(&emb_path, e))?;
         Ok(Self { dir: run.to_path_buf(), cfg, meta, model, store, device })

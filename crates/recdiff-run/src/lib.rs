@@ -3,6 +3,7 @@
 //!
 //! * [`config`]: the CTR experiment config (`[data]`, `[model] kind = "ctr"`, `[train]`).
 //! * [`ctr`]: a trained CTR run opened read-only (eval, predict, robustness, serve).
+//! * [`manifest`]: checkpoint checksums, architecture fingerprints and crash-safe switching.
 //! * [`seq_config`]: the sequential experiment config (`[model] kind = "sasrec" | "dreamrec" |
 //!   "dimerec"`).
 //! * [`seq`]: a trained sequential run opened read-only (eval, retrieval serving).
@@ -12,6 +13,7 @@
 
 pub mod config;
 pub mod ctr;
+pub mod manifest;
 pub mod seq;
 pub mod seq_config;
 

@@ -7,11 +7,13 @@
 //! config.resolved.toml   the experiment config, paths resolved
 //! items.json             item keys by id (items[0] is the padding placeholder)
 //! best.safetensors       the best epoch's weights
+//! manifest.json          checksums of the two files above and the architecture fingerprint
 //! log.jsonl, results.json
 //! ```
 
 use crate::RunError;
 use crate::ctr::CONFIG_FILE;
+use crate::manifest::Manifest;
 use crate::seq_config::SeqExperimentConfig;
 use burn::store::ModuleSnapshot;
 use burn::tensor::Device;
@@ -24,6 +26,12 @@ pub const ITEMS_FILE: &str = "items.json";
 
 /// The best weights.
 pub const WEIGHTS_FILE: &str = "best.safetensors";
+
+/// The architecture fingerprint of a sequential run: its model config, window length and
+/// catalogue size (`items` counts the padding slot).
+pub fn fingerprint(cfg: &SeqExperimentConfig, items: usize) -> String {
+    crate::manifest::fingerprint(&(&cfg.model, cfg.data.max_len, items))
+}
 
 /// Loads the data a config names: interactions and the leave-one-out split.
 pub fn load_data(cfg: &SeqExperimentConfig) -> Result<(Interactions, LeaveOneOut), recdiff_data::DataError> {
@@ -43,24 +51,26 @@ pub struct SeqRun {
 }
 
 impl SeqRun {
-    /// Opens `run` on `device`. Runs from before `items.json` was written get the item keys from
-    /// the training data the config names.
+    /// Opens `run` on `device`, verifying its weights and item keys against `manifest.json`.
     pub fn open(run: &Path, device: &Device) -> Result<Self, RunError> {
         let cfg_path = run.join(CONFIG_FILE);
         let text = std::fs::read_to_string(&cfg_path).map_err(|e| RunError::at(&cfg_path, e))?;
         let cfg: SeqExperimentConfig = toml::from_str(&text).map_err(|e| RunError::at(&cfg_path, e))?;
         cfg.validate().map_err(|e| RunError::at(&cfg_path, e))?;
+        let manifest = Manifest::load(run)?;
         let items_path = run.join(ITEMS_FILE);
-        let items: Vec<String> = match std::fs::read(&items_path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| RunError::at(&items_path, e))?,
-            Err(_) => load_data(&cfg).map_err(|e| RunError::at(&items_path, format!("absent, and {e}")))?.0.items,
-        };
+        let items_bytes = std::fs::read(&items_path).map_err(|e| RunError::at(&items_path, e))?;
+        manifest.check(run, ITEMS_FILE, &items_bytes)?;
+        let items: Vec<String> = serde_json::from_slice(&items_bytes).map_err(|e| RunError::at(&items_path, e))?;
         if items.len() < 2 {
             return Err(RunError::at(&items_path, "no items"));
         }
+        manifest.check_fingerprint(run, &fingerprint(&cfg, items.len()))?;
         let mut model = cfg.model.init(items.len() - 1, cfg.data.max_len, cfg.seed, device);
         let weights = run.join(WEIGHTS_FILE);
         let bytes = std::fs::read(&weights).map_err(|e| RunError::at(&weights, e))?;
+        manifest.check(run, WEIGHTS_FILE, &bytes)?;
+        crate::manifest::check_finite(&weights, &bytes)?;
         let mut store = recdiff_model::legacy::reader(bytes, &LEGACY_KEYS);
         let applied = model.load_from(&mut store).map_err(|e| RunError::at(&weights, format!("{e:?}")))?;
         if !applied.missing.is_empty() {

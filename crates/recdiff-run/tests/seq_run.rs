@@ -1,10 +1,12 @@
 //! Opening sequential runs: checkpoints written before `SeqModel` became an enum module (tensors
 //! named `sasrec.items.weight`) load to the same weights as current ones, opening writes nothing,
-//! and a checkpoint with a tensor missing is an error naming the file.
+//! a checkpoint with a tensor missing is an error naming the file, and corrupted, non-finite or
+//! foreign weights are refused by the manifest's checksums and architecture fingerprint.
 
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::{Device, Tensor};
 use recdiff_run::SeqRun;
+use recdiff_run::manifest::Manifest;
 use safetensors::SafeTensors;
 use std::path::Path;
 
@@ -32,11 +34,20 @@ fn write_run(dir: &Path, model: &str, rename: impl Fn(&str) -> Option<String>) -
     let parsed = SafeTensors::deserialize(&bytes).unwrap();
     let views: Vec<(String, safetensors::tensor::TensorView<'_>)> =
         parsed.tensors().into_iter().filter_map(|(name, view)| rename(&name).map(|n| (n, view))).collect();
-    std::fs::write(dir.join("best.safetensors"), safetensors::serialize(views, None).unwrap()).unwrap();
+    let weights = safetensors::serialize(views, None).unwrap();
+    std::fs::write(dir.join("best.safetensors"), &weights).unwrap();
     std::fs::write(dir.join("config.resolved.toml"), text).unwrap();
     let items: Vec<String> = (0..=N_ITEMS).map(|i| if i == 0 { String::new() } else { format!("i{i}") }).collect();
-    std::fs::write(dir.join("items.json"), serde_json::to_vec(&items).unwrap()).unwrap();
+    let items = serde_json::to_vec(&items).unwrap();
+    std::fs::write(dir.join("items.json"), &items).unwrap();
+    seal(dir, &cfg, &weights, &items);
     vectors(m.item_vectors())
+}
+
+/// Writes the manifest `recdiff train` would write for these files.
+fn seal(dir: &Path, cfg: &recdiff_run::SeqExperimentConfig, weights: &[u8], items: &[u8]) {
+    let fingerprint = recdiff_run::seq::fingerprint(cfg, N_ITEMS + 1);
+    Manifest::new(fingerprint, &[("best.safetensors", weights), ("items.json", items)]).save(dir).unwrap();
 }
 
 fn vectors(t: Tensor<2>) -> Vec<f32> {
@@ -107,4 +118,43 @@ fn a_checkpoint_missing_a_tensor_is_an_error_naming_the_file() {
     std::fs::write(dir.path().join("best.safetensors"), b"not a checkpoint").unwrap();
     let e = SeqRun::open(dir.path(), &Device::flex()).err().expect("garbage must fail").to_string();
     assert!(e.contains("best.safetensors"), "{e}");
+}
+
+#[test]
+fn flipped_bits_non_finite_weights_and_another_runs_weights_are_refused() {
+    let open = |dir: &Path| SeqRun::open(dir, &Device::flex()).err().map(|e| e.to_string());
+    let dir = tempfile::tempdir().unwrap();
+    write_run(dir.path(), MODELS[0], current);
+    assert_eq!(open(dir.path()), None, "an intact run opens");
+    let path = dir.path().join("best.safetensors");
+    let pristine = std::fs::read(&path).unwrap();
+    // One flipped bit in the last weight.
+    let mut flipped = pristine.clone();
+    *flipped.last_mut().unwrap() ^= 0x01;
+    std::fs::write(&path, &flipped).unwrap();
+    let e = open(dir.path()).expect("a flipped bit must fail");
+    assert!(e.contains("best.safetensors") && e.contains("checksum mismatch"), "{e}");
+    // A NaN weight, re-sealed so only the finiteness check can catch it.
+    let mut nan = pristine.clone();
+    let n = nan.len();
+    nan[n - 4..].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(&path, &nan).unwrap();
+    let text = std::fs::read_to_string(dir.path().join("config.resolved.toml")).unwrap();
+    let cfg: recdiff_run::SeqExperimentConfig = toml::from_str(&text).unwrap();
+    let items = std::fs::read(dir.path().join("items.json")).unwrap();
+    seal(dir.path(), &cfg, &nan, &items);
+    let e = open(dir.path()).expect("a NaN weight must fail");
+    assert!(e.contains("non-finite"), "{e}");
+    // Another architecture's weights with their own intact manifest.
+    let other = tempfile::tempdir().unwrap();
+    write_run(other.path(), "kind = \"sasrec\"\ndim = 16\nheads = 2\nlayers = 1", current);
+    for f in ["best.safetensors", "manifest.json"] {
+        std::fs::copy(other.path().join(f), dir.path().join(f)).unwrap();
+    }
+    let e = open(dir.path()).expect("another run's weights must fail");
+    assert!(e.contains("another architecture"), "{e}");
+    // No manifest at all.
+    std::fs::remove_file(dir.path().join("manifest.json")).unwrap();
+    let e = open(dir.path()).expect("a run without a manifest must fail");
+    assert!(e.contains("manifest.json") && e.contains("absent"), "{e}");
 }

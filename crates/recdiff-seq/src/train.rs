@@ -144,7 +144,11 @@ pub fn run(cfg: &SeqExperimentConfig) -> Result<SeqRunSummary, SeqError> {
         }
     }
     let best = best.ok_or_else(|| SeqError::Other("no evaluation ran".into()))?;
-    save_weights(&best, &out.join(WEIGHTS_FILE))?;
+    let weights = save_weights(&best, &out.join(WEIGHTS_FILE))?;
+    let fingerprint = recdiff_run::seq::fingerprint(cfg, data.items.len());
+    recdiff_run::manifest::Manifest::new(fingerprint, &[(WEIGHTS_FILE, &weights), (ITEMS_FILE, &items)])
+        .save(&out)
+        .map_err(|e| SeqError::Other(e.to_string()))?;
     let valid = evaluate(&best, &data, &split, false, &spec, &inner)?;
     let test = evaluate(&best, &data, &split, true, &spec, &inner)?;
     let steps_per_epoch = windows.len().div_ceil(cfg.train.batch_size) as u64;
@@ -167,11 +171,12 @@ pub fn run(cfg: &SeqExperimentConfig) -> Result<SeqRunSummary, SeqError> {
     Ok(SeqRunSummary { record, train_positions: positions, valid, test })
 }
 
-/// The model's weights as safetensors, written to a temporary file and renamed.
-pub fn save_weights(model: &SeqModel, path: &Path) -> Result<(), SeqError> {
+/// The model's weights as safetensors, written to a temporary file and renamed; returns the bytes
+/// written (for the run's manifest).
+pub fn save_weights(model: &SeqModel, path: &Path) -> Result<Vec<u8>, SeqError> {
     let mut store = SafetensorsStore::from_bytes(None);
     model.save_into(&mut store).map_err(|e| SeqError::Other(format!("{e:?}")))?;
     let bytes = store.get_bytes().map_err(|e| SeqError::Other(format!("{e:?}")))?;
     recdiff_data::write_atomic(path, &bytes)?;
-    Ok(())
+    Ok(bytes)
 }

@@ -1,13 +1,16 @@
 //! Checkpoints: a directory with the dense weights (`dense.safetensors`), the dense optimiser state
 //! (`optimizer.bin`), the embedding tables with their optimiser state (`embeddings.safetensors`)
-//! and the loop state (`state.json`). It is written under a temporary name and renamed into place,
-//! so an interrupted write never leaves a half-written checkpoint under the final name.
+//! and the loop state (`state.json`), plus `manifest.json` (their checksums and the architecture
+//! fingerprint). It is written under `<name>.tmp`, fsynced and switched into place through
+//! [`recdiff_run::manifest`], so a crash at any point leaves one complete checkpoint to recover.
 
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::ModuleOptimizer;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Tensor;
 use recdiff_model::{CtrModel, EmbeddingStore};
+use recdiff_run::ctr::{DENSE_FILE, EMBEDDINGS_FILE};
+use recdiff_run::manifest::{self, KillPoint, Manifest};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -68,67 +71,109 @@ impl ModuleMapper for IdAssigner {
     }
 }
 
-/// Writes a checkpoint to `dir` atomically (any previous checkpoint there is replaced).
+thread_local! {
+    /// A test's fault: (checkpoint name, saves of it to let through, where to stop the next).
+    static FAULT: std::cell::RefCell<Option<(String, usize, KillPoint)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Test hook: the save of checkpoint `name` after `skip` successful ones stops at `at`, on this
+/// thread, as a crash there would leave it.
+pub fn inject_fault(name: &str, skip: usize, at: KillPoint) {
+    FAULT.with(|f| *f.borrow_mut() = Some((name.to_string(), skip, at)));
+}
+
+fn fault_for(dir: &Path) -> Option<KillPoint> {
+    let name = dir.file_name()?.to_str()?;
+    FAULT.with(|f| {
+        let mut f = f.borrow_mut();
+        let (target, skip, at) = f.as_mut()?;
+        if target != name {
+            return None;
+        }
+        if *skip > 0 {
+            *skip -= 1;
+            return None;
+        }
+        let at = *at;
+        *f = None;
+        Some(at)
+    })
+}
+
+fn run_err(e: recdiff_run::RunError) -> CheckpointError {
+    CheckpointError::Format { path: e.path, message: e.message }
+}
+
+/// Writes a checkpoint to `dir`: every file and then the manifest (checksums, `fingerprint`)
+/// into `<dir>.tmp`, fsynced, then switched into place ([`recdiff_run::manifest`]).
 pub fn save(
     dir: &Path,
+    fingerprint: &str,
     model: &CtrModel,
     optim: &ModuleOptimizer,
     store: &EmbeddingStore,
     state: &LoopState,
 ) -> Result<(), CheckpointError> {
-    let tmp = dir.with_extension("tmp");
+    let stop = fault_for(dir);
+    let tmp = manifest::sibling(dir, ".tmp");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
     let mut dense = SafetensorsStore::from_bytes(None);
     model.save_into(&mut dense).map_err(|e| fmt_err(&tmp, e))?;
-    write_file(&tmp.join("dense.safetensors"), &dense.get_bytes().map_err(|e| fmt_err(&tmp, e))?)?;
-    let optim_bytes = optim.into_bytes().map_err(|e| fmt_err(&tmp, e))?;
-    write_file(&tmp.join("optimizer.bin"), &optim_bytes)?;
-    let emb = store.to_safetensors(true).map_err(|e| fmt_err(&tmp, e))?;
-    write_file(&tmp.join("embeddings.safetensors"), &emb)?;
     let mut ids = IdCollector(Vec::new());
     model.visit(&mut ids);
-    write_file(&tmp.join("param_ids.json"), &serde_json::to_vec(&ids.0).map_err(|e| fmt_err(&tmp, e))?)?;
-    let json = serde_json::to_vec_pretty(state).map_err(|e| fmt_err(&tmp, e))?;
-    write_file(&tmp.join("state.json"), &json)?;
-    let old = dir.with_extension("old");
-    if dir.exists() {
-        let _ = std::fs::remove_dir_all(&old);
-        std::fs::rename(dir, &old).map_err(io(dir))?;
+    let files: [(&str, Vec<u8>); 5] = [
+        (DENSE_FILE, dense.get_bytes().map_err(|e| fmt_err(&tmp, e))?),
+        ("optimizer.bin", optim.into_bytes().map_err(|e| fmt_err(&tmp, e))?.to_vec()),
+        (EMBEDDINGS_FILE, store.to_safetensors(true).map_err(|e| fmt_err(&tmp, e))?),
+        ("param_ids.json", serde_json::to_vec(&ids.0).map_err(|e| fmt_err(&tmp, e))?),
+        ("state.json", serde_json::to_vec_pretty(state).map_err(|e| fmt_err(&tmp, e))?),
+    ];
+    for (i, (name, bytes)) in files.iter().enumerate() {
+        if i == 2 && stop == Some(KillPoint::MidWrite) {
+            return Err(run_err(manifest::killed(dir, KillPoint::MidWrite)));
+        }
+        write_file(&tmp.join(name), bytes)?;
     }
-    std::fs::rename(&tmp, dir).map_err(io(dir))?;
-    let _ = std::fs::remove_dir_all(&old);
-    Ok(())
+    let listed: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+    Manifest::new(fingerprint.to_string(), &listed).save(&tmp).map_err(run_err)?;
+    manifest::switch_into_place(dir, stop).map_err(run_err)
 }
 
-/// Loads a checkpoint into freshly initialised `model`, `optim` and `store` of the same shapes.
+/// Loads the checkpoint in `dir` (verified against its manifest and `fingerprint`, weights
+/// checked finite) into freshly initialised `model`, `optim` and `store` of the same shapes.
 pub fn load(
     dir: &Path,
+    fingerprint: &str,
     mut model: CtrModel,
     optim: ModuleOptimizer,
     store: &mut EmbeddingStore,
 ) -> Result<(CtrModel, ModuleOptimizer, LoopState), CheckpointError> {
+    let manifest = Manifest::load(dir).map_err(run_err)?;
+    manifest.check_fingerprint(dir, fingerprint).map_err(run_err)?;
     let read = |name: &str| -> Result<Vec<u8>, CheckpointError> {
         let p = dir.join(name);
-        std::fs::read(&p).map_err(io(&p))
+        let bytes = std::fs::read(&p).map_err(io(&p))?;
+        manifest.check(dir, name, &bytes).map_err(run_err)?;
+        Ok(bytes)
     };
-    let mut dense = recdiff_model::legacy::reader(read("dense.safetensors")?, &recdiff_model::base::LEGACY_KEYS);
+    let dense_bytes = read(DENSE_FILE)?;
+    manifest::check_finite(&dir.join(DENSE_FILE), &dense_bytes).map_err(run_err)?;
+    let mut dense = recdiff_model::legacy::reader(dense_bytes, &recdiff_model::base::LEGACY_KEYS);
     let applied = model.load_from(&mut dense).map_err(|e| fmt_err(dir, e))?;
     if !applied.missing.is_empty() {
         return Err(fmt_err(dir, format!("dense weights missing tensors: {:?}", applied.missing)));
     }
     let optim =
         optim.from_bytes(burn::tensor::Bytes::from_bytes_vec(read("optimizer.bin")?)).map_err(|e| fmt_err(dir, e))?;
-    store.load_safetensors(&read("embeddings.safetensors")?).map_err(|e| fmt_err(dir, e))?;
+    store.load_safetensors(&read(EMBEDDINGS_FILE)?).map_err(|e| fmt_err(dir, e))?;
     let ids: Vec<u64> = serde_json::from_slice(&read("param_ids.json")?).map_err(|e| fmt_err(dir, e))?;
     let model = model.map(&mut IdAssigner { ids, next: 0 });
     let state = serde_json::from_slice(&read("state.json")?).map_err(|e| fmt_err(dir, e))?;
     Ok((model, optim, state))
 }
 
-/// Whether `dir` holds a complete checkpoint.
+/// Whether `dir` holds a complete checkpoint (a manifest whose every file matches).
 pub fn exists(dir: &Path) -> bool {
-    ["dense.safetensors", "optimizer.bin", "embeddings.safetensors", "param_ids.json", "state.json"]
-        .iter()
-        .all(|f| dir.join(f).is_file())
+    manifest::is_complete(dir)
 }

@@ -51,10 +51,16 @@ impl Engine {
     }
 
     /// Loads a checkpoint's weights (and, with `restore_optimizer`, its optimiser state).
-    pub fn load_checkpoint(&mut self, dir: &Path, restore_optimizer: bool) -> Result<LoopState, TrainError> {
+    /// The checkpoint must carry `fingerprint`, this model's architecture.
+    pub fn load_checkpoint(
+        &mut self,
+        dir: &Path,
+        fingerprint: &str,
+        restore_optimizer: bool,
+    ) -> Result<LoopState, TrainError> {
         let model = self.model.take().ok_or_else(|| TrainError::Other("model missing".into()))?;
         let optim = std::mem::replace(&mut self.optim, AdamConfig::new().init());
-        let (model, optim, state) = checkpoint::load(dir, model, optim, &mut self.store)?;
+        let (model, optim, state) = checkpoint::load(dir, fingerprint, model, optim, &mut self.store)?;
         self.model = Some(model);
         if restore_optimizer {
             self.optim = optim;

@@ -33,8 +33,35 @@ fn input_format(input: &Path) -> Result<SourceFormat, TrainError> {
     }
 }
 
+/// Where `path` would be once created: its directory resolved (symlinks, `..`), its name kept.
+fn resolved(path: &Path) -> Option<std::path::PathBuf> {
+    let name = path.file_name()?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    Some(dir.canonicalize().ok()?.join(name))
+}
+
+/// The output may neither overwrite the input nor land inside the run (inference is read-only).
+fn check_output(run: &Path, input: &Path, output: &Path) -> Result<(), TrainError> {
+    let out = resolved(output).ok_or_else(|| TrainError::Other(format!("{}: not a file path", output.display())))?;
+    let same_file = input.canonicalize().is_ok_and(|i| i == out || out.canonicalize().is_ok_and(|o| o == i));
+    if same_file {
+        return Err(TrainError::Other(format!(
+            "-o {}: is the input file; write the scores elsewhere",
+            output.display()
+        )));
+    }
+    if run.canonicalize().is_ok_and(|r| out.starts_with(r)) {
+        return Err(TrainError::Other(format!(
+            "-o {}: is inside the run directory, which inference never writes into",
+            output.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Scores every row of `input` with the best checkpoint of `run`, writing `output`.
 pub fn predict(run: &Path, input: &Path, output: &Path) -> Result<PredictSummary, TrainError> {
+    check_output(run, input, output)?;
     let session = recdiff_run::CtrRun::open(run).map_err(|e| TrainError::Other(e.to_string()))?;
     let mut schema = session.meta.schema.clone();
     let format = input_format(input)?;

@@ -53,6 +53,8 @@ pub struct Session {
     pub state: LoopState,
     pub out: PathBuf,
     pub data_dir: PathBuf,
+    /// The architecture fingerprint its checkpoints carry.
+    pub fingerprint: String,
 }
 
 /// Learning-rate factor at `step` of `total` steps (epoch boundaries for step decay).
@@ -73,20 +75,19 @@ pub fn lr_factor(schedule: Schedule, warmup: usize, step: u64, total: u64, steps
 
 impl Session {
     /// Prepares data, builds a fresh model, and resumes from `<out>/last` when `resume` is set and
-    /// a checkpoint is there.
+    /// a checkpoint is there. Everything is checked (config, checkpoint checksums and
+    /// architecture) before anything is written into the run, so a refused resume leaves a working
+    /// run as it was. A checkpoint switch cut short by a crash is recovered first, and the log
+    /// loses the lines written after the checkpoint resumed from.
     pub fn new(cfg: &ExperimentConfig, resume: bool) -> Result<Self, TrainError> {
         let out = cfg.output_dir();
         std::fs::create_dir_all(&out).map_err(|e| TrainError::io(&out, e))?;
         let last = out.join("last");
-        if resume && checkpoint::exists(&last) {
+        if resume {
             check_same_config(cfg, &out)?;
         }
         let (meta, data_dir) = data::prepare(cfg, &out)?;
-        let resolved = toml::to_string_pretty(cfg).map_err(|e| TrainError::Other(e.to_string()))?;
-        recdiff_data::write_atomic(&out.join("config.resolved.toml"), resolved.as_bytes())?;
-        // The codecs and vocabularies travel with the run, so `recdiff serve` needs only the run dir.
-        let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| TrainError::Other(e.to_string()))?;
-        recdiff_data::write_atomic(&out.join(recdiff_data::encode::META_FILE), &meta_json)?;
+        let fingerprint = recdiff_run::ctr::fingerprint(cfg, &meta);
         let device = Device::flex().autodiff();
         let m = &cfg.model;
         let model = m.ctr().init(meta.fields.len(), m.embedding_dim, cfg.seed, &device);
@@ -101,13 +102,22 @@ impl Session {
         );
         let mut state = LoopState { epoch: 0, step: 0, stop: StopState::default() };
         let mut engine = Engine::new(device, model, optim, store, m.base.latent_dim(), cfg.train.lr, cfg.seed);
-        if resume && checkpoint::exists(&last) {
-            state = engine.load_checkpoint(&last, true)?;
-            tracing::info!("resumed from {} at epoch {}, step {}", last.display(), state.epoch, state.step);
-        } else if !resume {
-            let _ = std::fs::remove_file(out.join("log.jsonl"));
+        if resume {
+            for name in ["last", "best"] {
+                recdiff_run::manifest::recover(&out.join(name)).map_err(|e| TrainError::Other(e.to_string()))?;
+            }
+            if last.exists() {
+                state = engine.load_checkpoint(&last, &fingerprint, true)?;
+                tracing::info!("resumed from {} at epoch {}, step {}", last.display(), state.epoch, state.step);
+            }
         }
-        Ok(Self { cfg: cfg.clone(), meta, engine, state, out, data_dir })
+        let resolved = toml::to_string_pretty(cfg).map_err(|e| TrainError::Other(e.to_string()))?;
+        recdiff_data::write_atomic(&out.join("config.resolved.toml"), resolved.as_bytes())?;
+        // The codecs and vocabularies travel with the run, so `recdiff serve` needs only the run dir.
+        let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| TrainError::Other(e.to_string()))?;
+        recdiff_data::write_atomic(&out.join(recdiff_data::encode::META_FILE), &meta_json)?;
+        trim_log(&out.join("log.jsonl"), resume.then_some(state.step))?;
+        Ok(Self { cfg: cfg.clone(), meta, engine, state, out, data_dir, fingerprint })
     }
 
     pub fn split(&self, s: u8) -> Result<SplitFile, TrainError> {
@@ -150,7 +160,8 @@ impl Session {
         let mut f =
             std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| TrainError::io(&path, e))?;
         let line = serde_json::to_string(record).map_err(|e| TrainError::Other(e.to_string()))?;
-        writeln!(f, "{line}").map_err(|e| TrainError::io(&path, e))
+        writeln!(f, "{line}").map_err(|e| TrainError::io(&path, e))?;
+        f.sync_data().map_err(|e| TrainError::io(&path, e))
     }
 
     /// Validates, logs, keeps the best checkpoint; returns true when early stopping triggers.
@@ -236,7 +247,7 @@ impl Session {
 
     fn save_checkpoint(&self, name: &str) -> Result<(), TrainError> {
         let e = &self.engine;
-        Ok(checkpoint::save(&self.out.join(name), e.model(), &e.optim, &e.store, &self.state)?)
+        Ok(checkpoint::save(&self.out.join(name), &self.fingerprint, e.model(), &e.optim, &e.store, &self.state)?)
     }
 
     fn finish_epoch(&mut self, stopped: bool) -> Result<(), TrainError> {
@@ -248,7 +259,7 @@ impl Session {
     /// Replaces the weights with the best checkpoint's; returns its loop state.
     pub fn load_best(&mut self) -> Result<LoopState, TrainError> {
         let best = self.out.join("best");
-        self.engine.load_checkpoint(&best, false)
+        self.engine.load_checkpoint(&best, &self.fingerprint, false)
     }
 
     /// Loads the best checkpoint and evaluates valid and test; writes `results.json`.
@@ -352,6 +363,33 @@ pub fn run(cfg: &ExperimentConfig, resume: bool) -> Result<RunSummary, TrainErro
 /// The config hash of `cfg` (what keys its run directory).
 pub fn config_hash(cfg: &ExperimentConfig) -> Result<String, TrainError> {
     recdiff_experiment::hash::config_hash(cfg).map_err(|e| TrainError::Other(e.to_string()))
+}
+
+/// Keeps the lines of `log.jsonl` up to `step` (the checkpoint resumed from), so steps replayed
+/// after a resume are not logged twice; without a step (a fresh run) the log is removed.
+fn trim_log(path: &Path, step: Option<u64>) -> Result<(), TrainError> {
+    let Some(step) = step else {
+        return match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(TrainError::io(path, e)),
+            _ => Ok(()),
+        };
+    };
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(()) };
+    let mut kept = String::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        // A line cut short by a crash does not parse: it is dropped with the lines after it.
+        match serde_json::from_str::<EvalRecord>(line) {
+            Ok(r) if r.step <= step => {
+                kept.push_str(line);
+                kept.push('\n');
+            }
+            _ => break,
+        }
+    }
+    if kept.len() != text.len() {
+        recdiff_data::write_atomic(path, kept.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// Resuming continues only the run of the same config: a changed config would mix two experiments.
