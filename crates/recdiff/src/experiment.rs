@@ -20,6 +20,9 @@ pub struct TrainArgs {
     /// Continue an interrupted run from its last checkpoint (a run of the same config only).
     #[arg(long)]
     pub resume: bool,
+    /// Train again into an output that holds a finished run (its results are replaced).
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
     /// Override the config's seed.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -75,6 +78,13 @@ pub fn train(args: TrainArgs) -> Result<()> {
         let columns = exp.columns();
         if args.seeds.is_empty() {
             let out = exp.output_dir();
+            if !args.resume && !args.force && out.join(recdiff_experiment::record::RESULTS_FILE).is_file() {
+                bail!(
+                    "{} holds a finished run; --resume continues it (e.g. with more epochs), --force trains it \
+                     again from scratch, or give the config another `output`",
+                    out.display()
+                );
+            }
             let plan = RunPlan { seed: exp.seed(), out: &out, cache: None, resume: args.resume };
             let r =
                 exp.run(&plan).map_err(|e| anyhow::anyhow!(e)).with_context(|| format!("training '{}'", exp.name()))?;

@@ -20,20 +20,75 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
     /// Most candidates in one /v1/score request.
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, default_value_t = 2_000, value_parser = positive)]
     max_candidates: usize,
     /// Most rows in one /v1/score:batch request.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = positive)]
     max_batch_rows: usize,
     /// Largest request body in bytes.
-    #[arg(long, default_value_t = 16 << 20)]
+    #[arg(long, default_value_t = 16 << 20, value_parser = positive)]
     max_body_bytes: usize,
-    /// Time limit of one request in milliseconds (waiting for a slot included).
-    #[arg(long, default_value_t = 5_000)]
+    /// Time limit of one request in milliseconds (reading the body and waiting for a slot included).
+    #[arg(long, default_value_t = 5_000, value_parser = positive_ms)]
     timeout_ms: u64,
     /// Requests scored at once; more wait for a slot.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, value_parser = positive)]
     max_in_flight: usize,
+    /// A request head must arrive within this many milliseconds of the connection opening or of
+    /// the previous answer (so it is the idle keep-alive timeout too).
+    #[arg(long, default_value_t = 10_000, value_parser = positive_ms)]
+    header_timeout_ms: u64,
+    /// Most open connections; past it the longest-idle one is closed to make room.
+    #[arg(long, default_value_t = 1024, value_parser = positive)]
+    max_connections: usize,
+    /// On SIGTERM/SIGINT, milliseconds that requests in flight get to finish.
+    #[arg(long, default_value_t = 10_000, value_parser = positive_ms)]
+    shutdown_timeout_ms: u64,
+    /// Turns on POST /admin/reload, guarded by the token in this file (or in the
+    /// RECDIFF_ADMIN_TOKEN environment variable); without either the admin routes are off.
+    #[arg(long)]
+    admin_token_file: Option<PathBuf>,
+    /// The directory /admin/reload names runs in (default: the directory holding the served run).
+    #[arg(long)]
+    runs_dir: Option<PathBuf>,
+}
+
+/// The environment variable an admin token may come from.
+pub const ADMIN_TOKEN_ENV: &str = "RECDIFF_ADMIN_TOKEN";
+
+fn positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn positive_ms(s: &str) -> Result<u64, String> {
+    positive(s).map(|n| n as u64)
+}
+
+/// The admin settings from the flags and the environment: off without a token.
+fn admin_config(a: &ServeArgs) -> Result<Option<recdiff_serve::admin::AdminConfig>> {
+    let token = match (&a.admin_token_file, std::env::var(ADMIN_TOKEN_ENV).ok()) {
+        (Some(file), _) => {
+            std::fs::read_to_string(file).with_context(|| format!("reading the admin token file {}", file.display()))?
+        }
+        (None, Some(token)) => token,
+        (None, None) => {
+            if a.runs_dir.is_some() {
+                bail!("--runs-dir is for /admin/reload, which needs --admin-token-file or {ADMIN_TOKEN_ENV}");
+            }
+            return Ok(None);
+        }
+    };
+    let served = a.run.as_ref().or(a.retrieval.as_ref());
+    let runs_dir = match (&a.runs_dir, served) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(run)) => std::path::absolute(run)?.parent().map(Path::to_path_buf).unwrap_or_default(),
+        (None, None) => bail!("give --runs-dir for /admin/reload"),
+    };
+    Ok(Some(recdiff_serve::admin::AdminConfig::new(&token, &runs_dir)?))
 }
 
 /// Serving keeps freed memory mapped: each request allocates and frees megabytes of tensors, and
@@ -59,6 +114,27 @@ pub fn keep_freed_memory() -> Result<()> {
 
 pub fn serve(a: ServeArgs) -> Result<()> {
     keep_freed_memory()?;
+    if a.run.is_none() && a.retrieval.is_none() {
+        bail!("give a CTR run, --retrieval RUN, or both");
+    }
+    for run in a.run.iter().chain(&a.retrieval) {
+        if !run.is_dir() {
+            bail!("{}: no such run directory", run.display());
+        }
+    }
+    let admin = admin_config(&a)?;
+    let limits = recdiff_serve::conn::ConnLimits {
+        header_timeout: Duration::from_millis(a.header_timeout_ms),
+        max_connections: recdiff_serve::conn::fit_connection_cap(a.max_connections),
+        shutdown_timeout: Duration::from_millis(a.shutdown_timeout_ms),
+    };
+    if limits.max_connections < a.max_connections {
+        eprintln!(
+            "recdiff serve: --max-connections lowered to {} to fit the file-descriptor limit",
+            limits.max_connections
+        );
+    }
+    let admin_on = admin.is_some();
     let cfg = ServeConfig {
         addr: a.addr,
         max_candidates: a.max_candidates,
@@ -66,14 +142,15 @@ pub fn serve(a: ServeArgs) -> Result<()> {
         max_body_bytes: a.max_body_bytes,
         request_timeout: Duration::from_millis(a.timeout_ms),
         max_in_flight: a.max_in_flight,
+        limits,
+        admin,
         run: a.run,
         retrieval: a.retrieval,
     };
-    if cfg.run.is_none() && cfg.retrieval.is_none() {
-        anyhow::bail!("give a CTR run, --retrieval RUN, or both");
-    }
-    eprintln!("recdiff serve: listening on http://{} (Ctrl-C to stop, SIGHUP to reload)", cfg.addr);
-    recdiff_serve::run(cfg)?;
+    recdiff_serve::run(cfg, |addr| {
+        let admin = if admin_on { "on, token-guarded" } else { "off" };
+        eprintln!("recdiff serve: listening on http://{addr} (admin routes {admin}; Ctrl-C to stop, SIGHUP to reload)");
+    })?;
     Ok(())
 }
 

@@ -21,16 +21,22 @@ pub struct EvalArgs {
     #[arg(long, value_enum, default_value = "test")]
     pub split: SplitArg,
     /// CTR runs: also hide this share of each sample's present fields (robustness probe).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = share)]
     pub remove: f64,
+}
+
+/// A share in [0, 1] (NaN and infinities refused).
+pub fn share(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        Ok(x) => Err(format!("{x} is not a share in [0, 1]")),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 pub fn eval(args: EvalArgs) -> Result<()> {
     if crate::experiment::family_of_run(&args.run)? == recdiff_seq::family::FAMILY {
         return crate::seq::eval_run(&args.run, &[], &[]);
-    }
-    if !(0.0..=1.0).contains(&args.remove) {
-        anyhow::bail!("--remove {}: must be a share in [0, 1]", args.remove);
     }
     let run = recdiff_run::CtrRun::open(&args.run).context("opening the run")?;
     let s = match args.split {

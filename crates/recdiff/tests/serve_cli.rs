@@ -1,5 +1,6 @@
 //! `recdiff serve` as a process: it answers /healthz at once and /readyz once the run is loaded,
-//! reloads on SIGHUP, and exits cleanly on SIGTERM.
+//! reloads on SIGHUP, and exits cleanly on SIGTERM within its deadline even with an idle
+//! connection open; a missing run, a taken port and zero limits are errors at start-up.
 
 use recdiff_data::synth::{self, OutputFormat, SynthConfig};
 use recdiff_serve::loadgen::{agent, get};
@@ -38,7 +39,11 @@ fn serve_process_gets_ready_reloads_on_sighup_and_stops_on_sigterm() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
-    let mut child = Command::new(bin).current_dir(dir.path()).args(["serve", "run", "--addr", &addr]).spawn().unwrap();
+    let mut child = Command::new(bin)
+        .current_dir(dir.path())
+        .args(["serve", "run", "--addr", &addr, "--shutdown-timeout-ms", "2000", "--header-timeout-ms", "60000"])
+        .spawn()
+        .unwrap();
     let a = agent();
     let url = |p: &str| format!("http://{addr}{p}");
     wait_for("/readyz", || get(&a, &url("/readyz")).is_ok_and(|(s, _)| s == 200));
@@ -48,6 +53,8 @@ fn serve_process_gets_ready_reloads_on_sighup_and_stops_on_sigterm() {
     wait_for("the SIGHUP reload", || {
         get(&a, &url("/metrics")).is_ok_and(|(_, m)| m.contains(r#"recdiff_model_reloads_total{result="ok"} 2"#))
     });
+    // An idle keep-alive connection must not hold shutdown past its deadline.
+    let _idle = std::net::TcpStream::connect(&addr).unwrap();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let started = Instant::now();
     loop {
@@ -55,7 +62,52 @@ fn serve_process_gets_ready_reloads_on_sighup_and_stops_on_sigterm() {
             assert!(status.success(), "exit status {status}");
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "still running 20 s after SIGTERM");
+        assert!(started.elapsed() < Duration::from_secs(5), "still running 5 s after SIGTERM (deadline 2 s)");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs `recdiff serve ARGS` expecting it to exit with an error within 30 s; returns stderr.
+fn serve_fails(dir: &std::path::Path, args: &[&str]) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_recdiff"))
+        .current_dir(dir)
+        .arg("serve")
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("serve {args:?} still running after 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success(), "serve {args:?} succeeded: {err}");
+    err
+}
+
+#[test]
+fn a_missing_run_a_taken_port_and_zero_limits_fail_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = serve_fails(dir.path(), &["/nonexistent", "--addr", "127.0.0.1:0"]);
+    assert!(err.contains("/nonexistent") && err.contains("no such run"), "{err}");
+    // A directory that is not a run: the first load fails and the process exits with it.
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    let err = serve_fails(dir.path(), &["empty", "--addr", "127.0.0.1:0"]);
+    assert!(err.contains("config.resolved.toml"), "{err}");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let err = serve_fails(dir.path(), &["empty", "--addr", &addr]);
+    assert!(err.contains("binding") && !err.contains("listening on"), "{err}");
+    for flag in ["--timeout-ms", "--max-candidates", "--max-body-bytes", "--max-connections", "--header-timeout-ms"] {
+        let err = serve_fails(dir.path(), &["empty", flag, "0"]);
+        assert!(err.contains("must be at least 1"), "{flag}: {err}");
     }
 }

@@ -168,4 +168,24 @@ fn eval_and_predict_read_a_run_without_writing_into_it() {
     let o = recdiff(dir.path()).args(["eval", "run"]).output().unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).contains("AUC 0."), "{}", String::from_utf8_lossy(&o.stdout));
     assert_eq!(snapshot(&run), before, "eval or predict wrote into the run");
+    for share in ["1.5", "NaN", "-0.1"] {
+        let o = recdiff(dir.path()).args(["eval", "run", &format!("--remove={share}")]).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains("not a share in [0, 1]"), "{share}: {err}");
+    }
+}
+
+#[test]
+fn training_again_over_a_finished_run_needs_force() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path(), r#"{ kind = "random", ratios = [0.8, 0.1, 0.1], seed = 1 }"#, 1, 0);
+    let out = recdiff(dir.path()).args(["train", "exp.toml"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let results = std::fs::read(dir.path().join("run/results.json")).unwrap();
+    let again = recdiff(dir.path()).args(["train", "exp.toml"]).output().unwrap();
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success() && err.contains("holds a finished run") && err.contains("--force"), "{err}");
+    assert_eq!(std::fs::read(dir.path().join("run/results.json")).unwrap(), results, "the finished run was touched");
+    let forced = recdiff(dir.path()).args(["train", "exp.toml", "--force"]).output().unwrap();
+    assert!(forced.status.success(), "{}", String::from_utf8_lossy(&forced.stderr));
 }
