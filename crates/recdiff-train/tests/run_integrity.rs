@@ -50,7 +50,7 @@ fn a_crash_at_any_point_of_a_checkpoint_switch_resumes_to_the_uninterrupted_resu
         let out = dir.path().join(format!("{target}-{at:?}"));
         // The second save of `target` (epoch 2) is cut short where a crash would leave it.
         inject_fault(target, 1, at);
-        let err = recdiff_train::run(&into(&cfg, &out), false).err().expect("the injected fault stops the run");
+        let err = recdiff_train::run(&into(&cfg, &out), false).expect_err("the injected fault stops the run");
         assert!(err.to_string().contains("fault injected"), "{target} {at:?}: {err}");
         let resumed = recdiff_train::run(&into(&cfg, &out), true).unwrap_or_else(|e| panic!("{target} {at:?}: {e}"));
         assert_eq!(resumed.record.steps, full.record.steps, "{target} {at:?}");
@@ -109,7 +109,7 @@ fn a_refused_resume_and_inference_leave_the_run_as_it_was() {
     recdiff_train::run(&into(&experiment(dir.path(), 8), &out), false).unwrap();
     let before = snapshot(&out);
     // Another architecture: refused before anything is written.
-    let err = recdiff_train::run(&into(&experiment(dir.path(), 12), &out), true).err().expect("must be refused");
+    let err = recdiff_train::run(&into(&experiment(dir.path(), 12), &out), true).expect_err("must be refused");
     assert!(err.to_string().contains("another config"), "{err}");
     assert_eq!(snapshot(&out), before, "the refused resume wrote into the run");
     // Inference reads only: evaluation and prediction leave every file as it was.
