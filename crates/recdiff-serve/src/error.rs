@@ -72,3 +72,15 @@ impl From<crate::model::ScoreError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_non_finite_score_is_a_500_with_its_own_code_not_a_score() {
+        let e = ApiError::from(crate::model::ScoreError::NonFinite(3));
+        assert_eq!((e.status, e.code), (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "non_finite_score"));
+        assert!(e.message.contains("row 3"), "{}", e.message);
+    }
+}

@@ -197,3 +197,15 @@ fn an_announced_oversized_body_gets_413_at_once() {
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
 }
+
+#[test]
+fn a_feature_given_twice_in_one_object_is_refused() {
+    let server = start(|_| {});
+    let body = r#"{"user": {"user_id": "u1", "user_id": null}, "candidates": [{}]}"#;
+    let (status, text) = post(&agent(), &server.url("/v1/score"), body).unwrap();
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("invalid_json") && text.contains("feature `user_id` is given twice"), "{text}");
+    let rows = r#"{"rows": [{"a": 1, "a": 2}]}"#;
+    let (status, text) = post(&agent(), &server.url("/v1/score:batch"), rows).unwrap();
+    assert!(status == 400 && text.contains("`a` is given twice"), "{text}");
+}
