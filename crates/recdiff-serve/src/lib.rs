@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod conn;
 pub mod error;
+pub mod loader;
 pub mod loadgen;
 pub mod metrics;
 pub mod model;
@@ -32,9 +33,21 @@ pub enum ServeError {
     Load(String),
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, ServeError> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+/// The server's runtime. Scoring and loading run on its blocking pool, which is sized to the
+/// scoring slots (plus room for a reload and SIGHUP) and keeps its threads: every thread that
+/// scores holds its own allocator heap and scratch buffers, and tokio's default (up to 512
+/// threads, each retired after 10 s idle and replaced by a fresh one) let those heaps multiply
+/// with load bursts — RSS grew with every burst of concurrent traffic between reloads.
+fn runtime(max_in_flight: usize) -> Result<tokio::runtime::Runtime, ServeError> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(max_in_flight.max(1) + BLOCKING_SPARE)
+        .thread_keep_alive(std::time::Duration::from_secs(3600))
+        .build()?)
 }
+
+/// Blocking threads beyond the scoring slots: a reload and a SIGHUP reload.
+const BLOCKING_SPARE: usize = 2;
 
 /// The metrics the accept loop feeds.
 impl conn::ConnEvents for AppState {
@@ -54,7 +67,7 @@ impl conn::ConnEvents for AppState {
 /// model is loaded), and exits with the error if the first load fails. SIGHUP reloads the run.
 /// On shutdown, connections get `cfg.limits.shutdown_timeout` to finish.
 pub fn run(cfg: ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Result<(), ServeError> {
-    let rt = runtime()?;
+    let rt = runtime(cfg.max_in_flight)?;
     let deadline = cfg.limits.shutdown_timeout;
     let result = rt.block_on(async move {
         let addr = cfg.addr;
@@ -127,7 +140,7 @@ pub struct RunningServer {
 impl RunningServer {
     /// Loads `cfg.run`, binds `cfg.addr` (port 0 picks a free one) and serves `extra` routes too.
     pub fn start(cfg: ServeConfig, extra: axum::Router<Arc<AppState>>) -> Result<Self, ServeError> {
-        let rt = runtime()?;
+        let rt = runtime(cfg.max_in_flight)?;
         let addr = cfg.addr;
         let state = AppState::new(cfg);
         rt.block_on(state.reload(None, None)).map_err(|e| ServeError::Load(e.message))?;

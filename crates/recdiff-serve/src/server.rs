@@ -75,6 +75,7 @@ pub struct AppState {
     run: Mutex<Option<PathBuf>>,
     retrieval_run: Mutex<Option<PathBuf>>,
     reload_lock: tokio::sync::Mutex<()>,
+    loader: crate::loader::Loader,
     permits: Arc<Semaphore>,
     pub metrics: Metrics,
 }
@@ -88,6 +89,7 @@ impl AppState {
             permits: Arc::new(Semaphore::new(cfg.max_in_flight.max(1))),
             model: ArcSwapOption::empty(),
             reload_lock: tokio::sync::Mutex::new(()),
+            loader: crate::loader::Loader::default(),
             metrics: Metrics::new(),
             cfg,
         })
@@ -149,9 +151,11 @@ impl AppState {
     ) -> Result<Value, ApiError> {
         let started = Instant::now();
         let target = path.clone();
-        let loaded = tokio::task::spawn_blocking(move || load(&target))
+        let loaded = self
+            .loader
+            .run(move || load(&target))
             .await
-            .map_err(|e| ApiError::internal(format!("loading panicked: {e}")))?;
+            .ok_or_else(|| ApiError::internal("loading the run failed on the loader thread; see the server log"))?;
         match loaded {
             Ok(model) => {
                 let name = name(&model);

@@ -19,6 +19,8 @@ pub enum BenchCommand {
     Recommend(crate::serve::RecommendBenchArgs),
     /// Load test of `recdiff serve`: p50/p99 latency and candidates/s, base vs AsymDiffRec.
     Serve(crate::serve::ServeBenchArgs),
+    /// Resident memory of `recdiff serve` over rounds of a reload plus concurrent traffic.
+    Reload(crate::bench_reload::ReloadBenchArgs),
 }
 
 #[derive(Args)]
@@ -101,6 +103,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Encode(b) => b,
         BenchCommand::Train(t) => return bench_train(t),
         BenchCommand::Serve(s) => return crate::serve::bench_serve(s),
+        BenchCommand::Reload(r) => return crate::bench_reload::bench_reload(r),
         BenchCommand::Seq(s) => return crate::seq::bench(s),
         BenchCommand::Recommend(r) => return crate::serve::bench_recommend(r),
     };

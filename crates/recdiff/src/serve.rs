@@ -91,11 +91,18 @@ fn admin_config(a: &ServeArgs) -> Result<Option<recdiff_serve::admin::AdminConfi
     Ok(Some(recdiff_serve::admin::AdminConfig::new(&token, &runs_dir)?))
 }
 
-/// Serving keeps freed memory mapped: each request allocates and frees megabytes of tensors, and
-/// with mimalloc's default 10 ms purge delay those pages went back to the OS between requests and
-/// were faulted in again, which showed in the latency tail (AsymDiffRec's extra tensors most).
-/// mimalloc reads its options at process start, so the process re-executes itself once with
-/// `MIMALLOC_PURGE_DELAY=-1` unless the variable is already set.
+/// Serving keeps freed memory mapped for a while: each request allocates and frees megabytes of
+/// tensors, and with mimalloc's default 10 ms purge delay those pages went back to the OS between
+/// requests and were faulted in again, which showed in the latency tail (AsymDiffRec's extra
+/// tensors most). The delay was once `-1` (never purge); that kept every page any thread ever
+/// freed, so RSS grew with reloads and traffic without bound (`recdiff bench reload`: +38 MiB
+/// over the last 150 of 200 rounds, 336 MiB at the end, against a flat ~215 MiB at 250 ms, with
+/// no measurable latency cost in `recdiff bench serve`; docs/reliability.md). mimalloc reads its
+/// options at process start, so the process re-executes itself once with
+/// `MIMALLOC_PURGE_DELAY=250` unless the variable is already set.
+/// How long (ms) serving keeps freed pages before returning them to the OS.
+pub const PURGE_DELAY_MS: &str = "250";
+
 pub fn keep_freed_memory() -> Result<()> {
     const VAR: &str = "MIMALLOC_PURGE_DELAY";
     if std::env::var_os(VAR).is_some() {
@@ -105,8 +112,8 @@ pub fn keep_freed_memory() -> Result<()> {
     {
         use std::os::unix::process::CommandExt;
         let exe = std::env::current_exe().context("locating the recdiff binary")?;
-        let err = std::process::Command::new(exe).args(std::env::args_os().skip(1)).env(VAR, "-1").exec();
-        Err(err).context("re-executing with MIMALLOC_PURGE_DELAY=-1")
+        let err = std::process::Command::new(exe).args(std::env::args_os().skip(1)).env(VAR, PURGE_DELAY_MS).exec();
+        Err(err).context("re-executing with MIMALLOC_PURGE_DELAY set")
     }
     #[cfg(not(unix))]
     Ok(())
