@@ -1,6 +1,9 @@
 //! `recdiff predict`: score a CSV or Parquet file with a trained run. Input rows carry the
-//! schema's feature columns (label and keys optional); absent, empty or null features are missing
-//! and go to the model as such — with AsymDiffRec the score is `f(g([s, h(x)]))` with `s` the
+//! schema's feature columns (label and keys optional); empty or null cells are missing. A feature
+//! column absent from the file is an error naming it, not a column of missing values: a misspelt
+//! header must not score silently as "feature unknown". (A request to `recdiff serve` leaves a
+//! feature out per row; a file declares its columns once, so there the two differ on purpose.)
+//! Missing cells go to the model as such — with AsymDiffRec the score is `f(g([s, h(x)]))` with `s` the
 //! row's missing mask. Output: CSV (`line,score`, `line` the input line or Parquet row), written to
 //! a temporary file and renamed.
 

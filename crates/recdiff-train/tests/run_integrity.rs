@@ -150,3 +150,25 @@ fn a_corrupted_or_foreign_checkpoint_is_refused_by_name() {
     let e = open(&a).expect("another run's checkpoint must be refused");
     assert!(e.contains("another architecture"), "{e}");
 }
+
+#[test]
+fn predict_names_a_feature_column_absent_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    recdiff_train::run(&into(&experiment(dir.path(), 8), &out), false).unwrap();
+    let text = std::fs::read_to_string(dir.path().join("data/impressions.csv")).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let gone = header.iter().position(|c| *c == "gender").expect("the synthetic log has a gender column");
+    let cut: String = text
+        .lines()
+        .take(20)
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').enumerate().filter(|(i, _)| *i != gone).map(|(_, c)| c).collect();
+            cells.join(",") + "\n"
+        })
+        .collect();
+    let input = dir.path().join("cut.csv");
+    std::fs::write(&input, cut).unwrap();
+    let e = recdiff_train::predict::predict(&out, &input, &dir.path().join("s.csv")).err().unwrap().to_string();
+    assert!(e.contains("cut.csv") && e.contains("column 'gender'"), "{e}");
+}
