@@ -158,3 +158,34 @@ fn flipped_bits_non_finite_weights_and_another_runs_weights_are_refused() {
     let e = open(dir.path()).expect("a run without a manifest must fail");
     assert!(e.contains("manifest.json") && e.contains("absent"), "{e}");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 48, ..Default::default() })]
+
+    /// Smoke version of the checkpoint-loader fuzz target: weights mutated at random and re-sealed
+    /// (so the checksum lets them through to the parser) open or fail, never panic.
+    #[test]
+    fn the_checkpoint_loader_never_panics_on_mutated_weights(
+        edits in proptest::collection::vec((0usize..1 << 20, proptest::prelude::any::<u8>()), 1..16),
+        truncate in proptest::option::of(0usize..1 << 20),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        write_run(dir.path(), MODELS[0], current);
+        let path = dir.path().join("best.safetensors");
+        let mut bytes = std::fs::read(&path).unwrap();
+        for (at, b) in edits {
+            let n = bytes.len();
+            bytes[at % n] = b;
+        }
+        if let Some(t) = truncate {
+            let n = bytes.len();
+            bytes.truncate(t % n);
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("config.resolved.toml")).unwrap();
+        let cfg: recdiff_run::SeqExperimentConfig = toml::from_str(&text).unwrap();
+        let items = std::fs::read(dir.path().join("items.json")).unwrap();
+        seal(dir.path(), &cfg, &bytes, &items);
+        let _ = SeqRun::open(dir.path(), &Device::flex());
+    }
+}
