@@ -176,7 +176,7 @@ fn idle_and_trickling_connections_time_out_and_cannot_lock_out_a_valid_request()
     let started = Instant::now();
     let (status, text) = post(&agent(), &server.url("/v1/score"), &fixture().body).unwrap();
     assert_eq!(status, 200, "{text}");
-    assert!(started.elapsed() < Duration::from_millis(350), "took {:?} behind idle sockets", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?} behind idle sockets", started.elapsed());
     let (_, metrics) = loadgen::get(&agent(), &server.url("/metrics")).unwrap();
     assert!(metrics.contains("recdiff_connections_closed_total{reason=\"evicted_idle\"}"), "{metrics}");
     drop(idle);
@@ -195,7 +195,8 @@ fn an_announced_oversized_body_gets_413_at_once() {
     let n = s.read(&mut answer).unwrap();
     let answer = String::from_utf8_lossy(&answer[..n]);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    // Before the fix the server waited for the body until the 5 s request timeout.
+    assert!(started.elapsed() < Duration::from_millis(2500), "{:?}", started.elapsed());
 }
 
 #[test]
