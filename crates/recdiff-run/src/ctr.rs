@@ -1,7 +1,8 @@
 //! A trained CTR run opened read-only: its resolved config, the codecs of its `meta.json`, the best
 //! checkpoint's dense weights on burn's flex backend *without* autodiff, and its embedding tables
-//! (only the weights of `embeddings.safetensors`, read through a memory map; the optimiser moments
-//! are never read). Opening writes nothing and encodes nothing: evaluation, prediction, robustness
+//! (only the weights of `embeddings.safetensors` are copied out of a memory map; the optimiser
+//! moments are read once, by the checksum over the whole file, and never parsed or kept). Opening
+//! verifies the checkpoint against its manifest ([`crate::manifest`]). Opening writes nothing and encodes nothing: evaluation, prediction, robustness
 //! and serving all load a run through here.
 //!
 //! A run directory written by `recdiff train`:

@@ -1,7 +1,7 @@
 //! A trained run loaded for inference: the run's codecs (from its `meta.json`), the best
 //! checkpoint's dense weights on burn's flex backend *without* autodiff, and its embedding tables
-//! read from a memory map of `embeddings.safetensors` (only the weights; the optimiser moments,
-//! two thirds of the file, are never read).
+//! read from a memory map of `embeddings.safetensors` (only the weights are copied; the optimiser
+//! moments, two thirds of the file, are only read by the checksum that verifies the file).
 //!
 //! Scoring a request: the user and context objects are encoded once into a base row; each
 //! candidate copies it and encodes only its own fields. DCN-V2 crosses every field with every
