@@ -212,14 +212,19 @@ fn admin_routes(state: &Arc<AppState>) -> Router<Arc<AppState>> {
     }
 }
 
-/// A declared `Content-Length` over the limit gets its 413 before any of the body is awaited
-/// (a client that announces a huge body and sends none would otherwise hold a slot until the
-/// timeout). The connection is closed after the answer, as the body was never read.
+/// A declared `Content-Length` over the limit gets its 413 at once, or within a second when the
+/// body is small enough to drain (a client that announces a huge body and sends none would
+/// otherwise hold a slot until the request timeout). The connection is closed after the answer.
 async fn refuse_oversized(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     let limit = if req.uri().path().starts_with("/admin/") { ADMIN_BODY_LIMIT } else { st.cfg.max_body_bytes };
     match declared {
         Some(n) if n > limit as u64 => {
+            // A body within the drain allowance is read (for at most a second) before the answer,
+            // so a client that sends it all before reading gets the 413 instead of a broken pipe.
+            if n <= limit.saturating_mul(DRAIN_FACTOR) as u64 {
+                let _ = tokio::time::timeout(Duration::from_secs(1), read_body(req.into_body(), limit)).await;
+            }
             let mut resp = too_large(limit).into_response();
             resp.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
             resp
