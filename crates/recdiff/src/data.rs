@@ -63,9 +63,15 @@ pub struct SynthArgs {
     /// File format of the log.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// Share of impressions whose user profile is missing (cold start), in [0, 1).
+    /// Share of impressions whose user profile is lost, in [0, 1).
     #[arg(long)]
     pub cold_start_rate: Option<f64>,
+    /// Share of users who are cold-start users (profile missing from every impression), in [0, 1).
+    #[arg(long)]
+    pub cold_user_rate: Option<f64>,
+    /// Scale of the effects only the ids carry (user/item biases, user-item latent), >= 0.
+    #[arg(long)]
+    pub id_effects: Option<f64>,
     /// Share of impressions whose item metadata is missing, in [0, 1).
     #[arg(long)]
     pub item_meta_missing_rate: Option<f64>,
@@ -152,9 +158,10 @@ pub fn run(cmd: DataCommand) -> Result<()> {
             );
             println!("schema: {}", planted.schema_file.display());
             println!(
-                "positive rate {:.2}%, oracle AUC {:.4} (true click probabilities)",
+                "positive rate {:.2}%, oracle AUC {:.4} with every feature, {:.4} from the features as logged",
                 planted.positive_rate * 100.0,
-                planted.oracle_auc
+                planted.oracle_auc,
+                planted.as_logged_oracle_auc
             );
             if args.report_peak_memory {
                 println!("peak_rss_bytes={}", peak_rss_bytes().unwrap_or(0));
@@ -177,7 +184,18 @@ pub fn synth_config(args: &SynthArgs) -> Result<SynthConfig> {
     macro_rules! set {
         ($($f:ident),*) => { $(if let Some(v) = args.$f { c.$f = v; })* };
     }
-    set!(rows, fields, users, items, seed, cold_start_rate, item_meta_missing_rate, max_field_missing_rate);
+    set!(
+        rows,
+        fields,
+        users,
+        items,
+        seed,
+        cold_start_rate,
+        cold_user_rate,
+        id_effects,
+        item_meta_missing_rate,
+        max_field_missing_rate
+    );
     if let Some(f) = args.format {
         c.format = match f {
             Format::Parquet => OutputFormat::Parquet,

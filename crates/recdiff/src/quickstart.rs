@@ -99,11 +99,12 @@ pub fn run(args: QuickstartArgs) -> Result<()> {
     let data = args.out.join("data");
     let planted = synth::generate(&config, &data).context("generating the synthetic log")?;
     println!(
-        "1/3 generated {} impressions x {} fields ({:.1}% clicks, oracle AUC {:.4}) in {}",
+        "1/3 generated {} impressions x {} fields ({:.1}% clicks, oracle AUC {:.4} all features, {:.4} as logged) in {}",
         config.rows,
         config.fields,
         planted.positive_rate * 100.0,
         planted.oracle_auc,
+        planted.as_logged_oracle_auc,
         data.display()
     );
     println!("2/3 training DCN-V2, then DCN-V2 + AsymDiffRec (early stopping on valid AUC)");

@@ -13,7 +13,8 @@
 //! Missing cells stay missing (empty); ids and labels are never missing.
 
 use super::SynthConfig;
-use super::plan::{ClickModel, SynthField, SynthKind, SynthValue, field_plan};
+use super::click::{ClickModel, RowBuf};
+use super::plan::{SynthField, SynthKind, SynthValue, field_plan};
 use crate::error::{DataError, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -234,13 +235,13 @@ pub fn generate_like(like: Like, config: &SynthConfig, dir: &Path) -> Result<Lik
     }
     let (mut rng, mut side_rng) =
         (ChaCha8Rng::seed_from_u64(config.seed), ChaCha8Rng::seed_from_u64(config.seed ^ 0x11CE));
-    let mut row = vec![SynthValue::Missing; fields.len()];
+    let mut buf = RowBuf::new(fields.len());
     let mut positives = 0;
     let layout = Layout::new(like, &fields);
     for index in 0..config.rows {
-        let (label, _, ts) = model.row(&mut rng, index, &mut row);
+        let (label, _, ts) = model.row(&mut rng, index, &mut buf);
         positives += label as u64;
-        out.line(&layout.row(&row, label, ts, index, &mut side_rng))?;
+        out.line(&layout.row(&buf.cells, label, ts, index, &mut side_rng))?;
     }
     out.finish()?;
     let main = dir.join(name);

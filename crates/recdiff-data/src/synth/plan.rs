@@ -2,9 +2,7 @@
 //! schema written beside the data.
 
 use super::SynthConfig;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Zipf};
+use super::click::{ClickModel, Draw};
 use std::fmt::Write as _;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,17 +41,25 @@ pub struct SynthField {
 }
 
 impl SynthField {
-    /// Expected share of rows where this field is missing.
-    pub fn planted_missing_rate(&self, c: &SynthConfig) -> f64 {
+    /// Expected share of rows where this field is missing, given the share of impressions that
+    /// belong to cold-start users.
+    pub fn planted_missing_rate(&self, c: &SynthConfig, cold_user_share: f64) -> f64 {
         if self.is_id {
             return 0.0;
         }
         let group = match self.group {
-            Group::User => c.cold_start_rate,
+            Group::User => 1.0 - (1.0 - c.cold_start_rate) * (1.0 - cold_user_share),
             Group::Item => c.item_meta_missing_rate,
             Group::Context => 0.0,
         };
         1.0 - (1.0 - group) * (1.0 - self.field_missing_rate)
+    }
+
+    pub fn cardinality(&self) -> Option<u32> {
+        match self.kind {
+            SynthKind::Categorical { cardinality } => Some(cardinality),
+            _ => None,
+        }
     }
 }
 
@@ -130,174 +136,84 @@ pub enum SynthValue {
 
 /// Deterministic pseudo-random numbers keyed by (seed, name, entity).
 #[derive(Debug, Clone, Copy)]
-struct Hasher(u64);
+pub(super) struct Hasher(pub(super) u64);
 
 impl Hasher {
-    fn bits(&self, name: &str, a: u64, b: u64) -> u64 {
+    pub(super) fn bits(&self, name: &str, a: u64, b: u64) -> u64 {
         let mut key = [0u8; 16];
         key[..8].copy_from_slice(&a.to_le_bytes());
         key[8..].copy_from_slice(&b.to_le_bytes());
         xxhash_rust::xxh3::xxh3_64_with_seed(&key, self.0 ^ xxhash_rust::xxh3::xxh3_64(name.as_bytes()))
     }
-    fn uniform(&self, name: &str, a: u64, b: u64) -> f64 {
+    pub(super) fn uniform(&self, name: &str, a: u64, b: u64) -> f64 {
         (self.bits(name, a, b) >> 11) as f64 / (1u64 << 53) as f64
     }
-    fn below(&self, name: &str, a: u64, n: u32) -> u32 {
+    pub(super) fn below(&self, name: &str, a: u64, n: u32) -> u32 {
         (self.bits(name, a, 0) % n as u64) as u32
     }
     /// A standard normal variate (Box-Muller on two hashed uniforms).
-    fn normal(&self, name: &str, a: u64, b: u64) -> f64 {
+    pub(super) fn normal(&self, name: &str, a: u64, b: u64) -> f64 {
         let u1 = self.uniform(name, a, b.wrapping_mul(2)).max(1e-12);
         let u2 = self.uniform(name, a, b.wrapping_mul(2) + 1);
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
-    fn token_set(&self, name: &str, a: u64, vocabulary: u32, max_len: u32) -> Vec<u32> {
-        let n = 1 + self.below(name, a, max_len) as u64;
-        let mut t: Vec<u32> = (0..n).map(|k| (self.bits(name, a, k + 1) % vocabulary as u64) as u32).collect();
-        t.sort_unstable();
-        t.dedup();
+    pub(super) fn token_set(&self, name: &str, a: u64, vocabulary: u32, max_len: u32) -> Vec<u32> {
+        let mut t = Vec::new();
+        self.token_set_into(name, a, vocabulary, max_len, &mut t);
         t
     }
-}
-
-/// The planted click model and the samplers of users, items and context.
-pub struct ClickModel {
-    pub intercept: f64,
-    hash: Hasher,
-    users: Zipf<f64>,
-    items: Zipf<f64>,
-    fields: Vec<SynthField>,
-    config: SynthConfig,
-}
-
-const START_TS: i64 = 1_700_000_000;
-
-impl ClickModel {
-    /// Builds the model and calibrates its intercept so the mean click probability is `target_ctr`.
-    pub fn calibrated(config: &SynthConfig, fields: &[SynthField]) -> Self {
-        let mut model = ClickModel {
-            intercept: 0.0,
-            hash: Hasher(config.seed),
-            // validate() guarantees n >= 1 and s > 0, which is all Zipf::new requires.
-            users: Zipf::new(config.users as f64, config.user_zipf).unwrap_or_else(|_| unreachable!()),
-            items: Zipf::new(config.items as f64, config.item_zipf).unwrap_or_else(|_| unreachable!()),
-            fields: fields.to_vec(),
-            config: config.clone(),
-        };
-        let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0xCA11B);
-        let mut row = vec![SynthValue::Missing; fields.len()];
-        let logits: Vec<f64> = (0..20_000).map(|i| model.true_row(&mut rng, i, &mut row)).collect();
-        let mean_p = |b: f64| logits.iter().map(|l| sigmoid(l + b)).sum::<f64>() / logits.len() as f64;
-        let (mut lo, mut hi) = (-20.0, 20.0);
-        for _ in 0..60 {
-            let mid = 0.5 * (lo + hi);
-            if mean_p(mid) < config.target_ctr { lo = mid } else { hi = mid }
-        }
-        model.intercept = 0.5 * (lo + hi);
-        model
+    /// 1..=max_len tokens drawn from the vocabulary, sorted, duplicates dropped.
+    pub(super) fn token_set_into(&self, name: &str, a: u64, vocabulary: u32, max_len: u32, t: &mut Vec<u32>) {
+        let n = 1 + self.below(name, a, max_len) as u64;
+        t.clear();
+        t.extend((0..n).map(|k| (self.bits(name, a, k + 1) % vocabulary as u64) as u32));
+        t.sort_unstable();
+        t.dedup();
     }
+}
 
-    /// Fills `row` with the row's true values and returns its logit without the intercept.
-    fn true_row(&self, rng: &mut ChaCha8Rng, index: u64, row: &mut [SynthValue]) -> f64 {
-        let h = self.hash;
-        let u = self.users.sample(rng) as u64 - 1;
-        let i = self.items.sample(rng) as u64 - 1;
-        let ts = START_TS + index as i64 * 3;
-        let mut ctx = |n: u32| rng.random_range(0..n) as i64;
-        let (scene, network) = (ctx(8), ctx(4));
-        let position = 1 + (ctx(50) * ctx(50) / 50);
-        let hour = (ts / 3600) % 24;
-        let gender = h.below("gender", u, 3) as i64;
-        let age = h.below("age_band", u, 7) as i64;
-        let city = h.below("city", u, 400) as i64;
-        let tier = city % 5;
-        let genre = h.below("genre", i, GENRES) as i64;
-        let mood = h.below("mood", i, 12) as i64;
-        let language = h.below("language", i, 10) as i64;
-        let level = h.below("user_level", u, 10) as i64;
-        let membership = h.below("membership", u, 3) as i64;
-        let fav = h.token_set("fav_genres", u, GENRES, 3);
-        let popularity = (8.0 - 1.2 * ((i + 1) as f64).ln() + 0.5 * h.normal("popularity", i, 0)).exp() * 100.0;
-        let table = |name: &str, a: i64, b: i64, scale: f64| scale * h.normal(name, a as u64, b as u64);
-        let mut logit = 0.5 * h.normal("user_bias", u, 0) + 0.5 * h.normal("item_bias", i, 0);
-        logit += 0.4 * (0..4).map(|d| h.normal("u_latent", u, d) * h.normal("i_latent", i, d)).sum::<f64>();
-        logit += table("genre_x_age", genre, age, 0.7) + table("mood_x_scene", mood, scene, 0.7);
-        logit += table("gender_x_genre", gender, genre, 0.5) + table("language_x_tier", language, tier, 0.5);
-        logit += table("level_x_membership", level, membership, 0.3) + table("hour_x_scene", hour, scene, 0.2);
-        logit += if fav.contains(&(genre as u32)) { 0.7 } else { 0.0 };
-        logit += -0.025 * (position - 1) as f64 + 0.1 * popularity.ln();
-        for (f, field) in self.fields.iter().enumerate() {
-            let int = |v: i64| SynthValue::Int(v);
-            row[f] = match field.name.as_str() {
-                "user_id" => int(u as i64),
-                "item_id" => int(i as i64),
-                "gender" => int(gender),
-                "age_band" => int(age),
-                "city" => int(city),
-                "city_tier" => int(tier),
-                "device_os" => int(h.below("device_os", u, 3) as i64),
+/// Writes row `d`'s cells into `row`, `Missing` where `hidden`.
+pub(super) fn fill_cells(model: &ClickModel, d: &Draw, hidden: &[bool], row: &mut [SynthValue]) {
+    let h = model.hash();
+    let (u, i) = (d.u, d.i);
+    let int = |v: u32| SynthValue::Int(v as i64);
+    let mut extra = 0;
+    for (f, field) in model.fields.iter().enumerate() {
+        row[f] = if hidden[f] {
+            SynthValue::Missing
+        } else {
+            match field.name.as_str() {
+                "user_id" => SynthValue::Int(u as i64),
+                "item_id" => SynthValue::Int(i as i64),
+                "gender" => int(d.gender),
+                "age_band" => int(d.age),
+                "city" => int(d.city),
+                "city_tier" => int(d.tier()),
+                "device_os" => int(h.below("device_os", u, 3)),
                 "device_price" => SynthValue::Float((5.5 + 0.6 * h.normal("price", u, 0)).exp().round()),
-                "membership" => int(membership),
-                "user_level" => int(level),
-                "active_days" => int(1 + h.below("active_days", u, 365) as i64),
-                "fav_genres" => SynthValue::Tokens(fav.clone()),
-                "artist_id" => int(h.below("artist", i, self.config.items / 8 + 1) as i64),
-                "genre" => int(genre),
-                "mood" => int(mood),
-                "language" => int(language),
-                "release_year" => int(1960 + (64.0 * h.uniform("year", i, 0).sqrt()) as i64),
+                "membership" => int(d.membership),
+                "user_level" => int(d.level),
+                "active_days" => int(1 + h.below("active_days", u, 365)),
+                "fav_genres" => SynthValue::Tokens(d.fav.clone()),
+                "artist_id" => int(h.below("artist", i, model.config.items / 8 + 1)),
+                "genre" => int(d.genre),
+                "mood" => int(d.mood),
+                "language" => int(d.language),
+                "release_year" => SynthValue::Int(1960 + (64.0 * h.uniform("year", i, 0).sqrt()) as i64),
                 "duration" => SynthValue::Float((60.0 + 540.0 * h.uniform("duration", i, 0)).round()),
-                "popularity" => SynthValue::Float(popularity.round()),
+                "popularity" => SynthValue::Float(d.popularity().round()),
                 "tags" => SynthValue::Tokens(h.token_set("tags", i, TAGS, 4)),
-                "scene" => int(scene),
-                "hour" => int(hour),
-                "network" => int(network),
-                "position" => int(position),
-                _ => self.extra_value(field, u, i, rng, &mut logit),
-            };
-        }
-        logit
-    }
-
-    fn extra_value(&self, field: &SynthField, u: u64, i: u64, rng: &mut ChaCha8Rng, logit: &mut f64) -> SynthValue {
-        let SynthKind::Categorical { cardinality } = field.kind else {
-            return SynthValue::Missing;
-        };
-        let v = match field.group {
-            Group::User => self.hash.below(&field.name, u, cardinality),
-            Group::Item => self.hash.below(&field.name, i, cardinality),
-            Group::Context => rng.random_range(0..cardinality),
-        };
-        *logit += 0.15 * self.hash.normal(&field.name, v as u64, 7);
-        SynthValue::Int(v as i64)
-    }
-
-    /// Generates row `index`: fills `row` (missing cells already masked) and returns
-    /// (label, true click probability, timestamp).
-    pub fn row(&self, rng: &mut ChaCha8Rng, index: u64, row: &mut [SynthValue]) -> (u8, f64, i64) {
-        let p = sigmoid(self.intercept + self.true_row(rng, index, row));
-        let label = (rng.random::<f64>() < p) as u8;
-        let cold = rng.random::<f64>() < self.config.cold_start_rate;
-        let no_meta = rng.random::<f64>() < self.config.item_meta_missing_rate;
-        for (f, field) in self.fields.iter().enumerate() {
-            if field.is_id {
-                continue;
+                "scene" => int(d.scene),
+                "hour" => int(d.hour),
+                "network" => int(d.network),
+                "position" => int(d.position),
+                _ => int(d.extras[extra]),
             }
-            let group_missing = match field.group {
-                Group::User => cold,
-                Group::Item => no_meta,
-                Group::Context => false,
-            };
-            if rng.random::<f64>() < field.field_missing_rate || group_missing {
-                row[f] = SynthValue::Missing;
-            }
+        };
+        if field.name.contains("_extra_") {
+            extra += 1;
         }
-        (label, p, START_TS + index as i64 * 3)
     }
-}
-
-fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
 }
 
 /// Hash buckets for an id field: twice the cardinality, rounded up to a power of two.

@@ -1,7 +1,8 @@
 //! Streams generated rows to Parquet (typed columns, nulls for missing) or CSV (empty cells).
 
 use super::SynthConfig;
-use super::plan::{ClickModel, SynthField, SynthKind, SynthValue};
+use super::click::{ClickModel, RowBuf};
+use super::plan::{SynthField, SynthKind, SynthValue};
 use crate::error::{DataError, Result};
 use arrow_array::builder::{ArrayBuilder, Float64Builder, Int8Builder, Int64Builder, StringBuilder};
 use arrow_array::{ArrayRef, RecordBatch};
@@ -35,6 +36,7 @@ impl OutputFormat {
 pub struct WriteSummary {
     pub positives: u64,
     pub oracle_auc: f64,
+    pub as_logged_oracle_auc: f64,
 }
 
 const CHUNK: u64 = 65_536;
@@ -59,16 +61,19 @@ pub fn write_rows(
         OutputFormat::Csv => Box::new(CsvSink::new(&tmp, fields)?),
     };
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let mut row = vec![SynthValue::Missing; fields.len()];
-    let (mut positives, mut probs, mut labels) = (0u64, Vec::new(), Vec::new());
+    // The as-logged oracle's draws have their own stream, so computing it never changes the data.
+    let mut oracle_rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x0_2AC1E);
+    let mut buf = RowBuf::new(fields.len());
+    let (mut positives, mut probs, mut logged, mut labels) = (0u64, Vec::new(), Vec::new(), Vec::new());
     for index in 0..config.rows {
-        let (label, p, ts) = model.row(&mut rng, index, &mut row);
+        let (label, p, ts) = model.row(&mut rng, index, &mut buf);
         positives += label as u64;
         if probs.len() < ORACLE_ROWS {
             probs.push(p);
+            logged.push(model.as_logged_probability(&buf.draw, &buf.hidden, &mut oracle_rng));
             labels.push(label as f64);
         }
-        sink.push(label, ts, &row)?;
+        sink.push(label, ts, &buf.cells)?;
         if (index + 1) % CHUNK == 0 {
             sink.flush_chunk()?;
         }
@@ -77,7 +82,8 @@ pub fn write_rows(
     sink.finish()?;
     std::fs::rename(&tmp, path).map_err(|e| DataError::io(path, e))?;
     let oracle_auc = recdiff_metrics::auc(&probs, &labels).unwrap_or(f64::NAN);
-    Ok(WriteSummary { positives, oracle_auc })
+    let as_logged_oracle_auc = recdiff_metrics::auc(&logged, &labels).unwrap_or(f64::NAN);
+    Ok(WriteSummary { positives, oracle_auc, as_logged_oracle_auc })
 }
 
 fn join_tokens(t: &[u32]) -> String {
