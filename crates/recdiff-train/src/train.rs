@@ -220,7 +220,10 @@ impl Session {
             progress.reset(format!("epoch {}", epoch + 1));
             let mut started = Instant::now();
             let mut lr = t.lr;
-            for chunk in order.chunks(t.batch_size) {
+            // A run resumed from a mid-epoch `last` continues the same order where it stopped.
+            let done = self.state.step.saturating_sub(epoch as u64 * steps_per_epoch) as usize;
+            progress.inc(done as u64);
+            for chunk in order.chunks(t.batch_size).skip(done) {
                 let factor = lr_factor(t.schedule, t.warmup_steps, self.state.step, total, steps_per_epoch);
                 lr = t.lr * factor;
                 let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed.wrapping_mul(0x9E37_79B9) ^ self.state.step);
@@ -234,6 +237,8 @@ impl Session {
                     if self.checkpoint_eval(&valid, &mut sums, lr, started)? {
                         return self.finish_epoch(true);
                     }
+                    // Mid-epoch `last`: an interrupted long epoch resumes from here, not its start.
+                    self.save_checkpoint("last")?;
                     started = Instant::now();
                 }
             }

@@ -67,6 +67,25 @@ fn a_crash_at_any_point_of_a_checkpoint_switch_resumes_to_the_uninterrupted_resu
 }
 
 #[test]
+fn a_run_stopped_mid_epoch_resumes_at_its_last_validation_not_at_the_epoch_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = experiment(dir.path(), 8);
+    let mut cfg = base.clone();
+    cfg.train.epochs = 1;
+    cfg.train.eval_every_steps = 4;
+    let full = recdiff_train::run(&into(&cfg, &dir.path().join("full")), false).unwrap();
+    assert_eq!(full.record.steps, 13, "6,400 train rows in batches of 512");
+    let out = dir.path().join("cut");
+    // `last` is saved at steps 4, 8 and 12; the save at step 8 fails as a kill would leave it.
+    inject_fault("last", 1, KillPoint::MidWrite);
+    assert!(recdiff_train::run(&into(&cfg, &out), false).is_err());
+    let resumed = recdiff_train::run(&into(&cfg, &out), true).unwrap();
+    assert_eq!(resumed.record.steps, full.record.steps, "the resumed epoch skips the 4 steps already trained");
+    assert_eq!(resumed.record.test, full.record.test);
+    assert_eq!(logged_steps(&out), vec![4, 8, 12]);
+}
+
+#[test]
 fn a_best_checkpoint_caught_mid_switch_still_evaluates_without_writing() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = experiment(dir.path(), 8);
