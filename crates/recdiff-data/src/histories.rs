@@ -33,17 +33,24 @@ impl Interactions {
         self.items.len() - 1
     }
 
-    /// Reads the schema's source; `attribute` names a multi-valued column (`|`-separated).
+    /// Reads the schema's source; `attribute` names a multi-valued column (`|`-separated). The
+    /// schema needs `user`, `item` and `timestamp` keys.
     pub fn load(schema: &Schema, attribute: Option<&str>) -> Result<Self, DataError> {
+        Self::load_ordered(schema, attribute, true)
+    }
+
+    /// As [`Interactions::load`]; without `require_time`, a schema with no `timestamp` key keeps
+    /// each user's interactions in file order.
+    pub fn load_ordered(schema: &Schema, attribute: Option<&str>, require_time: bool) -> Result<Self, DataError> {
         let key = |k: &Option<String>, what: &str| {
             k.clone().ok_or_else(|| DataError::Invalid(format!("schema '{}' has no {what} key", schema.name)))
         };
-        let (user, item, ts) = (
-            key(&schema.keys.user, "user")?,
-            key(&schema.keys.item, "item")?,
-            key(&schema.keys.timestamp, "timestamp")?,
-        );
-        let mut columns = vec![user.clone(), item.clone(), ts.clone()];
+        let (user, item) = (key(&schema.keys.user, "user")?, key(&schema.keys.item, "item")?);
+        let ts =
+            if require_time { Some(key(&schema.keys.timestamp, "timestamp")?) } else { schema.keys.timestamp.clone() };
+        let mut columns = vec![user.clone(), item.clone()];
+        columns.extend(ts.clone());
+        let attr_col = columns.len();
         columns.extend(attribute.map(str::to_string));
         let reader = RowParser::features_only(schema).reader;
         let mut item_ids: HashMap<String, u32> = HashMap::new();
@@ -52,15 +59,20 @@ impl Interactions {
             Interactions { items: vec![String::new()], users: vec![], histories: vec![], attributes: vec![vec![]] };
         let mut events: Vec<Vec<(i64, u32)>> = Vec::new();
         let mut tokens: HashMap<String, u32> = HashMap::new();
+        let mut row_index = 0u64;
         let mut src = source::open(schema, &columns)?;
         src.for_each_batch(
             &mut |b: &dyn RowBatch| {
                 for r in 0..b.len() {
                     let u = required_key(&reader, b, r, 0, &user)?;
                     let i = required_key(&reader, b, r, 1, &item)?;
-                    let t = reader
-                        .number(b, r, 2, &ts)?
-                        .ok_or_else(|| bad(b.location(r, Some(&ts)), "the timestamp is missing"))?;
+                    let t = match &ts {
+                        Some(ts) => reader
+                            .number(b, r, 2, ts)?
+                            .ok_or_else(|| bad(b.location(r, Some(ts)), "the timestamp is missing"))?,
+                        None => row_index as f64,
+                    };
+                    row_index += 1;
                     let next_item = out.items.len() as u32;
                     let id = *item_ids.entry(i.clone()).or_insert_with(|| {
                         out.items.push(i);
@@ -69,7 +81,7 @@ impl Interactions {
                     });
                     if attribute.is_some() && out.attributes[id as usize].is_empty() {
                         let mut set = Vec::new();
-                        reader.tokens(b, r, 3, "|", |k| {
+                        reader.tokens(b, r, attr_col, "|", |k| {
                             let n = tokens.len() as u32;
                             k.with_str(|s| set.push(*tokens.entry(s.to_string()).or_insert(n)));
                         });

@@ -24,6 +24,7 @@ pub mod source;
 pub mod split;
 pub mod stats;
 pub mod synth;
+pub mod user_item;
 pub mod value;
 
 pub use encode::{EncodedMeta, FieldMeta, RowEncoder, encode};

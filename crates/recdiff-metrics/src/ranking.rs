@@ -46,6 +46,18 @@ pub fn ndcg_at(ranked: &[u32], relevant: &[u32], k: usize) -> Result<f64, Metric
     Ok(if ideal > 0.0 { dcg / ideal } else { 0.0 })
 }
 
+/// Share of the first `k` items that are relevant (hits / k, as RecBole's Precision@K).
+pub fn precision_at(ranked: &[u32], relevant: &[u32], k: usize) -> Result<f64, MetricError> {
+    check(ranked, relevant)?;
+    Ok(hits_in_top(ranked, relevant, k) as f64 / k.max(1) as f64)
+}
+
+/// Reciprocal rank of the first relevant item among the first `k`, 0 if none is there.
+pub fn mrr_at(ranked: &[u32], relevant: &[u32], k: usize) -> Result<f64, MetricError> {
+    check(ranked, relevant)?;
+    Ok(ranked.iter().take(k).position(|id| relevant.contains(id)).map_or(0.0, |pos| 1.0 / (pos + 1) as f64))
+}
+
 /// Reciprocal rank of the first relevant item in the whole list, 0 if none is present.
 pub fn mrr(ranked: &[u32], relevant: &[u32]) -> Result<f64, MetricError> {
     check(ranked, relevant)?;
@@ -145,6 +157,15 @@ mod tests {
             let first = relevant.iter().filter_map(|r| ranked.iter().position(|x| x == r)).min();
             prop_assert_eq!(mrr(&ranked, &relevant).unwrap(), first.map_or(0.0, |p| 1.0 / (p + 1) as f64));
         }
+    }
+
+    #[test]
+    fn precision_and_truncated_mrr_on_two_relevant_items() {
+        let ranked = [5, 7, 9, 1, 4];
+        assert!((precision_at(&ranked, &[7, 4], 2).unwrap() - 0.5).abs() < 1e-12);
+        assert!((precision_at(&ranked, &[7, 4], 5).unwrap() - 0.4).abs() < 1e-12);
+        assert_eq!(mrr_at(&ranked, &[9, 4], 2).unwrap(), 0.0, "the first hit is at rank 3");
+        assert!((mrr_at(&ranked, &[9, 4], 3).unwrap() - 1.0 / 3.0).abs() < 1e-12);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod losses;
 pub mod mask;
 pub mod seeding;
 pub mod seq;
+pub mod topk;
 
 pub use ctr::{CtrModel, CtrModelConfig, Losses, TrainInputs};
 pub use embedding::{EmbeddingStore, SparseOptimizer};

@@ -7,6 +7,8 @@
 //! * [`seq_config`]: the sequential experiment config (`[model] kind = "sasrec" | "dreamrec" |
 //!   "dimerec"`).
 //! * [`seq`]: a trained sequential run opened read-only (eval, retrieval serving).
+//! * [`topk_config`]: the top-K collaborative-filtering experiment config (`[model] kind =
+//!   "multivae" | "cdae" | "diffrec" | "tdiffrec"`).
 //!
 //! This crate depends on the data and model crates only, so serving needs no training or
 //! plotting code.
@@ -16,6 +18,7 @@ pub mod ctr;
 pub mod manifest;
 pub mod seq;
 pub mod seq_config;
+pub mod topk_config;
 
 pub use config::ExperimentConfig;
 pub use ctr::CtrRun;

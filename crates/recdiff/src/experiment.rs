@@ -8,8 +8,8 @@ use recdiff_experiment::{Experiment, Family, RunPlan, RunRecord};
 use std::path::{Path, PathBuf};
 
 /// The families this program trains.
-pub fn families() -> [&'static dyn Family; 2] {
-    [&recdiff_train::family::Ctr, &recdiff_seq::family::Seq]
+pub fn families() -> [&'static dyn Family; 3] {
+    [&recdiff_train::family::Ctr, &recdiff_seq::family::Seq, &recdiff_topk::family::TopK]
 }
 
 #[derive(Args)]
@@ -116,10 +116,26 @@ pub fn train(args: TrainArgs) -> Result<()> {
 pub struct CompareArgs {
     /// Comparison config (TOML): experiments and/or a template with variants, seeds, key metric.
     pub config: PathBuf,
+    /// Override the config's seed list (e.g. `--seeds 1` first, for every row paired on one seed,
+    /// then the full list: finished seeds are read back, not trained again).
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Vec<u64>,
+}
+
+fn load_plan(args: &CompareArgs) -> Result<Plan> {
+    let mut plan = Plan::load(&args.config, &families()).map_err(|e| anyhow::anyhow!(e))?;
+    if !args.seeds.is_empty() {
+        let mut unique = args.seeds.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        anyhow::ensure!(unique.len() == args.seeds.len(), "--seeds {:?} repeats a seed", args.seeds);
+        plan.config.seeds = args.seeds.clone();
+    }
+    Ok(plan)
 }
 
 pub fn compare(args: CompareArgs) -> Result<()> {
-    let plan = Plan::load(&args.config, &families()).map_err(|e| anyhow::anyhow!(e))?;
+    let plan = load_plan(&args)?;
     let columns = plan.columns.clone();
     let rows = plan
         .run(|label, r, reused| {
@@ -146,7 +162,7 @@ pub fn compare(args: CompareArgs) -> Result<()> {
 }
 
 pub fn robustness(args: CompareArgs) -> Result<()> {
-    let plan = Plan::load(&args.config, &families()).map_err(|e| anyhow::anyhow!(e))?;
+    let plan = load_plan(&args)?;
     let curves =
         recdiff_train::robustness::run(&plan).with_context(|| format!("robustness of '{}'", plan.config.name))?;
     let md = recdiff_train::robustness::write(&plan, &curves)?;

@@ -1,0 +1,161 @@
+//! Top-K collaborative-filtering experiment configs (`[model] kind = "multivae" | "cdae" |
+//! "diffrec" | "tdiffrec"`), TOML with unknown keys rejected, one experiment per file.
+
+use crate::config::{ConfigError, checked, load_with};
+use recdiff_model::topk::TopKModelConfig;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopKExperimentConfig {
+    pub name: String,
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Run directory (default `runs/<name>`).
+    #[serde(default)]
+    pub output: Option<PathBuf>,
+    pub data: TopKDataConfig,
+    #[serde(default)]
+    pub model: TopKModelConfig,
+    #[serde(default)]
+    pub train: TopKTrainConfig,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopKDataConfig {
+    /// A schema with `user` and `item` keys (relative to the config file); a `timestamp` key, if
+    /// present, orders each user's interactions (T-DiffRec needs it).
+    pub schema: PathBuf,
+    /// Per-user random split shares (train, valid, test), RecBole's protocol.
+    #[serde(default = "default_ratios")]
+    pub ratios: [f64; 3],
+    /// Seed of the split (independent of the training seed, so every seed sees one split).
+    #[serde(default = "default_split_seed")]
+    pub split_seed: u64,
+}
+
+fn default_ratios() -> [f64; 3] {
+    [0.8, 0.1, 0.1]
+}
+
+fn default_split_seed() -> u64 {
+    42
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopKTrainConfig {
+    pub batch_size: usize,
+    pub epochs: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    /// Validation metric for early stopping and the best weights, e.g. `ndcg@10`.
+    pub metric: String,
+    pub patience: usize,
+    pub eval_every_epochs: usize,
+    pub eval_batch_size: usize,
+    pub ks: Vec<usize>,
+    pub progress: bool,
+}
+
+impl Default for TopKTrainConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 400,
+            epochs: 300,
+            lr: 1e-3,
+            weight_decay: 0.0,
+            metric: "ndcg@10".into(),
+            patience: 20,
+            eval_every_epochs: 1,
+            eval_batch_size: 1024,
+            ks: vec![10, 20, 50],
+            progress: true,
+        }
+    }
+}
+
+/// The metric names a top-K evaluation with cut-offs `ks` reports.
+pub fn metric_names(ks: &[usize]) -> Vec<String> {
+    ["recall", "ndcg", "hit", "mrr", "precision", "coverage"]
+        .iter()
+        .flat_map(|m| ks.iter().map(move |k| format!("{m}@{k}")))
+        .collect()
+}
+
+impl TopKExperimentConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        load_with(path, Self::from_table)
+    }
+
+    /// Checks a parsed config and resolves the schema path against `dir`; `origin` names it.
+    pub fn from_table(table: toml::Table, dir: &Path, origin: &Path) -> Result<Self, ConfigError> {
+        let mut c: TopKExperimentConfig = checked(table, origin, Self::validate)?;
+        if c.data.schema.is_relative() {
+            c.data.schema = dir.join(&c.data.schema);
+        }
+        Ok(c)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        let t = &self.train;
+        if t.batch_size == 0 || t.epochs == 0 || t.eval_batch_size == 0 || t.eval_every_epochs == 0 {
+            return Err("train.batch_size, epochs, eval_batch_size and eval_every_epochs must be positive".into());
+        }
+        if !(t.lr > 0.0 && t.lr.is_finite()) {
+            return Err(format!("train.lr must be positive, got {}", t.lr));
+        }
+        if t.ks.is_empty() || t.ks.contains(&0) {
+            return Err("train.ks must list positive cut-offs".into());
+        }
+        let r = self.data.ratios;
+        if r[0] <= 0.0 || r[1] <= 0.0 || r[2] <= 0.0 {
+            return Err(format!("data.ratios = {r:?}: train, valid and test shares must all be positive"));
+        }
+        self.model.validate().map_err(|e| format!("model.{e}"))?;
+        if !metric_names(&t.ks).contains(&t.metric) {
+            return Err(format!(
+                "train.metric {:?}: use recall|ndcg|hit|mrr|precision|coverage@K with K in train.ks",
+                t.metric
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn output_dir(&self) -> PathBuf {
+        self.output.clone().unwrap_or_else(|| PathBuf::from("runs").join(&self.name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(model: &str) -> Result<TopKExperimentConfig, ConfigError> {
+        let text = format!("name = \"x\"\n[data]\nschema = \"s.toml\"\n[model]\n{model}\n");
+        TopKExperimentConfig::from_table(text.parse().unwrap(), Path::new("."), Path::new("x.toml"))
+    }
+
+    #[test]
+    fn bad_model_settings_are_errors_naming_the_key() {
+        let e = load("kind = \"diffrec\"\nsteps = 5\nnoise_steps = 6").unwrap_err().to_string();
+        assert!(e.contains("model.noise_steps = 6: T' must not exceed steps (T = 5)"), "{e}");
+        let e = load("kind = \"diffrec\"\nsample_steps = 0").unwrap_err().to_string();
+        assert!(e.contains("model.sample_steps = 0"), "{e}");
+        let e = load("kind = \"diffrek\"").unwrap_err().to_string();
+        assert!(e.contains("diffrek"), "{e}");
+        let e = load("kind = \"multivae\"\nlatnet = 3").unwrap_err().to_string();
+        assert!(e.contains("latnet"), "{e}");
+        let e = load("kind = \"tdiffrec\"\nw_min = 2.0").unwrap_err().to_string();
+        assert!(e.contains("model.w_min = 2, w_max = 1"), "{e}");
+        let e = load("kind = \"tdiffrec\"\n[model.diffusion]\nnoise_steps = 9").unwrap_err().to_string();
+        assert!(e.contains("model.diffusion.noise_steps = 9"), "{e}");
+        assert!(load("kind = \"cdae\"").is_ok());
+    }
+}
