@@ -271,6 +271,21 @@ impl ExperimentConfig {
     }
 }
 
+/// The checks every ranking family's `[train]` shares: positive sizes, a positive finite learning
+/// rate, and positive cut-offs.
+pub fn check_ranking_train(sizes: [usize; 4], lr: f64, ks: &[usize]) -> Result<(), String> {
+    if sizes.contains(&0) {
+        return Err("train.batch_size, epochs, eval_batch_size and eval_every_epochs must be positive".into());
+    }
+    if !(lr > 0.0 && lr.is_finite()) {
+        return Err(format!("train.lr must be positive, got {lr}"));
+    }
+    if ks.is_empty() || ks.contains(&0) {
+        return Err("train.ks must list positive cut-offs".into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -112,17 +112,13 @@ impl SeqExperimentConfig {
 
     pub fn validate(&self) -> Result<(), String> {
         let t = &self.train;
-        if t.batch_size == 0 || t.epochs == 0 || t.eval_batch_size == 0 || t.eval_every_epochs == 0 {
-            return Err("train.batch_size, epochs, eval_batch_size and eval_every_epochs must be positive".into());
-        }
-        if !(t.lr > 0.0 && t.lr.is_finite()) {
-            return Err(format!("train.lr must be positive, got {}", t.lr));
-        }
+        crate::config::check_ranking_train(
+            [t.batch_size, t.epochs, t.eval_batch_size, t.eval_every_epochs],
+            t.lr,
+            &t.ks,
+        )?;
         if self.data.max_len < 2 {
             return Err(format!("data.max_len must be at least 2, got {}", self.data.max_len));
-        }
-        if t.ks.is_empty() || t.ks.contains(&0) {
-            return Err("train.ks must list positive cut-offs".into());
         }
         self.model.validate().map_err(|e| format!("model.{e}"))?;
         if !t.reports(&t.metric) {

@@ -105,15 +105,11 @@ impl TopKExperimentConfig {
 
     pub fn validate(&self) -> Result<(), String> {
         let t = &self.train;
-        if t.batch_size == 0 || t.epochs == 0 || t.eval_batch_size == 0 || t.eval_every_epochs == 0 {
-            return Err("train.batch_size, epochs, eval_batch_size and eval_every_epochs must be positive".into());
-        }
-        if !(t.lr > 0.0 && t.lr.is_finite()) {
-            return Err(format!("train.lr must be positive, got {}", t.lr));
-        }
-        if t.ks.is_empty() || t.ks.contains(&0) {
-            return Err("train.ks must list positive cut-offs".into());
-        }
+        crate::config::check_ranking_train(
+            [t.batch_size, t.epochs, t.eval_batch_size, t.eval_every_epochs],
+            t.lr,
+            &t.ks,
+        )?;
         let r = self.data.ratios;
         if r[0] <= 0.0 || r[1] <= 0.0 || r[2] <= 0.0 {
             return Err(format!("data.ratios = {r:?}: train, valid and test shares must all be positive"));

@@ -6,7 +6,6 @@
 use crate::eval::{EvalSpec, SeqMetrics, evaluate};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Device;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -17,7 +16,6 @@ use recdiff_model::seq::{SeqModel, ids_tensor};
 use recdiff_run::seq::{ITEMS_FILE, WEIGHTS_FILE, load_data};
 use recdiff_run::seq_config::SeqExperimentConfig;
 use serde::Serialize;
-use std::path::Path;
 use std::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
@@ -144,7 +142,7 @@ pub fn run(cfg: &SeqExperimentConfig) -> Result<SeqRunSummary, SeqError> {
         }
     }
     let best = best.ok_or_else(|| SeqError::Other("no evaluation ran".into()))?;
-    let weights = save_weights(&best, &out.join(WEIGHTS_FILE))?;
+    let weights = recdiff_run::manifest::save_weights(&best, &out.join(WEIGHTS_FILE))?;
     let fingerprint = recdiff_run::seq::fingerprint(cfg, data.items.len());
     recdiff_run::manifest::Manifest::new(fingerprint, &[(WEIGHTS_FILE, &weights), (ITEMS_FILE, &items)])
         .save(&out)
@@ -169,14 +167,4 @@ pub fn run(cfg: &SeqExperimentConfig) -> Result<SeqRunSummary, SeqError> {
     };
     record.save(&out).map_err(|e| SeqError::Other(e.to_string()))?;
     Ok(SeqRunSummary { record, train_positions: positions, valid, test })
-}
-
-/// The model's weights as safetensors, written to a temporary file and renamed; returns the bytes
-/// written (for the run's manifest).
-pub fn save_weights(model: &SeqModel, path: &Path) -> Result<Vec<u8>, SeqError> {
-    let mut store = SafetensorsStore::from_bytes(None);
-    model.save_into(&mut store).map_err(|e| SeqError::Other(format!("{e:?}")))?;
-    let bytes = store.get_bytes().map_err(|e| SeqError::Other(format!("{e:?}")))?;
-    recdiff_data::write_atomic(path, &bytes)?;
-    Ok(bytes)
 }

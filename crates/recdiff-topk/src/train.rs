@@ -7,7 +7,6 @@ use crate::batch::{train_rows, user_ids};
 use crate::eval::{TopKMetrics, evaluate};
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Device;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -164,7 +163,8 @@ pub fn run(cfg: &TopKExperimentConfig) -> Result<TopKRunSummary, TopKError> {
         }
     }
     let best = best.ok_or_else(|| other("no validation ran"))?;
-    let weights = save_weights(&best, &out.join(WEIGHTS_FILE))?;
+    let weights = recdiff_run::manifest::save_weights(&best, &out.join(WEIGHTS_FILE))
+        .map_err(|e| TopKError::Other(e.to_string()))?;
     let fingerprint = recdiff_run::manifest::fingerprint(&(&cfg.model, split.n_users, split.n_items));
     recdiff_run::manifest::Manifest::new(fingerprint, &[(WEIGHTS_FILE, &weights), (ITEMS_FILE, &items)])
         .save(&out)
@@ -190,13 +190,4 @@ pub fn run(cfg: &TopKExperimentConfig) -> Result<TopKRunSummary, TopKError> {
     };
     record.save(&out).map_err(other)?;
     Ok(TopKRunSummary { record, valid, test, train_seconds_per_epoch: train_secs / epochs_run.max(1) as f64 })
-}
-
-/// The weights as safetensors, written to a temporary file and renamed; returns the bytes.
-pub fn save_weights(model: &TopKModel, path: &std::path::Path) -> Result<Vec<u8>, TopKError> {
-    let mut store = SafetensorsStore::from_bytes(None);
-    model.save_into(&mut store).map_err(|e| other(format!("{e:?}")))?;
-    let bytes = store.get_bytes().map_err(|e| other(format!("{e:?}")))?;
-    recdiff_data::write_atomic(path, &bytes)?;
-    Ok(bytes)
 }
