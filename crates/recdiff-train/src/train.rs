@@ -242,7 +242,10 @@ impl Session {
                     started = Instant::now();
                 }
             }
-            if t.eval_every_steps == 0 && self.checkpoint_eval(&valid, &mut sums, lr, started)? {
+            // The epoch's end is validated unless a step validation just did: without it, the steps
+            // after the epoch's last multiple of `eval_every_steps` would never be seen by `best`.
+            let validated_here = t.eval_every_steps > 0 && self.state.step.is_multiple_of(t.eval_every_steps as u64);
+            if !validated_here && self.checkpoint_eval(&valid, &mut sums, lr, started)? {
                 return self.finish_epoch(true);
             }
             self.finish_epoch(false)?;

@@ -76,13 +76,14 @@ fn a_run_stopped_mid_epoch_resumes_at_its_last_validation_not_at_the_epoch_start
     let full = recdiff_train::run(&into(&cfg, &dir.path().join("full")), false).unwrap();
     assert_eq!(full.record.steps, 13, "6,400 train rows in batches of 512");
     let out = dir.path().join("cut");
-    // `last` is saved at steps 4, 8 and 12; the save at step 8 fails as a kill would leave it.
+    // `last` is saved at steps 4, 8, 12 and 13; the save at step 8 fails as a kill would leave it.
     inject_fault("last", 1, KillPoint::MidWrite);
     assert!(recdiff_train::run(&into(&cfg, &out), false).is_err());
     let resumed = recdiff_train::run(&into(&cfg, &out), true).unwrap();
     assert_eq!(resumed.record.steps, full.record.steps, "the resumed epoch skips the 4 steps already trained");
     assert_eq!(resumed.record.test, full.record.test);
-    assert_eq!(logged_steps(&out), vec![4, 8, 12]);
+    assert_eq!(logged_steps(&out), vec![4, 8, 12, 13], "the epoch's last step is validated too");
+    assert_eq!(logged_steps(&dir.path().join("full")), vec![4, 8, 12, 13]);
 }
 
 #[test]
