@@ -1,0 +1,195 @@
+//! The top-K models' losses and scores with fixed non-zero weights, against a plain-f64 reference
+//! written from each paper's equations: CDAE's user node and BCE, MultiVAE's encoder, mean path and
+//! reparameterised loss, DiffRec's one-step serving.
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use recdiff_model::topk::cdae::CdaeConfig;
+use recdiff_model::topk::diffrec::{DiffRecConfig, TimestepSampling};
+use recdiff_model::topk::multivae::MultiVaeConfig;
+
+/// Sets every float parameter, in visit order, to distinct non-zero values and keeps them.
+struct Fill {
+    params: Vec<(Vec<usize>, Vec<f64>)>,
+}
+
+impl ModuleMapper for Fill {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let k = self.params.len();
+        let params = &mut self.params;
+        param.map(|t| {
+            let dims = t.dims().to_vec();
+            let n: usize = dims.iter().product();
+            let v: Vec<f64> = (0..n).map(|i| 0.3 * (((i * 7 + k * 3) % 11) as f64 - 5.0) / 5.0 + 0.05).collect();
+            params.push((dims.clone(), v.clone()));
+            let f: Vec<f32> = v.iter().map(|&x| x as f32).collect();
+            Tensor::<D>::from_data(TensorData::new(f, dims), &t.device())
+        })
+    }
+}
+
+fn filled<M: Module>(m: M) -> (M, Vec<Vec<f64>>) {
+    let mut f = Fill { params: vec![] };
+    let m = m.map(&mut f);
+    (m, f.params.into_iter().map(|(_, v)| v).collect())
+}
+
+/// `x W + b` for `W` stored `[d_in, d_out]` row-major.
+fn linear(x: &[f64], w: &[f64], b: Option<&[f64]>, d_out: usize) -> Vec<f64> {
+    (0..d_out)
+        .map(|j| x.iter().enumerate().map(|(i, xi)| xi * w[i * d_out + j]).sum::<f64>() + b.map_or(0.0, |b| b[j]))
+        .collect()
+}
+
+fn sigmoid(x: f64) -> f64 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+fn t2(v: &[f64], shape: [usize; 2], d: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(v.iter().map(|&x| x as f32).collect::<Vec<_>>(), shape), d)
+}
+
+const X: [f64; 6] = [1.0, 0.0, 1.0, 0.0, 1.0, 1.0];
+
+#[test]
+fn cdae_loss_is_the_bce_of_a_user_node_network_summed_over_items() {
+    let d = Device::flex();
+    let (m, p) = filled(CdaeConfig { hidden: 2, dropout: 0.0 }.init(2, 3, &d));
+    let users = Tensor::<1, Int>::from_data(TensorData::new(vec![1i64, 0], [2]), &d);
+    let got = m.loss(t2(&X, [2, 3], &d), users).into_scalar::<f32>() as f64;
+    // Visit order: enc.weight [3,2], enc.bias [2], users.weight [2,2], dec.weight [2,3], dec.bias [3].
+    let mut want = 0.0;
+    for (row, user) in [(0usize, 1usize), (1, 0)] {
+        let x = &X[row * 3..row * 3 + 3];
+        let pre = linear(x, &p[0], Some(&p[1]), 2);
+        let h: Vec<f64> = (0..2).map(|j| sigmoid(pre[j] + p[2][user * 2 + j])).collect();
+        let logits = linear(&h, &p[3], Some(&p[4]), 3);
+        want -= (0..3)
+            .map(|i| x[i] * sigmoid(logits[i]).ln() + (1.0 - x[i]) * (1.0 - sigmoid(logits[i])).ln())
+            .sum::<f64>();
+    }
+    want /= 2.0;
+    assert!((got - want).abs() < 1e-5, "{got} vs {want}");
+}
+
+/// MultiVAE's encoder by hand: (mu, logvar) of one row.
+fn vae_encode(p: &[Vec<f64>], x: &[f64], hidden: usize, latent: usize) -> (Vec<f64>, Vec<f64>) {
+    let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let xn: Vec<f64> = x.iter().map(|v| v / norm).collect();
+    let h: Vec<f64> = linear(&xn, &p[0], Some(&p[1]), hidden).into_iter().map(f64::tanh).collect();
+    let out = linear(&h, &p[2], Some(&p[3]), 2 * latent);
+    (out[..latent].to_vec(), out[latent..].iter().map(|v| v.clamp(-8.0, 8.0)).collect())
+}
+
+fn vae_decode(p: &[Vec<f64>], z: &[f64], hidden: usize, n: usize) -> Vec<f64> {
+    let h: Vec<f64> = linear(z, &p[4], Some(&p[5]), hidden).into_iter().map(f64::tanh).collect();
+    linear(&h, &p[6], Some(&p[7]), n)
+}
+
+#[test]
+fn multivae_scores_decode_the_mean_and_its_loss_adds_the_annealed_kl() {
+    let d = Device::flex();
+    let cfg = MultiVaeConfig { hidden: 2, latent: 2, dropout: 0.0, beta: 0.4, anneal_steps: 10 };
+    let (m, p) = filled(cfg.init(3, &d));
+    let scores = m.scores(t2(&X, [2, 3], &d)).into_data().try_into_vec::<f32>().unwrap();
+    for row in 0..2 {
+        let (mu, _) = vae_encode(&p, &X[row * 3..row * 3 + 3], 2, 2);
+        let want = vae_decode(&p, &mu, 2, 3);
+        for i in 0..3 {
+            assert!((scores[row * 3 + i] as f64 - want[i]).abs() < 1e-5, "row {row} item {i}");
+        }
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let got = m.loss(t2(&X, [2, 3], &d), 5, &mut rng).into_scalar::<f32>() as f64;
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let eps: Vec<f64> = (0..4).map(|_| StandardNormal.sample(&mut rng)).map(|v: f32| v as f64).collect();
+    let (mut nll, mut kl) = (0.0, 0.0);
+    for row in 0..2 {
+        let x = &X[row * 3..row * 3 + 3];
+        let (mu, lv) = vae_encode(&p, x, 2, 2);
+        let z: Vec<f64> = (0..2).map(|j| mu[j] + eps[row * 2 + j] * (lv[j] / 2.0).exp()).collect();
+        let logits = vae_decode(&p, &z, 2, 3);
+        let lse = logits.iter().map(|l| l.exp()).sum::<f64>().ln();
+        nll -= (0..3).map(|i| x[i] * (logits[i] - lse)).sum::<f64>();
+        kl += (0..2).map(|j| 0.5 * (lv[j].exp() + mu[j] * mu[j] - lv[j] - 1.0)).sum::<f64>();
+    }
+    let want = nll / 2.0 + 0.4 * 0.5 * kl / 2.0; // beta at step 5 of 10: 0.2
+    assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+}
+
+#[test]
+fn diffrec_serving_with_one_step_from_x0_is_the_denoiser_at_step_zero() {
+    let d = Device::flex();
+    let cfg = DiffRecConfig {
+        steps: 2,
+        hidden: vec![2],
+        time_dim: 2,
+        dropout: 0.0,
+        noise_steps: 0,
+        sample_steps: 1,
+        timesteps: TimestepSampling::Uniform,
+        ..DiffRecConfig::default()
+    };
+    let (m, p) = filled(cfg.model(3, &d));
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let got = m.scores(t2(&X, [2, 3], &d), &mut rng).into_data().try_into_vec::<f32>().unwrap();
+    // Visit order: step.weight [2,2], step.bias, layers[0].weight [5,2], bias, out.weight [2,3], bias.
+    // The sinusoidal embedding of step 0 is [sin 0, cos 0] = [0, 1].
+    let emb = linear(&[0.0, 1.0], &p[0], Some(&p[1]), 2);
+    for row in 0..2 {
+        let mut input = X[row * 3..row * 3 + 3].to_vec();
+        input.extend(&emb);
+        let h: Vec<f64> = linear(&input, &p[2], Some(&p[3]), 2).into_iter().map(f64::tanh).collect();
+        let want = linear(&h, &p[4], Some(&p[5]), 3);
+        for i in 0..3 {
+            assert!(
+                (got[row * 3 + i] as f64 - want[i]).abs() < 1e-5,
+                "row {row} item {i}: {} vs {}",
+                got[row * 3 + i],
+                want[i]
+            );
+        }
+    }
+}
+
+#[test]
+fn diffrec_training_terms_are_the_snr_weighted_mse_of_the_denoised_noisy_vector() {
+    use recdiff_model::topk::diffrec::Diffusion;
+    let d = Device::flex();
+    let cfg = DiffRecConfig {
+        steps: 2,
+        hidden: vec![2],
+        time_dim: 2,
+        dropout: 0.0,
+        noise_scale: 1.0,
+        noise_min: 0.1,
+        noise_max: 0.3,
+        sample_steps: 2,
+        ..DiffRecConfig::default()
+    };
+    let (m, p) = filled(cfg.model(3, &d));
+    let t = [1usize, 0];
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let got = m.terms(t2(&X, [2, 3], &d), &t, &mut rng).into_data().try_into_vec::<f32>().unwrap();
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let noise: Vec<f64> = (0..6).map(|_| StandardNormal.sample(&mut rng)).map(|v: f32| v as f64).collect();
+    let diff = Diffusion::new(&cfg);
+    for row in 0..2 {
+        let s = t[row];
+        let ab = diff.alpha_bars[s];
+        let mut input: Vec<f64> =
+            (0..3).map(|i| ab.sqrt() * X[row * 3 + i] + (1.0 - ab).sqrt() * noise[row * 3 + i]).collect();
+        // Sinusoidal embedding with one frequency (1): [sin s, cos s].
+        input.extend(linear(&[(s as f64).sin(), (s as f64).cos()], &p[0], Some(&p[1]), 2));
+        let h: Vec<f64> = linear(&input, &p[2], Some(&p[3]), 2).into_iter().map(f64::tanh).collect();
+        let out = linear(&h, &p[4], Some(&p[5]), 3);
+        let mse = (0..3).map(|i| (out[i] - X[row * 3 + i]).powi(2)).sum::<f64>() / 3.0;
+        // x0 prediction with reweighting: SNR(0) - SNR(1) = 9 - 7/3 at step 1, 1 at step 0.
+        let weight = if s == 1 { 9.0 - 7.0 / 3.0 } else { 1.0 };
+        let want = weight * mse;
+        assert!((got[row] as f64 - want).abs() < 1e-4 * want.max(1.0), "row {row}: {} vs {want}", got[row]);
+    }
+}
