@@ -92,11 +92,17 @@ impl<'a> Trainer<'a> {
 
     /// One epoch over the users with training items; returns the mean batch loss.
     pub fn epoch(&mut self) -> Result<f64, TopKError> {
+        self.epoch_steps(usize::MAX)
+    }
+
+    /// The first `max_steps` batches of an epoch (all of them with `usize::MAX`); returns the mean
+    /// batch loss. `recdiff bench topk` times a few steps of a large epoch this way.
+    pub fn epoch_steps(&mut self, max_steps: usize) -> Result<f64, TopKError> {
         let (cfg, split) = (self.cfg, self.split);
         let mut users: Vec<usize> = (0..split.n_users).filter(|&u| !split.train.row(u).is_empty()).collect();
         users.shuffle(&mut self.rng);
         let (mut total, mut batches) = (0.0, 0usize);
-        for chunk in users.chunks(cfg.train.batch_size) {
+        for chunk in users.chunks(cfg.train.batch_size).take(max_steps) {
             let x = train_rows(split, chunk, cfg.model.recency(), &self.device);
             let ids = user_ids(chunk, &self.device);
             let m = self.model.take().ok_or_else(|| other("model missing"))?;

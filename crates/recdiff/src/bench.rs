@@ -15,6 +15,9 @@ pub enum BenchCommand {
     Train(TrainBenchArgs),
     /// Sequential models: training epoch time on MovieLens-100K (SASRec, DreamRec, DimeRec).
     Seq(crate::seq::SeqBenchArgs),
+    /// Top-K models: epoch time on MovieLens-100K, and a DiffRec epoch and peak memory on a
+    /// synthetic 100k-user x 50k-item matrix.
+    Topk(crate::bench_topk::TopKBenchArgs),
     /// Retrieval: recall of the HNSW index against exact search, and query latency.
     Recommend(crate::serve::RecommendBenchArgs),
     /// Load test of `recdiff serve`: p50/p99 latency and candidates/s, base vs AsymDiffRec.
@@ -105,6 +108,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Serve(s) => return crate::serve::bench_serve(s),
         BenchCommand::Reload(r) => return crate::bench_reload::bench_reload(r),
         BenchCommand::Seq(s) => return crate::seq::bench(s),
+        BenchCommand::Topk(a) => return crate::bench_topk::run(a),
         BenchCommand::Recommend(r) => return crate::serve::bench_recommend(r),
     };
     let temp = tempfile::tempdir().context("creating a temporary directory")?;

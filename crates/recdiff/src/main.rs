@@ -6,6 +6,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
 mod bench_reload;
+mod bench_topk;
 mod data;
 mod data_check;
 mod experiment;
