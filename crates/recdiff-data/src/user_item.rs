@@ -116,6 +116,11 @@ impl UserItemSplit {
         }
     }
 
+    /// The users with at least one training item: those an epoch visits.
+    pub fn train_users(&self) -> Vec<usize> {
+        (0..self.n_users).filter(|&u| !self.train.row(u).is_empty()).collect()
+    }
+
     /// Items a query for `split` must not rank: train items for valid; train and valid for test.
     pub fn seen(&self, user: usize, test: bool) -> impl Iterator<Item = u32> + '_ {
         let valid: &[u32] = if test { self.valid.row(user) } else { &[] };

@@ -99,7 +99,7 @@ impl<'a> Trainer<'a> {
     /// batch loss. `recdiff bench topk` times a few steps of a large epoch this way.
     pub fn epoch_steps(&mut self, max_steps: usize) -> Result<f64, TopKError> {
         let (cfg, split) = (self.cfg, self.split);
-        let mut users: Vec<usize> = (0..split.n_users).filter(|&u| !split.train.row(u).is_empty()).collect();
+        let mut users = split.train_users();
         users.shuffle(&mut self.rng);
         let (mut total, mut batches) = (0.0, 0usize);
         for chunk in users.chunks(cfg.train.batch_size).take(max_steps) {
@@ -177,8 +177,7 @@ pub fn run(cfg: &TopKExperimentConfig) -> Result<TopKRunSummary, TopKError> {
         .map_err(other)?;
     let valid = evaluate(&best, &split, false, cfg, &inner)?;
     let test = evaluate(&best, &split, true, cfg, &inner)?;
-    let steps_per_epoch =
-        (0..split.n_users).filter(|&u| !split.train.row(u).is_empty()).count().div_ceil(cfg.train.batch_size) as u64;
+    let steps_per_epoch = split.train_users().len().div_ceil(cfg.train.batch_size) as u64;
     let record = RunRecord {
         name: cfg.name.clone(),
         family: crate::family::FAMILY.into(),

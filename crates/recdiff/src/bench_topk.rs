@@ -81,7 +81,7 @@ pub fn run(args: TopKBenchArgs) -> Result<()> {
     let started = Instant::now();
     t.epoch_steps(args.steps).map_err(|e| anyhow::anyhow!(e))?;
     let per_step = started.elapsed().as_secs_f64() / args.steps.max(1) as f64;
-    let steps = (0..big.n_users).filter(|&u| !big.train.row(u).is_empty()).count().div_ceil(400);
+    let steps = big.train_users().len().div_ceil(400);
     println!(
         "synthetic {} users x {} items ({} train entries), DiffRec batch 400: {:.3} s/step, {} steps/epoch, \
          epoch ~{:.0} s; peak RSS {:.0} MiB",

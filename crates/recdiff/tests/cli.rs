@@ -82,3 +82,12 @@ fn data_check_lists_expected_files_with_sha256_and_fails_on_a_missing_one() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("MISSING"));
     assert!(String::from_utf8_lossy(&out.stderr).contains("files missing"), "{out:?}");
 }
+
+#[test]
+fn compare_refuses_a_repeated_seed_in_the_seeds_override_before_training() {
+    let config = repo_root().join("configs/topk-ml100k-compare.toml");
+    let out = recdiff(&["compare", config.to_str().unwrap(), "--seeds", "1,2,1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--seeds [1, 2, 1] repeats a seed"), "{err}");
+}
