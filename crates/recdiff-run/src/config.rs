@@ -8,7 +8,7 @@
 //! schema = "ml-100k.schema.toml"
 //! split = { kind = "random", ratios = [0.8, 0.1, 0.1], seed = 42 }
 //! [model]
-//! kind = "ctr"                 # the CTR ranking family (sequential models: sasrec | dreamrec | dimerec)
+//! kind = "ctr"                 # the CTR ranking family (also: sasrec | dreamrec | dimerec | preferdiff, ...)
 //! embedding_dim = 16
 //! [model.base]
 //! kind = "dcnv2"               # dcnv2 | deepfm | mlp

@@ -5,7 +5,7 @@
 //! * [`ctr`]: a trained CTR run opened read-only (eval, predict, robustness, serve).
 //! * [`manifest`]: checkpoint checksums, architecture fingerprints and crash-safe switching.
 //! * [`seq_config`]: the sequential experiment config (`[model] kind = "sasrec" | "dreamrec" |
-//!   "dimerec"`).
+//!   "dimerec" | "preferdiff"`).
 //! * [`seq`]: a trained sequential run opened read-only (eval, retrieval serving).
 //! * [`topk_config`]: the top-K collaborative-filtering experiment config (`[model] kind =
 //!   "multivae" | "cdae" | "diffrec" | "tdiffrec"`).

@@ -156,4 +156,19 @@ mod tests {
         assert!(e.contains("model.dropout = 1: a probability must lie in [0, 1)"), "{e}");
         assert!(load("kind = \"sasrec\"\ndim = 64\nheads = 4").is_ok());
     }
+
+    #[test]
+    fn preferdiff_settings_are_checked_under_their_keys() {
+        let e = load("kind = \"preferdiff\"\nlambda = 1.5").unwrap_err().to_string();
+        assert!(e.contains("model.lambda = 1.5: must be in [0, 1]"), "{e}");
+        let e = load("kind = \"preferdiff\"\nnegatives = 0").unwrap_err().to_string();
+        assert!(e.contains("model.negatives = 0"), "{e}");
+        let e = load("kind = \"preferdiff\"\n[model.dreamrec]\nsteps = 10\nsample_steps = 20").unwrap_err().to_string();
+        assert!(e.contains("model.dreamrec.sample_steps = 20: must be 1..=dreamrec.steps (10)"), "{e}");
+        let e = load("kind = \"preferdiff\"\nsimple = \"l1\"").unwrap_err().to_string();
+        assert!(e.contains("l1"), "{e}");
+        let e = load("kind = \"preferdiff\"\n[model.dreamrec]\nguidanse = 2.0").unwrap_err().to_string();
+        assert!(e.contains("guidanse"), "{e}");
+        assert!(load("kind = \"preferdiff\"\nlambda = 0.2\n[model.dreamrec]\nsteps = 50").is_ok());
+    }
 }

@@ -1,6 +1,6 @@
 //! The sequential-retrieval family on the experiment layer: configs with `[model] kind = "sasrec"
-//! | "dreamrec" | "dimerec"`, trained by this crate's loop on leave-one-out histories, reporting
-//! HR/NDCG/Recall/coverage/ILD at each cut-off and MRR.
+//! | "dreamrec" | "dimerec" | "preferdiff"`, trained by this crate's loop on leave-one-out
+//! histories, reporting HR/NDCG/Recall/coverage/ILD at each cut-off and MRR.
 
 use crate::SeqExperimentConfig;
 use crate::eval::registry;
@@ -23,7 +23,7 @@ impl Family for Seq {
     }
 
     fn kinds(&self) -> &'static [&'static str] {
-        &["sasrec", "dreamrec", "dimerec"]
+        &["sasrec", "dreamrec", "dimerec", "preferdiff"]
     }
 
     fn load(&self, cfg: toml::Table, dir: &Path, origin: &Path) -> Result<Box<dyn Experiment>, BoxError> {

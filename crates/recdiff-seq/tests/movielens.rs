@@ -34,17 +34,20 @@ fn movielens_histories_give_97k_training_positions() {
 }
 
 #[test]
-fn sasrec_dreamrec_and_dimerec_rank_the_held_out_item_far_above_chance_after_three_epochs() {
-    for (name, floor) in
-        [("seq-ml100k-sasrec.toml", 0.06), ("seq-ml100k-dreamrec.toml", 0.03), ("seq-ml100k-dimerec.toml", 0.04)]
-    {
+fn sasrec_dreamrec_preferdiff_and_dimerec_rank_the_held_out_item_far_above_chance_after_three_epochs() {
+    for (name, floor) in [
+        ("seq-ml100k-sasrec.toml", 0.06),
+        ("seq-ml100k-dreamrec.toml", 0.03),
+        ("seq-ml100k-preferdiff.toml", 0.03),
+        ("seq-ml100k-dimerec.toml", 0.04),
+    ] {
         let (mut cfg, _dir) = config(name);
         cfg.train.epochs = 3;
         let s = recdiff_seq::run(&cfg).unwrap();
         let hr = s.test.get("hr@10").unwrap();
         assert!(
             hr > floor,
-            "{name}: test HR@10 {hr} (measured ~0.10 SASRec, ~0.07 DreamRec and DimeRec; chance 0.006)"
+            "{name}: test HR@10 {hr} (measured ~0.10 SASRec, ~0.07 DreamRec, PreferDiff and DimeRec; chance 0.006)"
         );
         assert!(s.test.get("coverage@10").unwrap() > 0.02, "{:?}", s.test);
     }

@@ -42,18 +42,24 @@ pub fn run(cmd: SeqCommand) -> Result<()> {
     }
 }
 
-/// The models to evaluate, labelled `(w, steps)`: the run's, or DreamRec's sampler settings swept.
+/// The models to evaluate, labelled `(w, steps)`: the run's, or its DDIM sampler's settings swept
+/// (DreamRec and PreferDiff, which share the sampler).
 fn sampler_variants(
     model: SeqModel,
     guidance: &[f64],
     sample_steps: &[usize],
 ) -> Result<Vec<(String, String, SeqModel)>> {
-    let d = match model {
-        SeqModel::Dreamrec(d) => d,
+    type Sweep = Box<dyn Fn(f64, usize) -> Result<SeqModel, String>>;
+    let (cfg, sweep): (_, Sweep) = match model {
+        SeqModel::Dreamrec(d) => {
+            (d.config().clone(), Box::new(move |w, s| d.clone().with_sampler(w, s).map(SeqModel::Dreamrec)))
+        }
+        SeqModel::Preferdiff(p) => {
+            (p.config().dreamrec.clone(), Box::new(move |w, s| p.clone().with_sampler(w, s).map(SeqModel::Preferdiff)))
+        }
         other if guidance.is_empty() && sample_steps.is_empty() => return Ok(vec![("-".into(), "-".into(), other)]),
-        _ => anyhow::bail!("--guidance and --sample-steps apply to DreamRec runs only"),
+        _ => anyhow::bail!("--guidance and --sample-steps apply to DreamRec and PreferDiff runs only"),
     };
-    let cfg = d.config().clone();
     let ws = if guidance.is_empty() { vec![cfg.guidance] } else { guidance.to_vec() };
     let steps = if sample_steps.is_empty() { vec![cfg.sample_steps] } else { sample_steps.to_vec() };
     if let Some(s) = steps.iter().find(|&&s| s == 0 || s > cfg.steps) {
@@ -65,8 +71,8 @@ fn sampler_variants(
     let mut out = Vec::new();
     for &w in &ws {
         for &s in &steps {
-            let swept = d.clone().with_sampler(w, s).map_err(anyhow::Error::msg)?;
-            out.push((w.to_string(), s.to_string(), SeqModel::Dreamrec(swept)));
+            let swept = sweep(w, s).map_err(anyhow::Error::msg)?;
+            out.push((w.to_string(), s.to_string(), swept));
         }
     }
     Ok(out)
@@ -99,7 +105,7 @@ pub fn eval_run(run_dir: &std::path::Path, guidance: &[f64], sample_steps: &[usi
 
 #[derive(Args)]
 pub struct SeqBenchArgs {
-    /// Experiment configs to time (default: the shipped MovieLens-100K SASRec, DreamRec, DimeRec).
+    /// Experiment configs to time (default: the shipped MovieLens-100K SASRec, DreamRec, PreferDiff, DimeRec).
     configs: Vec<PathBuf>,
     /// Timed epochs per model (after one warm-up epoch).
     #[arg(long, default_value_t = 2)]
@@ -110,7 +116,7 @@ pub struct SeqBenchArgs {
 pub fn bench(a: SeqBenchArgs) -> Result<()> {
     use rand::SeedableRng;
     let configs = if a.configs.is_empty() {
-        ["sasrec", "dreamrec", "dimerec"]
+        ["sasrec", "dreamrec", "preferdiff", "dimerec"]
             .iter()
             .map(|m| PathBuf::from(format!("configs/seq-ml100k-{m}.toml")))
             .collect()

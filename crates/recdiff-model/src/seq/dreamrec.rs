@@ -188,34 +188,60 @@ impl DreamRec {
         &self.cfg
     }
 
-    /// Training loss of windows `seq` (`[B, L]`) with next-item `targets` (`B * L`, 0 = padding).
-    fn train_loss(&self, seq: Tensor<2, Int>, targets: &[u32], rng: &mut dyn RngCore) -> Tensor<1> {
-        let cfg = &self.cfg;
+    /// Encoder states of every position, `[B * L, d]`, and the rows with a next-item target.
+    pub(super) fn target_rows(&self, seq: Tensor<2, Int>, targets: &[u32]) -> (Tensor<2>, Vec<i64>) {
         let [b, l] = seq.dims();
-        let device = seq.device();
         let states = self.encoder.encode(seq).reshape([b * l, self.dim]);
-        let rows: Vec<i64> = (0..targets.len()).filter(|&i| targets[i] != 0).map(|i| i as i64).collect();
-        let n = rows.len();
-        let idx = Tensor::<1, Int>::from_data(TensorData::new(rows.clone(), [n]), &device);
-        let cond = states.clone().select(0, idx);
-        let tgt: Vec<i64> = rows.iter().map(|&r| targets[r as usize] as i64).collect();
-        let x0 = self.target_table().select(0, Tensor::<1, Int>::from_data(TensorData::new(tgt, [n]), &device));
-        let x0 = if cfg.detach_target { x0.detach() } else { x0 };
-        let ab = cfg.alpha_bars();
-        let t: Vec<usize> = (0..n).map(|_| rng.random_range(1..=cfg.steps.max(1))).collect();
+        let rows = (0..targets.len()).filter(|&i| targets[i] != 0).map(|i| i as i64).collect();
+        (states, rows)
+    }
+
+    /// The diffusion targets `x0` of item `ids`, `[N, d]` (detached under `detach_target`).
+    pub(super) fn x0_of(&self, ids: Vec<i64>, device: &Device) -> Tensor<2> {
+        let n = ids.len();
+        let x0 = self.target_table().select(0, Tensor::<1, Int>::from_data(TensorData::new(ids, [n]), device));
+        if self.cfg.detach_target { x0.detach() } else { x0 }
+    }
+
+    /// `t ~ U{1..T}` for `n` rows.
+    pub(super) fn draw_steps(&self, n: usize, rng: &mut dyn RngCore) -> Vec<usize> {
+        (0..n).map(|_| rng.random_range(1..=self.cfg.steps.max(1))).collect()
+    }
+
+    /// `x_t = sqrt(ᾱ_t) x0 + sqrt(1 - ᾱ_t) ε` with fresh `ε`.
+    pub(super) fn noised(&self, x0: Tensor<2>, t: &[usize], rng: &mut dyn RngCore) -> Tensor<2> {
+        let (n, device, ab) = (t.len(), x0.device(), self.cfg.alpha_bars());
         let column = |f: &dyn Fn(f64) -> f64| {
             let v: Vec<f32> = t.iter().map(|&s| f(ab[s - 1]) as f32).collect();
             Tensor::<2>::from_data(TensorData::new(v, [n, 1]), &device)
         };
         let eps = Tensor::<2>::from_data(TensorData::new(gaussian(n * self.dim, rng), [n, self.dim]), &device);
-        let x_t = x0.clone() * column(&|a| a.sqrt()) + eps * column(&|a| (1.0 - a).sqrt());
-        let keep: Vec<f32> = (0..n).map(|_| (rng.random::<f64>() >= cfg.p_uncond) as u8 as f32).collect();
+        x0 * column(&|a| a.sqrt()) + eps * column(&|a| (1.0 - a).sqrt())
+    }
+
+    /// Classifier-free guidance training: each row's condition replaced by the null vector with
+    /// probability `p_uncond`.
+    pub(super) fn drop_conditions(&self, cond: Tensor<2>, rng: &mut dyn RngCore) -> Tensor<2> {
+        let (n, device) = (cond.dims()[0], cond.device());
+        let keep: Vec<f32> = (0..n).map(|_| (rng.random::<f64>() >= self.cfg.p_uncond) as u8 as f32).collect();
         let keep = Tensor::<2>::from_data(TensorData::new(keep, [n, 1]), &device);
-        let cond = cond * keep.clone() + self.null_like(n) * (keep.neg() + 1.0);
+        cond * keep.clone() + self.null_like(n) * (keep.neg() + 1.0)
+    }
+
+    /// Training loss of windows `seq` (`[B, L]`) with next-item `targets` (`B * L`, 0 = padding).
+    fn train_loss(&self, seq: Tensor<2, Int>, targets: &[u32], rng: &mut dyn RngCore) -> Tensor<1> {
+        let device = seq.device();
+        let (states, rows) = self.target_rows(seq, targets);
+        let n = rows.len();
+        let cond = states.clone().select(0, Tensor::<1, Int>::from_data(TensorData::new(rows.clone(), [n]), &device));
+        let x0 = self.x0_of(rows.iter().map(|&r| targets[r as usize] as i64).collect(), &device);
+        let t = self.draw_steps(n, rng);
+        let x_t = self.noised(x0.clone(), &t, rng);
+        let cond = self.drop_conditions(cond, rng);
         let mse = (self.denoise(x_t, cond, &t) - x0).powi_scalar(2).sum_dim(1).mean();
-        if cfg.ce_weight > 0.0 {
+        if self.cfg.ce_weight > 0.0 {
             let ce = softmax_loss(states, targets, &self.encoder.item_table(), &[], &device);
-            return mse + ce * cfg.ce_weight;
+            return mse + ce * self.cfg.ce_weight;
         }
         mse
     }

@@ -11,12 +11,14 @@
 
 pub mod dimerec;
 pub mod dreamrec;
+pub mod preferdiff;
 pub mod sasrec;
 
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use dimerec::{DimeRec, DimeRecConfig};
 use dreamrec::{DreamRec, DreamRecConfig};
+use preferdiff::{PreferDiff, PreferDiffConfig};
 use rand::RngCore;
 use sasrec::{SasRecConfig, SasRecModel, SasRecTraining};
 use serde::{Deserialize, Serialize};
@@ -37,6 +39,7 @@ pub enum SeqModelConfig {
     Sasrec(SasRecTraining),
     Dreamrec(DreamRecConfig),
     Dimerec(DimeRecConfig),
+    Preferdiff(PreferDiffConfig),
 }
 
 impl Default for SeqModelConfig {
@@ -51,6 +54,7 @@ pub enum SeqModel {
     Sasrec(SasRecModel),
     Dreamrec(DreamRec),
     Dimerec(DimeRec),
+    Preferdiff(PreferDiff),
 }
 
 /// Checkpoint key rewrites (regex, replacement) for runs saved before [`SeqModel`] was an enum.
@@ -74,23 +78,29 @@ fn check_encoder(e: &SasRecConfig, at: &str) -> Result<(), String> {
     Ok(())
 }
 
+fn check_dreamrec(c: &DreamRecConfig, at: &str) -> Result<(), String> {
+    check_encoder(&c.encoder, &format!("{at}encoder."))?;
+    if c.steps == 0 || c.sample_steps == 0 || c.sample_steps > c.steps {
+        return Err(format!("{at}sample_steps = {}: must be 1..={at}steps ({})", c.sample_steps, c.steps));
+    }
+    if !(c.beta_start < c.beta_end && c.beta_end < 1.0) {
+        return Err(format!(
+            "{at}beta_start = {}, {at}beta_end = {}: need beta_start < beta_end < 1",
+            c.beta_start, c.beta_end
+        ));
+    }
+    Ok(())
+}
+
 impl SeqModelConfig {
     /// Sizes the networks cannot be built with, named by key (relative to `[model]`).
     pub fn validate(&self) -> Result<(), String> {
         match self {
             SeqModelConfig::Sasrec(c) => check_encoder(&c.encoder, ""),
-            SeqModelConfig::Dreamrec(c) => {
-                check_encoder(&c.encoder, "encoder.")?;
-                if c.steps == 0 || c.sample_steps == 0 || c.sample_steps > c.steps {
-                    return Err(format!("sample_steps = {}: must be 1..=steps ({})", c.sample_steps, c.steps));
-                }
-                if !(c.beta_start < c.beta_end && c.beta_end < 1.0) {
-                    return Err(format!(
-                        "beta_start = {}, beta_end = {}: need beta_start < beta_end < 1",
-                        c.beta_start, c.beta_end
-                    ));
-                }
-                Ok(())
+            SeqModelConfig::Dreamrec(c) => check_dreamrec(c, ""),
+            SeqModelConfig::Preferdiff(c) => {
+                check_dreamrec(&c.dreamrec, "dreamrec.")?;
+                c.validate()
             }
             SeqModelConfig::Dimerec(c) if c.dim == 0 || c.interests == 0 || c.steps == 0 || c.gem_hidden == 0 => {
                 Err(format!(
@@ -110,6 +120,7 @@ impl SeqModelConfig {
             SeqModelConfig::Sasrec(_) => "sasrec",
             SeqModelConfig::Dreamrec(_) => "dreamrec",
             SeqModelConfig::Dimerec(_) => "dimerec",
+            SeqModelConfig::Preferdiff(_) => "preferdiff",
         }
     }
 
@@ -119,9 +130,14 @@ impl SeqModelConfig {
             SeqModelConfig::Sasrec(c) => SeqModel::Sasrec(c.init(n_items, max_len, device)),
             SeqModelConfig::Dreamrec(c) => SeqModel::Dreamrec(c.init(n_items, max_len, device)),
             SeqModelConfig::Dimerec(c) => SeqModel::Dimerec(c.init(n_items, max_len, device)),
+            SeqModelConfig::Preferdiff(c) => SeqModel::Preferdiff(c.init(n_items, max_len, device)),
         });
         match m {
             SeqModel::Dreamrec(d) => SeqModel::Dreamrec(d.with_item_std(seed)),
+            SeqModel::Preferdiff(mut p) => {
+                p.net = p.net.with_item_std(seed);
+                SeqModel::Preferdiff(p)
+            }
             other => other,
         }
     }
@@ -134,6 +150,7 @@ impl SeqModel {
             SeqModel::Sasrec(m) => m,
             SeqModel::Dreamrec(m) => m,
             SeqModel::Dimerec(m) => m,
+            SeqModel::Preferdiff(m) => m,
         }
     }
 
