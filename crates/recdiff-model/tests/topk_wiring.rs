@@ -1,6 +1,6 @@
 //! The top-K models' losses and scores with fixed non-zero weights, against a plain-f64 reference
 //! written from each paper's equations: CDAE's user node and BCE, MultiVAE's encoder, mean path and
-//! reparameterised loss, DiffRec's one-step serving.
+//! reparameterised loss, DiffRec's one-step serving, L-DiffRec's per-group encoders and decoders.
 
 use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -192,4 +192,69 @@ fn diffrec_training_terms_are_the_snr_weighted_mse_of_the_denoised_noisy_vector(
         let want = weight * mse;
         assert!((got[row] as f64 - want).abs() < 1e-4 * want.max(1.0), "row {row}: {} vs {want}", got[row]);
     }
+}
+
+#[test]
+fn ldiffrec_encodes_each_group_slice_and_decodes_back_into_item_order() {
+    use recdiff_model::topk::ldiffrec::{Groups, LDiffRec, LDiffRecConfig};
+    let d = Device::flex();
+    // Items 0 and 2 in group 0, item 1 in group 1; one latent dimension each.
+    let groups = Groups::new(&[0, 1, 0], 2);
+    assert_eq!(
+        (groups.items.clone(), groups.latent.clone(), groups.inverse.clone()),
+        (vec![vec![0, 2], vec![1]], vec![1, 1], vec![0, 2, 1])
+    );
+    let cfg = LDiffRecConfig { dropout: 0.0, ..LDiffRecConfig::default() };
+    let (m, p) = filled(cfg.model(groups, &d));
+    // Visit order: encoders[0] W [2,2], b [2]; encoders[1] W [1,2], b; decoders[0] W [1,2], b [2];
+    // decoders[1] W [1,1], b [1]; then the latent diffusion's denoiser.
+    let (mu, logvar) = m.encode(t2(&X, [2, 3], &d));
+    let (mu, logvar) =
+        (mu.into_data().try_into_vec::<f32>().unwrap(), logvar.into_data().try_into_vec::<f32>().unwrap());
+    let z = [0.7, -0.4, 0.2, 1.1];
+    let logits = m.decode(t2(&z, [2, 2], &d)).into_data().try_into_vec::<f32>().unwrap();
+    for row in 0..2 {
+        let x = &X[row * 3..row * 3 + 3];
+        let h0 = linear(&[x[0], x[2]], &p[0], Some(&p[1]), 2);
+        let h1 = linear(&[x[1]], &p[2], Some(&p[3]), 2);
+        let want_mu = [h0[0], h1[0]];
+        let want_lv = [h0[1], h1[1]];
+        for j in 0..2 {
+            assert!((mu[row * 2 + j] as f64 - want_mu[j]).abs() < 1e-5, "mu row {row} dim {j}");
+            assert!((logvar[row * 2 + j] as f64 - want_lv[j]).abs() < 1e-5, "logvar row {row} dim {j}");
+        }
+        let d0 = linear(&z[row * 2..row * 2 + 1], &p[4], Some(&p[5]), 2);
+        let d1 = linear(&z[row * 2 + 1..row * 2 + 2], &p[6], Some(&p[7]), 1);
+        let want = [d0[0], d1[0], d0[1]]; // item order: group 0's first, group 1's, group 0's second
+        for i in 0..3 {
+            assert!((logits[row * 3 + i] as f64 - want[i]).abs() < 1e-5, "logit row {row} item {i}");
+        }
+    }
+    // The multinomial likelihood against hand arithmetic.
+    let nll = LDiffRec::multinomial_nll(t2(&[1.0, 2.0, 0.5, 0.0, -1.0, 3.0], [2, 3], &d), t2(&X, [2, 3], &d));
+    let lse = |l: &[f64]| l.iter().map(|v| v.exp()).sum::<f64>().ln();
+    let want = -((1.0 - lse(&[1.0, 2.0, 0.5]))
+        + (0.5 - lse(&[1.0, 2.0, 0.5]))
+        + (-1.0 - lse(&[0.0, -1.0, 3.0]))
+        + (3.0 - lse(&[0.0, -1.0, 3.0])))
+        / 2.0;
+    assert!((nll.into_scalar::<f32>() as f64 - want).abs() < 1e-5);
+}
+
+#[test]
+fn ldiffrec_anneals_the_diffusion_weight_down_and_the_kl_weight_up() {
+    use recdiff_model::topk::ldiffrec::LDiffRecConfig;
+    let c = LDiffRecConfig {
+        lambda: 0.04,
+        lambda_min: 0.01,
+        lambda_anneal_steps: 100,
+        kl_cap: 0.3,
+        kl_anneal_steps: 200,
+        ..Default::default()
+    };
+    assert!((c.lambda_at(0) - 0.04).abs() < 1e-12 && (c.lambda_at(50) - 0.02).abs() < 1e-12);
+    assert!((c.lambda_at(90) - 0.01).abs() < 1e-12, "floored at lambda_min");
+    // min(kl_cap, s / kl_anneal_steps), as the official code: 100 / 200 = 0.5 is capped at 0.3.
+    assert!((c.kl_at(100) - 0.3).abs() < 1e-12);
+    assert!((c.kl_at(30) - 0.15).abs() < 1e-12 && (c.kl_at(1_000) - 0.3).abs() < 1e-12);
 }

@@ -8,7 +8,7 @@
 //!   "dimerec" | "preferdiff"`).
 //! * [`seq`]: a trained sequential run opened read-only (eval, retrieval serving).
 //! * [`topk_config`]: the top-K collaborative-filtering experiment config (`[model] kind =
-//!   "multivae" | "cdae" | "diffrec" | "tdiffrec"`).
+//!   "multivae" | "cdae" | "diffrec" | "ldiffrec" | "tdiffrec"`).
 //!
 //! This crate depends on the data and model crates only, so serving needs no training or
 //! plotting code.

@@ -1,5 +1,5 @@
 //! Top-K collaborative-filtering experiment configs (`[model] kind = "multivae" | "cdae" |
-//! "diffrec" | "tdiffrec"`), TOML with unknown keys rejected, one experiment per file.
+//! "diffrec" | "ldiffrec" | "tdiffrec"`), TOML with unknown keys rejected, one experiment per file.
 
 use crate::config::{ConfigError, checked, load_with};
 use recdiff_model::topk::TopKModelConfig;
@@ -153,5 +153,10 @@ mod tests {
         let e = load("kind = \"tdiffrec\"\n[model.diffusion]\nnoise_steps = 9").unwrap_err().to_string();
         assert!(e.contains("model.diffusion.noise_steps = 9"), "{e}");
         assert!(load("kind = \"cdae\"").is_ok());
+        let e = load("kind = \"ldiffrec\"\nclusters = 0").unwrap_err().to_string();
+        assert!(e.contains("model.clusters = 0"), "{e}");
+        let e = load("kind = \"ldiffrec\"\n[model.diffusion]\nsteps = 5\nnoise_steps = 7").unwrap_err().to_string();
+        assert!(e.contains("model.diffusion.noise_steps = 7: T' must not exceed steps (T = 5)"), "{e}");
+        assert!(load("kind = \"ldiffrec\"\nclusters = 3").is_ok());
     }
 }

@@ -1,6 +1,6 @@
 //! Sequential models on MovieLens-100K (leave-one-out, full ranking over 1,682 items): histories
-//! have the upstream shape, and a few epochs of SASRec, DreamRec and DimeRec already rank the held-out item
-//! far above chance (HR@10 of a random ranking is about 10/1,650 = 0.006).
+//! have the upstream shape, and a few epochs of SASRec, DreamRec, PreferDiff and DimeRec already rank
+//! the held-out item far above chance (HR@10 of a random ranking is about 10/1,650 = 0.006).
 
 use recdiff_data::histories::LeaveOneOut;
 use recdiff_experiment::compare::Plan;
@@ -34,15 +34,17 @@ fn movielens_histories_give_97k_training_positions() {
 }
 
 #[test]
-fn sasrec_dreamrec_preferdiff_and_dimerec_rank_the_held_out_item_far_above_chance_after_three_epochs() {
-    for (name, floor) in [
-        ("seq-ml100k-sasrec.toml", 0.06),
-        ("seq-ml100k-dreamrec.toml", 0.03),
-        ("seq-ml100k-preferdiff.toml", 0.03),
-        ("seq-ml100k-dimerec.toml", 0.04),
+fn sasrec_dreamrec_preferdiff_and_dimerec_rank_the_held_out_item_far_above_chance_after_a_few_epochs() {
+    // DreamRec and PreferDiff train at lr 3e-4: valid HR@10 0.021 after 3 epochs, 0.066-0.069
+    // after 6 (seed 1).
+    for (name, epochs, floor) in [
+        ("seq-ml100k-sasrec.toml", 3, 0.06),
+        ("seq-ml100k-dreamrec.toml", 6, 0.04),
+        ("seq-ml100k-preferdiff.toml", 6, 0.04),
+        ("seq-ml100k-dimerec.toml", 3, 0.04),
     ] {
         let (mut cfg, _dir) = config(name);
-        cfg.train.epochs = 3;
+        cfg.train.epochs = epochs;
         let s = recdiff_seq::run(&cfg).unwrap();
         let hr = s.test.get("hr@10").unwrap();
         assert!(

@@ -1,5 +1,5 @@
 //! The top-K collaborative-filtering family on the experiment layer: configs with `[model] kind =
-//! "multivae" | "cdae" | "diffrec" | "tdiffrec"`, trained by this crate's loop on the per-user
+//! "multivae" | "cdae" | "diffrec" | "ldiffrec" | "tdiffrec"`, trained by this crate's loop on the per-user
 //! split, reporting Recall/NDCG/Hit/MRR/Precision/coverage at each cut-off.
 
 use recdiff_experiment::{BoxError, Experiment, Family, MetricSpec, RunPlan, RunRecord};
@@ -20,7 +20,7 @@ impl Family for TopK {
     }
 
     fn kinds(&self) -> &'static [&'static str] {
-        &["multivae", "cdae", "diffrec", "tdiffrec"]
+        &["multivae", "cdae", "diffrec", "ldiffrec", "tdiffrec"]
     }
 
     fn load(&self, cfg: toml::Table, dir: &Path, origin: &Path) -> Result<Box<dyn Experiment>, BoxError> {

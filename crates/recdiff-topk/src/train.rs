@@ -1,7 +1,8 @@
 //! Training a top-K model: the users with training items in seeded random order, batches
 //! densified per batch, Adam, validation every few epochs with early stopping on the configured
 //! metric, the best weights kept and saved (`best.safetensors` with `items.json` and a manifest),
-//! test metrics of the best weights, `log.jsonl` per validation and `results.json`.
+//! test metrics of the best weights, `log.jsonl` per validation and `results.json` (and L-DiffRec's
+//! item groups, `groups.json`).
 
 use crate::batch::{train_rows, user_ids};
 use crate::eval::{TopKMetrics, evaluate};
@@ -21,6 +22,8 @@ use serde::Serialize;
 use std::time::Instant;
 
 pub const WEIGHTS_FILE: &str = "best.safetensors";
+/// L-DiffRec's item groups (item ids per group), which its weights are laid out by.
+pub const GROUPS_FILE: &str = "groups.json";
 pub const ITEMS_FILE: &str = "items.json";
 
 #[derive(Debug, thiserror::Error)]
@@ -76,10 +79,13 @@ pub struct Trainer<'a> {
 }
 
 impl<'a> Trainer<'a> {
-    pub fn new(cfg: &'a TopKExperimentConfig, split: &'a UserItemSplit) -> Self {
+    /// The trainer of `cfg` on `split` (L-DiffRec clusters the training items here).
+    pub fn new(cfg: &'a TopKExperimentConfig, split: &'a UserItemSplit) -> Result<Self, TopKError> {
         let device = Device::flex().autodiff();
-        Self {
-            model: Some(cfg.model.init(split.n_users, split.n_items, cfg.seed, &device)),
+        let model =
+            cfg.model.init(&split.train, split.n_items, cfg.seed, &device).map_err(|e| other(format!("model.{e}")))?;
+        Ok(Self {
+            model: Some(model),
             optim: recdiff_experiment::optim::adam(cfg.train.weight_decay),
             sampler: cfg.model.sampler(),
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
@@ -87,7 +93,7 @@ impl<'a> Trainer<'a> {
             cfg,
             split,
             device,
-        }
+        })
     }
 
     /// One epoch over the users with training items; returns the mean batch loss.
@@ -140,7 +146,11 @@ pub fn run(cfg: &TopKExperimentConfig) -> Result<TopKRunSummary, TopKError> {
     let (data, split) = load_data(cfg)?;
     let items = serde_json::to_vec(&data.items[1..]).map_err(other)?;
     recdiff_data::write_atomic(&out.join(ITEMS_FILE), &items)?;
-    let mut trainer = Trainer::new(cfg, &split);
+    let mut trainer = Trainer::new(cfg, &split)?;
+    if let Some(TopKModel::Ldiffrec(m)) = &trainer.model {
+        let groups = serde_json::to_vec(&m.groups().items).map_err(other)?;
+        recdiff_data::write_atomic(&out.join(GROUPS_FILE), &groups)?;
+    }
     let inner = Device::flex();
     let rule = EarlyStopping { higher_is_better: true, patience: cfg.train.patience };
     let (mut stop, mut best, mut epochs_run, mut train_secs) = (StopState::default(), None, 0, 0.0);

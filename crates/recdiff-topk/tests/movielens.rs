@@ -19,6 +19,23 @@ fn config() -> (TopKExperimentConfig, tempfile::TempDir) {
     (cfg, dir)
 }
 
+/// A shipped config as it is (its model settings only are used).
+fn shipped(name: &str) -> TopKExperimentConfig {
+    TopKExperimentConfig::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs").join(name)).unwrap()
+}
+
+#[test]
+fn ldiffrec_with_more_clusters_than_items_is_refused_naming_the_key() {
+    let (mut cfg, _dir) = config();
+    cfg.model = shipped("topk-ml100k-ldiffrec.toml").model;
+    if let TopKModelConfig::Ldiffrec(c) = &mut cfg.model {
+        c.clusters = 2_000;
+    }
+    let Err(e) = recdiff_topk::run(&cfg) else { panic!("2,000 clusters of 1,682 items must be refused") };
+    let e = e.to_string();
+    assert!(e.contains("model.clusters = 2000: must be 1..=1682 (the number of items)"), "{e}");
+}
+
 #[test]
 fn the_split_holds_every_rating_once_and_tests_every_user() {
     let (cfg, _dir) = config();
@@ -32,12 +49,14 @@ fn the_split_holds_every_rating_once_and_tests_every_user() {
 
 #[test]
 fn each_model_ranks_held_out_items_far_above_chance_after_a_few_epochs() {
-    // Measured after 8 epochs: MultiVAE 0.148, CDAE 0.140, DiffRec 0.240, T-DiffRec 0.190. A random
-    // ranking hits about 10.6 test items among 1,580 unseen: 0.007 per position.
+    // Measured after 8 epochs: MultiVAE 0.148, CDAE 0.140, DiffRec 0.240, L-DiffRec 0.118 (valid),
+    // T-DiffRec 0.190. A random ranking hits about 10.6 test items among 1,580 unseen: 0.007 per
+    // position.
     let models = [
         (TopKModelConfig::Multivae(Default::default()), 0.12),
         (TopKModelConfig::Cdae(Default::default()), 0.11),
         (config().0.model, 0.20),
+        (shipped("topk-ml100k-ldiffrec.toml").model, 0.08),
         (TopKModelConfig::Tdiffrec(TDiffRecConfig::default()), 0.16),
     ];
     for (model, floor) in models {

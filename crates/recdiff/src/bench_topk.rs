@@ -37,7 +37,7 @@ pub struct TopKBenchArgs {
 }
 
 fn timed_epochs(cfg: &TopKExperimentConfig, split: &UserItemSplit, epochs: usize) -> Result<f64> {
-    let mut t = Trainer::new(cfg, split);
+    let mut t = Trainer::new(cfg, split)?;
     t.epoch().map_err(|e| anyhow::anyhow!(e))?;
     let started = Instant::now();
     for _ in 0..epochs {
@@ -76,7 +76,7 @@ pub fn run(args: TopKBenchArgs) -> Result<()> {
     let big = synthetic(args.users, args.items, args.per_user)?;
     let cfg =
         TopKExperimentConfig { train: recdiff_topk::TopKTrainConfig { batch_size: 400, ..base.train.clone() }, ..base };
-    let mut t = Trainer::new(&cfg, &big);
+    let mut t = Trainer::new(&cfg, &big)?;
     t.epoch_steps(2).map_err(|e| anyhow::anyhow!(e))?;
     let started = Instant::now();
     t.epoch_steps(args.steps).map_err(|e| anyhow::anyhow!(e))?;

@@ -1,17 +1,24 @@
-//! `recdiff seq train` and `recdiff seq eval` as processes on MovieLens-100K: a one-epoch DreamRec
-//! run is re-evaluated under several guidance weights, and options that do not apply are refused.
+//! `recdiff seq train` and `recdiff seq eval` as processes on MovieLens-100K: one-epoch DreamRec and
+//! PreferDiff runs (one sampler) are re-evaluated under several guidance weights, and options that
+//! do not apply are refused.
 
 use std::path::Path;
 use std::process::Command;
 
 #[test]
-fn seq_eval_sweeps_dreamrec_guidance_and_refuses_what_does_not_apply() {
+fn seq_eval_sweeps_the_ddim_sampler_of_dreamrec_and_preferdiff_and_refuses_what_does_not_apply() {
+    for model in ["dreamrec", "preferdiff"] {
+        sweep_sampler(model);
+    }
+}
+
+fn sweep_sampler(model: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
     let data = root.join("../shared/data/ml-100k/u.data");
     assert!(data.exists(), "MovieLens-100K is missing: {} (this test needs ../shared/data/ml-100k)", data.display());
     let dir = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_recdiff");
-    let config = root.join("configs/seq-ml100k-dreamrec.toml");
+    let config = root.join(format!("configs/seq-ml100k-{model}.toml"));
     let out = Command::new(bin)
         .current_dir(dir.path())
         .args(["seq", "train", config.to_str().unwrap(), "--epochs", "1", "--seeds", "4"])
@@ -19,7 +26,7 @@ fn seq_eval_sweeps_dreamrec_guidance_and_refuses_what_does_not_apply() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // `--seeds` trains into runs/<name>/<config-hash>/seed-<k>.
-    let hashes: Vec<_> = std::fs::read_dir(dir.path().join("runs/seq-ml100k-dreamrec"))
+    let hashes: Vec<_> = std::fs::read_dir(dir.path().join(format!("runs/seq-ml100k-{model}")))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_dir())

@@ -20,8 +20,9 @@
 //! * The BPR term is per row; the authors' code compares the batch means of `l⁺` and `l⁻` inside one
 //!   log-sigmoid. The paper's objective is an expectation over rows of the log-sigmoid, which is what
 //!   this computes.
-//! * Negatives are drawn per row from the whole catalogue (target excluded by redrawing), not from
-//!   the batch's other targets.
+//! * Negatives are drawn per row (target excluded by redrawing) from the catalogue (`pool =
+//!   "catalogue"`) or from the batch's other targets (`pool = "batch"`, the authors' in-batch
+//!   option).
 //! * The condition's null-vector dropout is drawn once per row and shared by the positive and the
 //!   negative branch, so both are denoised under the same condition, as in the authors' code.
 
@@ -32,6 +33,16 @@ use burn::tensor::activation::softplus;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::{Rng, RngCore};
 use serde::{Deserialize, Serialize};
+
+/// Where negatives are drawn from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NegativePool {
+    /// Uniform over the catalogue.
+    Catalogue,
+    /// The batch's other targets (popularity-distributed, so harder than uniform items).
+    Batch,
+}
 
 /// The per-row error `L_simple` is built from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,12 +65,20 @@ pub struct PreferDiffConfig {
     pub gamma: f64,
     /// Negatives per row, averaged into one centroid.
     pub negatives: usize,
+    pub pool: NegativePool,
     pub simple: SimpleLoss,
 }
 
 impl Default for PreferDiffConfig {
     fn default() -> Self {
-        Self { dreamrec: DreamRecConfig::default(), lambda: 0.5, gamma: 1.0, negatives: 8, simple: SimpleLoss::Cosine }
+        Self {
+            dreamrec: DreamRecConfig::default(),
+            lambda: 0.5,
+            gamma: 1.0,
+            negatives: 8,
+            pool: NegativePool::Catalogue,
+            simple: SimpleLoss::Cosine,
+        }
     }
 }
 
@@ -107,14 +126,29 @@ pub fn preference_loss(pos: Tensor<2>, neg: Tensor<2>, lambda: f64, gamma: f64) 
     pos.mean() * lambda + bpr * (1.0 - lambda)
 }
 
-/// `v` negatives for each target, uniform over `1..=n_items` without the target (redrawn).
-pub fn draw_negatives(targets: &[i64], v: usize, n_items: usize, rng: &mut dyn RngCore) -> Vec<i64> {
+/// `v` negatives for each target, uniform over `1..=n_items` (`Catalogue`) or over the batch's
+/// targets (`Batch`), never the row's own target: a draw equal to it is redrawn, and after 16 such
+/// draws from a batch that holds little else, taken from the catalogue instead.
+pub fn draw_negatives(
+    targets: &[i64],
+    v: usize,
+    n_items: usize,
+    pool: NegativePool,
+    rng: &mut dyn RngCore,
+) -> Vec<i64> {
     let mut out = Vec::with_capacity(targets.len() * v);
+    let catalogue = |rng: &mut dyn RngCore| rng.random_range(1..=n_items) as i64;
     for &t in targets {
         for _ in 0..v {
-            let mut j = rng.random_range(1..=n_items) as i64;
+            let draw = |rng: &mut dyn RngCore| match pool {
+                NegativePool::Catalogue => catalogue(rng),
+                NegativePool::Batch => targets[rng.random_range(0..targets.len())],
+            };
+            let mut j = draw(rng);
+            let mut tries = 0;
             while j == t && n_items > 1 {
-                j = rng.random_range(1..=n_items) as i64;
+                tries += 1;
+                j = if tries < 16 { draw(rng) } else { catalogue(rng) };
             }
             out.push(j);
         }
@@ -142,7 +176,7 @@ impl PreferDiff {
         let cond = states.select(0, Tensor::<1, Int>::from_data(TensorData::new(rows.clone(), [n]), &device));
         let pos_ids: Vec<i64> = rows.iter().map(|&r| targets[r as usize] as i64).collect();
         let n_items = net.encoder.item_table().dims()[0] - 1;
-        let neg_ids = draw_negatives(&pos_ids, cfg.negatives, n_items, rng);
+        let neg_ids = draw_negatives(&pos_ids, cfg.negatives, n_items, cfg.pool, rng);
         let x0_pos = net.x0_of(pos_ids, &device);
         let d = x0_pos.dims()[1];
         let x0_neg = net.x0_of(neg_ids, &device).reshape([n, cfg.negatives, d]).mean_dim(1).reshape([n, d]);
@@ -197,10 +231,23 @@ mod tests {
     }
 
     #[test]
+    fn batch_negatives_come_from_the_other_targets() {
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let targets = [5i64, 9, 9, 2];
+        let neg = draw_negatives(&targets, 20, 100, NegativePool::Batch, &mut rng);
+        for (i, chunk) in neg.chunks(20).enumerate() {
+            assert!(chunk.iter().all(|&j| j != targets[i] && targets.contains(&j)), "{i}: {chunk:?}");
+        }
+        // A batch of one target has nothing else: the catalogue stands in.
+        let lone = draw_negatives(&[3], 5, 100, NegativePool::Batch, &mut rng);
+        assert!(lone.iter().all(|&j| j != 3 && (1..=100).contains(&j)), "{lone:?}");
+    }
+
+    #[test]
     fn negatives_never_include_the_rows_own_target() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let targets = [1i64, 2, 3];
-        let neg = draw_negatives(&targets, 50, 3, &mut rng);
+        let neg = draw_negatives(&targets, 50, 3, NegativePool::Catalogue, &mut rng);
         for (i, chunk) in neg.chunks(50).enumerate() {
             assert!(chunk.iter().all(|&j| j != targets[i] && (1..=3).contains(&j)), "{chunk:?}");
             // Both other items are drawn.
@@ -238,6 +285,7 @@ mod tests {
             lambda: 0.3,
             gamma: 2.0,
             negatives: 3,
+            pool: NegativePool::Catalogue,
             simple: SimpleLoss::Cosine,
         };
         let model = crate::init::build_seeded(7, || cfg.init(12, 3, &device));
@@ -252,7 +300,7 @@ mod tests {
         assert_eq!(rows, vec![1, 2, 3, 4, 5]);
         let n = rows.len();
         let pos_ids: Vec<i64> = rows.iter().map(|&r| targets[r as usize] as i64).collect();
-        let neg_ids = draw_negatives(&pos_ids, 3, 12, &mut rng);
+        let neg_ids = draw_negatives(&pos_ids, 3, 12, NegativePool::Catalogue, &mut rng);
         let negs = vec2(net.x0_of(neg_ids, &device));
         let centroid: Vec<f32> = negs
             .chunks(3)

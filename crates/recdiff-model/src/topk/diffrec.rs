@@ -255,15 +255,26 @@ impl DiffRec {
     /// Per-row loss terms `[B]` at steps `t`: the MSE over items of the prediction, times
     /// `SNR(t-1) - SNR(t)` when `reweight` and predicting x0.
     pub fn terms(&self, x0: Tensor<2>, t: &[usize], rng: &mut dyn rand::RngCore) -> Tensor<1> {
+        self.terms_and_x0(x0, t, rng).0
+    }
+
+    /// [`DiffRec::terms`] and the prediction of `x0` from `x_t` `[B, n]` (L-DiffRec decodes it).
+    pub fn terms_and_x0(&self, x0: Tensor<2>, t: &[usize], rng: &mut dyn rand::RngCore) -> (Tensor<1>, Tensor<2>) {
         let d = Diffusion::new(&self.cfg);
         let [b, n] = x0.dims();
         let device = x0.device();
         let noise = gaussian(b, n, rng, &device);
         let xt = self.noised(&d, x0.clone(), noise.clone(), t);
-        let out = self.denoiser.forward(xt, t);
-        let target = match self.cfg.mean_type {
-            MeanType::X0 => x0,
-            MeanType::Eps => noise,
+        let out = self.denoiser.forward(xt.clone(), t);
+        let (target, x0_hat) = match self.cfg.mean_type {
+            MeanType::X0 => (x0, out.clone()),
+            MeanType::Eps => {
+                let col = |f: &dyn Fn(f64) -> f64| {
+                    Diffusion::column(t.iter().map(|&s| f(d.alpha_bars[s]) as f32).collect(), &device)
+                };
+                let hat = (xt - out.clone() * col(&|a| (1.0 - a).sqrt())) / col(&|a| a.sqrt());
+                (noise, hat)
+            }
         };
         let mse = (out - target).powi_scalar(2).mean_dim(1);
         let weighted = if self.cfg.reweight && self.cfg.mean_type == MeanType::X0 {
@@ -271,7 +282,7 @@ impl DiffRec {
         } else {
             mse
         };
-        weighted.reshape([b])
+        (weighted.reshape([b]), x0_hat)
     }
 
     /// The scores of every item: the observed vector noised to `T'`, then `sample_steps`

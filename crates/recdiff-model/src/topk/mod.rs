@@ -6,13 +6,16 @@
 //! batch only; entries 1, or T-DiffRec's recency weights), users `[B]`, scores `[B, n]`.
 
 pub mod cdae;
+pub mod clusters;
 pub mod diffrec;
+pub mod ldiffrec;
 pub mod multivae;
 pub mod timesteps;
 
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor};
 use rand::RngCore;
+use recdiff_data::user_item::Csr;
 use serde::{Deserialize, Serialize};
 use timesteps::StepSampler;
 
@@ -39,6 +42,7 @@ pub enum TopKModelConfig {
     Multivae(multivae::MultiVaeConfig),
     Cdae(cdae::CdaeConfig),
     Diffrec(diffrec::DiffRecConfig),
+    Ldiffrec(ldiffrec::LDiffRecConfig),
     Tdiffrec(TDiffRecConfig),
 }
 
@@ -62,6 +66,7 @@ impl TopKModelConfig {
             TopKModelConfig::Multivae(_) => "multivae",
             TopKModelConfig::Cdae(_) => "cdae",
             TopKModelConfig::Diffrec(_) => "diffrec",
+            TopKModelConfig::Ldiffrec(_) => "ldiffrec",
             TopKModelConfig::Tdiffrec(_) => "tdiffrec",
         }
     }
@@ -79,6 +84,7 @@ impl TopKModelConfig {
             TopKModelConfig::Cdae(c) if c.hidden == 0 => Err("hidden = 0: must be positive".into()),
             TopKModelConfig::Cdae(c) => prob("dropout", c.dropout),
             TopKModelConfig::Diffrec(c) => c.validate(),
+            TopKModelConfig::Ldiffrec(c) => c.validate(),
             TopKModelConfig::Tdiffrec(c) if !(c.w_min > 0.0 && c.w_min <= c.w_max) => {
                 Err(format!("w_min = {}, w_max = {}: need 0 < w_min <= w_max", c.w_min, c.w_max))
             }
@@ -98,20 +104,30 @@ impl TopKModelConfig {
     pub fn sampler(&self) -> StepSampler {
         let d = match self {
             TopKModelConfig::Diffrec(c) => c,
+            TopKModelConfig::Ldiffrec(c) => &c.diffusion,
             TopKModelConfig::Tdiffrec(c) => &c.diffusion,
             _ => return StepSampler::new(1, false, 1),
         };
         StepSampler::new(d.steps, d.timesteps == diffrec::TimestepSampling::Importance, d.history)
     }
 
-    /// The model for `n_users` x `n_items`, weights drawn from `seed`.
-    pub fn init(&self, n_users: usize, n_items: usize, seed: u64, device: &Device) -> TopKModel {
-        crate::init::build_seeded(seed, || match self {
+    /// The model for the users x items training matrix `train`, weights drawn from `seed`
+    /// (L-DiffRec also clusters the items of `train` first). Errors name the key at fault.
+    pub fn init(&self, train: &Csr, n_items: usize, seed: u64, device: &Device) -> Result<TopKModel, String> {
+        let groups = match self {
+            TopKModelConfig::Ldiffrec(c) => {
+                ldiffrec::Groups::new(&clusters::item_groups(train, n_items, c.clusters, c.svd_dim, seed)?, c.latent)
+            }
+            _ => ldiffrec::Groups::new(&[], 0),
+        };
+        let n_users = train.rows();
+        Ok(crate::init::build_seeded(seed, || match self {
             TopKModelConfig::Multivae(c) => TopKModel::Multivae(c.init(n_items, device)),
             TopKModelConfig::Cdae(c) => TopKModel::Cdae(c.init(n_users, n_items, device)),
             TopKModelConfig::Diffrec(c) => TopKModel::Diffrec(c.model(n_items, device)),
+            TopKModelConfig::Ldiffrec(c) => TopKModel::Ldiffrec(c.model(groups.clone(), device)),
             TopKModelConfig::Tdiffrec(c) => TopKModel::Diffrec(c.diffusion.model(n_items, device)),
-        })
+        }))
     }
 }
 
@@ -123,6 +139,19 @@ pub enum TopKModel {
     Multivae(multivae::MultiVae),
     Cdae(cdae::Cdae),
     Diffrec(diffrec::DiffRec),
+    Ldiffrec(ldiffrec::LDiffRec),
+}
+
+/// DiffRec's loss of a batch `x0` `[B, n]` under the step sampler (importance weights, recorded
+/// losses), and its x0 prediction.
+fn diffusion_loss(m: &diffrec::DiffRec, x0: Tensor<2>, ctx: &mut StepContext<'_>) -> (Tensor<1>, Tensor<2>) {
+    let b = x0.dims()[0];
+    let (t, importance) = ctx.sampler.draw(b, ctx.rng);
+    let (terms, x0_hat) = m.terms_and_x0(x0, &t, ctx.rng);
+    let values: Vec<f64> = terms.clone().into_data().iter::<f32>().map(f64::from).collect();
+    ctx.sampler.record(&t, &values);
+    let w = diffrec::Diffusion::column(importance.iter().map(|&v| v as f32).collect(), &terms.device());
+    ((terms.reshape([b, 1]) * w).mean(), x0_hat)
 }
 
 impl TopKModel {
@@ -131,14 +160,13 @@ impl TopKModel {
         match self {
             TopKModel::Multivae(m) => m.loss(x, ctx.step, ctx.rng),
             TopKModel::Cdae(m) => m.loss(x, users),
-            TopKModel::Diffrec(m) => {
-                let b = x.dims()[0];
-                let (t, importance) = ctx.sampler.draw(b, ctx.rng);
-                let terms = m.terms(x, &t, ctx.rng);
-                let values: Vec<f64> = terms.clone().into_data().iter::<f32>().map(f64::from).collect();
-                ctx.sampler.record(&t, &values);
-                let w = diffrec::Diffusion::column(importance.iter().map(|&v| v as f32).collect(), &terms.device());
-                (terms.reshape([b, 1]) * w).mean()
+            TopKModel::Diffrec(m) => diffusion_loss(m, x, ctx).0,
+            TopKModel::Ldiffrec(m) => {
+                let cfg = m.config();
+                let (z, kl) = m.sample_latent(x.clone(), ctx.rng);
+                let (elbo, z_hat) = diffusion_loss(&m.diffusion, z, ctx);
+                let nll = ldiffrec::LDiffRec::multinomial_nll(m.decode(z_hat), x);
+                elbo * cfg.lambda_at(ctx.step) + nll + kl * cfg.kl_at(ctx.step)
             }
         }
     }
@@ -149,6 +177,7 @@ impl TopKModel {
             TopKModel::Multivae(m) => m.scores(x),
             TopKModel::Cdae(m) => m.logits(x, users),
             TopKModel::Diffrec(m) => m.scores(x, rng),
+            TopKModel::Ldiffrec(m) => m.scores(x, rng),
         }
     }
 }
