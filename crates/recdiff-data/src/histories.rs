@@ -42,6 +42,18 @@ impl Interactions {
     /// As [`Interactions::load`]; without `require_time`, a schema with no `timestamp` key keeps
     /// each user's interactions in file order.
     pub fn load_ordered(schema: &Schema, attribute: Option<&str>, require_time: bool) -> Result<Self, DataError> {
+        Self::load_filtered(schema, attribute, require_time, false)
+    }
+
+    /// As [`Interactions::load_ordered`]; with `positives_only`, only rows whose label (by the
+    /// schema's `[label]` rule, e.g. rating >= 4) is 1 become interactions, and a missing or
+    /// unreadable label is an error naming the row.
+    pub fn load_filtered(
+        schema: &Schema,
+        attribute: Option<&str>,
+        require_time: bool,
+        positives_only: bool,
+    ) -> Result<Self, DataError> {
         let key = |k: &Option<String>, what: &str| {
             k.clone().ok_or_else(|| DataError::Invalid(format!("schema '{}' has no {what} key", schema.name)))
         };
@@ -52,6 +64,10 @@ impl Interactions {
         columns.extend(ts.clone());
         let attr_col = columns.len();
         columns.extend(attribute.map(str::to_string));
+        if positives_only && !columns.contains(&schema.label.column) {
+            columns.push(schema.label.column.clone());
+        }
+        let parser = RowParser::labelled(schema, columns.clone());
         let reader = RowParser::features_only(schema).reader;
         let mut item_ids: HashMap<String, u32> = HashMap::new();
         let mut user_ids: HashMap<String, usize> = HashMap::new();
@@ -64,6 +80,10 @@ impl Interactions {
         src.for_each_batch(
             &mut |b: &dyn RowBatch| {
                 for r in 0..b.len() {
+                    if positives_only && parser.label(b, r)? < 0.5 {
+                        row_index += 1;
+                        continue;
+                    }
                     let u = required_key(&reader, b, r, 0, &user)?;
                     let i = required_key(&reader, b, r, 1, &item)?;
                     let t = match &ts {

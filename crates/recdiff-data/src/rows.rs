@@ -36,6 +36,12 @@ impl RowParser {
         Self::with_columns(schema, columns, false)
     }
 
+    /// A parser over exactly `columns`, which must include the label column: labels are read by
+    /// the schema's rule (the interaction loaders' positives filter).
+    pub fn labelled(schema: &Schema, columns: Vec<String>) -> Self {
+        Self::with_columns(schema, columns, true)
+    }
+
     fn with_columns(schema: &Schema, columns: Vec<String>, keys: bool) -> Self {
         let idx = |name: &str| columns.iter().position(|c| c == name).unwrap_or(0);
         let fields =

@@ -83,6 +83,21 @@ pub fn split_counts(n: usize, ratios: [f64; 3]) -> [usize; 3] {
 impl UserItemSplit {
     /// Splits every user's distinct items at random (a ChaCha8 stream per user from `seed`).
     pub fn new(data: &Interactions, ratios: [f64; 3], seed: u64) -> Self {
+        Self::split_with(data, ratios, |u, items| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (u as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            items.shuffle(&mut rng);
+        })
+    }
+
+    /// Splits every user's distinct items by time: the oldest share trains, the next validates,
+    /// the newest tests (each item at the time of its last interaction).
+    pub fn by_time(data: &Interactions, ratios: [f64; 3]) -> Self {
+        Self::split_with(data, ratios, |_, items| items.sort_unstable_by_key(|&(_, t)| t))
+    }
+
+    /// Shares cut from each user's distinct items `(item, position of its last interaction)` in
+    /// the order `arrange` leaves them.
+    fn split_with(data: &Interactions, ratios: [f64; 3], arrange: impl Fn(usize, &mut Vec<(u32, usize)>)) -> Self {
         let (mut train, mut valid, mut test, mut recency) = (vec![], vec![], vec![], vec![]);
         for (u, history) in data.histories.iter().enumerate() {
             // Distinct items, each at the position of its last interaction.
@@ -92,8 +107,7 @@ impl UserItemSplit {
             }
             let mut items: Vec<(u32, usize)> = last.into_iter().collect();
             items.sort_unstable();
-            let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (u as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            items.shuffle(&mut rng);
+            arrange(u, &mut items);
             let [a, b, _] = split_counts(items.len(), ratios);
             let mut tr: Vec<(u32, usize)> = items[..a].to_vec();
             tr.sort_unstable();
@@ -140,6 +154,18 @@ mod tests {
             attributes: vec![vec![]; n + 1],
             histories,
         }
+    }
+
+    #[test]
+    fn the_time_split_tests_each_users_newest_items_and_trains_the_oldest() {
+        // User 0 re-watches item 3 last, so it counts at its last position.
+        let h = vec![vec![5, 3, 1, 2, 4, 6, 7, 8, 9, 10, 3], vec![7, 1, 2]];
+        let s = UserItemSplit::by_time(&interactions(h), [0.8, 0.1, 0.1]);
+        // 10 distinct items (0-based ids, time order 4 0 1 3 5 6 7 8 9 2): 8 train, 1 valid, 1 test.
+        assert_eq!(s.train.row(0), &[0, 1, 3, 4, 5, 6, 7, 8]);
+        assert_eq!((s.valid.row(0), s.test.row(0)), (&[9][..], &[2][..]));
+        // 3 items: [2, 0, 1] by split_counts(3) = [1, 1, 1].
+        assert_eq!((s.train.row(1), s.valid.row(1), s.test.row(1)), (&[6][..], &[0][..], &[1][..]));
     }
 
     #[test]

@@ -38,6 +38,33 @@ pub struct TopKDataConfig {
     /// Seed of the split (independent of the training seed, so every seed sees one split).
     #[serde(default = "default_split_seed")]
     pub split_seed: u64,
+    /// `random` (RecBole's, default) or `time`: each user's oldest items train, the newest test.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub order: SplitOrder,
+    /// `all` interactions (default) or only the `label`-positive ones (the schema's `[label]`
+    /// rule, e.g. rating >= 4: the DiffRec paper's "clean" setting).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub positives: Positives,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitOrder {
+    #[default]
+    Random,
+    Time,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Positives {
+    #[default]
+    All,
+    Label,
 }
 
 fn default_ratios() -> [f64; 3] {
@@ -158,5 +185,17 @@ mod tests {
         let e = load("kind = \"ldiffrec\"\n[model.diffusion]\nsteps = 5\nnoise_steps = 7").unwrap_err().to_string();
         assert!(e.contains("model.diffusion.noise_steps = 7: T' must not exceed steps (T = 5)"), "{e}");
         assert!(load("kind = \"ldiffrec\"\nclusters = 3").is_ok());
+        let data = |extra: &str| {
+            let text = format!("name = \"x\"\n[data]\nschema = \"s.toml\"\n{extra}\n");
+            TopKExperimentConfig::from_table(text.parse().unwrap(), Path::new("."), Path::new("x.toml"))
+        };
+        let e = data("order = \"newest\"").unwrap_err().to_string();
+        assert!(e.contains("newest"), "{e}");
+        let c = data("order = \"time\"\npositives = \"label\"").unwrap();
+        assert_eq!((c.data.order, c.data.positives), (SplitOrder::Time, Positives::Label));
+        // Defaults are left out of the resolved config, so runs written before these keys keep
+        // their config hash.
+        let text = toml::to_string(&data("").unwrap()).unwrap();
+        assert!(!text.contains("order") && !text.contains("positives"), "{text}");
     }
 }

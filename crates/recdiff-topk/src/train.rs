@@ -18,6 +18,7 @@ use recdiff_experiment::{EarlyStopping, RunRecord, StopState, Verdict};
 use recdiff_model::topk::timesteps::StepSampler;
 use recdiff_model::topk::{StepContext, TopKModel};
 use recdiff_run::topk_config::TopKExperimentConfig;
+use recdiff_run::topk_config::{Positives, SplitOrder};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -57,12 +58,19 @@ struct LogRecord<'a> {
     valid: &'a [(String, f64)],
 }
 
-/// The data a config names: the interactions (time order where the schema has a timestamp) and
-/// their per-user split.
+/// The data a config names: the interactions (all, or the label-positive ones; time order where
+/// the schema has a timestamp) and their per-user split (random, or by time).
 pub fn load_data(cfg: &TopKExperimentConfig) -> Result<(Interactions, UserItemSplit), TopKError> {
     let schema = recdiff_data::Schema::load(&cfg.data.schema)?;
-    let data = Interactions::load_ordered(&schema, None, false)?;
-    let split = UserItemSplit::new(&data, cfg.data.ratios, cfg.data.split_seed);
+    let (order, positives) = (cfg.data.order, cfg.data.positives);
+    if order == SplitOrder::Time && schema.keys.timestamp.is_none() {
+        return Err(other(format!("data.order = \"time\": schema '{}' has no timestamp key", schema.name)));
+    }
+    let data = Interactions::load_filtered(&schema, None, false, positives == Positives::Label)?;
+    let split = match order {
+        SplitOrder::Random => UserItemSplit::new(&data, cfg.data.ratios, cfg.data.split_seed),
+        SplitOrder::Time => UserItemSplit::by_time(&data, cfg.data.ratios),
+    };
     Ok((data, split))
 }
 
