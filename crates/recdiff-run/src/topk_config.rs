@@ -185,6 +185,10 @@ mod tests {
         let e = load("kind = \"ldiffrec\"\n[model.diffusion]\nsteps = 5\nnoise_steps = 7").unwrap_err().to_string();
         assert!(e.contains("model.diffusion.noise_steps = 7: T' must not exceed steps (T = 5)"), "{e}");
         assert!(load("kind = \"ldiffrec\"\nclusters = 3").is_ok());
+        let e = load("kind = \"ldiffrec\"\nrecency = [0.5, 0.1]").unwrap_err().to_string();
+        assert!(e.contains("model.recency = [0.5, 0.1]: need 0 < w_min <= w_max"), "{e}");
+        let lt = load("kind = \"ldiffrec\"\nrecency = [0.1, 1.0]").unwrap();
+        assert_eq!(lt.model.recency(), Some((0.1, 1.0)), "LT-DiffRec reweights its input");
         let data = |extra: &str| {
             let text = format!("name = \"x\"\n[data]\nschema = \"s.toml\"\n{extra}\n");
             TopKExperimentConfig::from_table(text.parse().unwrap(), Path::new("."), Path::new("x.toml"))

@@ -22,6 +22,9 @@
 //! second model has to be trained first. Encoders have no hidden layer (the official `in_dims`
 //! of one entry).
 //!
+//! With `recency = [w_min, w_max]` the input is T-DiffRec's recency-weighted vector (the paper's
+//! LT-DiffRec).
+//!
 //! Shapes: `x` `[B, n]`, latent `[B, L]`, scores `[B, n]`.
 
 use super::diffrec::{DiffRec, DiffRecConfig, gaussian};
@@ -50,6 +53,9 @@ pub struct LDiffRecConfig {
     pub kl_anneal_steps: u64,
     /// The diffusion over the latent.
     pub diffusion: DiffRecConfig,
+    /// T-DiffRec's recency weighting of the input (`[w_min, w_max]`, LT-DiffRec); absent: 0/1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recency: Option<[f64; 2]>,
 }
 
 impl Default for LDiffRecConfig {
@@ -65,6 +71,7 @@ impl Default for LDiffRecConfig {
             kl_cap: 0.3,
             kl_anneal_steps: 200,
             diffusion: DiffRecConfig { hidden: vec![300], ..DiffRecConfig::default() },
+            recency: None,
         }
     }
 }
@@ -118,6 +125,11 @@ impl LDiffRecConfig {
                 "lambda = {}, lambda_min = {}, kl_cap = {}: need lambda >= lambda_min >= 0 and kl_cap >= 0",
                 self.lambda, self.lambda_min, self.kl_cap
             ));
+        }
+        if let Some([lo, hi]) = self.recency
+            && !(lo > 0.0 && lo <= hi)
+        {
+            return Err(format!("recency = [{lo}, {hi}]: need 0 < w_min <= w_max"));
         }
         self.diffusion.validate().map_err(|e| format!("diffusion.{e}"))
     }

@@ -96,6 +96,7 @@ impl TopKModelConfig {
     pub fn recency(&self) -> Option<(f32, f32)> {
         match self {
             TopKModelConfig::Tdiffrec(c) => Some((c.w_min as f32, c.w_max as f32)),
+            TopKModelConfig::Ldiffrec(c) => c.recency.map(|[lo, hi]| (lo as f32, hi as f32)),
             _ => None,
         }
     }
