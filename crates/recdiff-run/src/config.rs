@@ -180,9 +180,15 @@ impl Default for TrainConfig {
     }
 }
 
-/// `p` relative to `dir` unless it is absolute.
-fn resolve(dir: &Path, p: &Path) -> PathBuf {
-    if p.is_relative() { dir.join(p) } else { p.to_path_buf() }
+/// `p` relative to `dir` unless it is absolute; a result under the working directory is written
+/// relative to it, so a config named by an absolute path (`/repo/configs/x.toml`) resolves, and
+/// hashes, as the same config named from the repository root (`configs/x.toml`) does.
+pub fn resolve(dir: &Path, p: &Path) -> PathBuf {
+    let joined = if p.is_relative() { dir.join(p) } else { p.to_path_buf() };
+    match std::env::current_dir() {
+        Ok(cwd) if joined.is_absolute() => joined.strip_prefix(&cwd).map(Path::to_path_buf).unwrap_or(joined),
+        _ => joined,
+    }
 }
 
 /// An experiment config (any family) that cannot be used: the file, and what is wrong with it.

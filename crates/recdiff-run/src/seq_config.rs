@@ -105,7 +105,7 @@ impl SeqExperimentConfig {
     pub fn from_table(table: toml::Table, dir: &Path, origin: &Path) -> Result<Self, ConfigError> {
         let mut c: SeqExperimentConfig = checked(table, origin, Self::validate)?;
         if c.data.schema.is_relative() {
-            c.data.schema = dir.join(&c.data.schema);
+            c.data.schema = crate::config::resolve(dir, &c.data.schema);
         }
         Ok(c)
     }
@@ -170,5 +170,17 @@ mod tests {
         let e = load("kind = \"preferdiff\"\n[model.dreamrec]\nguidanse = 2.0").unwrap_err().to_string();
         assert!(e.contains("guidanse"), "{e}");
         assert!(load("kind = \"preferdiff\"\nlambda = 0.2\n[model.dreamrec]\nsteps = 50").is_ok());
+    }
+
+    #[test]
+    fn a_config_named_by_an_absolute_path_hashes_as_the_same_config_named_relatively() {
+        let relative = Path::new("../../configs/seq-ml100k-sasrec.toml");
+        let absolute = std::env::current_dir().unwrap().join(relative);
+        let a = SeqExperimentConfig::load(relative).unwrap();
+        let b = SeqExperimentConfig::load(&absolute).unwrap();
+        assert_eq!(a.data.schema, Path::new("../../configs/ml-100k.schema.toml"));
+        assert_eq!(a.data.schema, b.data.schema);
+        // The whole resolved config, which the run's config hash is taken over, is the same.
+        assert_eq!(toml::to_string(&a).unwrap(), toml::to_string(&b).unwrap());
     }
 }

@@ -125,7 +125,7 @@ impl TopKExperimentConfig {
     pub fn from_table(table: toml::Table, dir: &Path, origin: &Path) -> Result<Self, ConfigError> {
         let mut c: TopKExperimentConfig = checked(table, origin, Self::validate)?;
         if c.data.schema.is_relative() {
-            c.data.schema = dir.join(&c.data.schema);
+            c.data.schema = crate::config::resolve(dir, &c.data.schema);
         }
         Ok(c)
     }
