@@ -5,7 +5,7 @@ moves = {
     ("seq-ml100k-dreamrec", "c1276dd00a017a1c"): "a502820407a0a840",
     ("seq-ml100k-preferdiff", "a5e4c41e09e9a813"): "c581a229c4a1a002",
     ("seq-ml100k-sasrec", "4b9a4aa4321e4163"): "b3547d51fea38cd7",
-    ("seq-ml100k-dimerec", None): None,
+    ("seq-ml100k-dimerec", "c5e8f85547ca6244"): "64157d2a2f890820",
 }
 src_root = "runs/seq-ml100k-compare"
 targets = sys.argv[1:]
