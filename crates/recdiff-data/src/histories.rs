@@ -67,7 +67,7 @@ impl Interactions {
         if positives_only && !columns.contains(&schema.label.column) {
             columns.push(schema.label.column.clone());
         }
-        let parser = RowParser::labelled(schema, columns.clone());
+        let labels = positives_only.then(|| RowParser::labelled(schema, columns.clone()));
         let reader = RowParser::features_only(schema).reader;
         let mut item_ids: HashMap<String, u32> = HashMap::new();
         let mut user_ids: HashMap<String, usize> = HashMap::new();
@@ -80,7 +80,9 @@ impl Interactions {
         src.for_each_batch(
             &mut |b: &dyn RowBatch| {
                 for r in 0..b.len() {
-                    if positives_only && parser.label(b, r)? < 0.5 {
+                    if let Some(p) = &labels
+                        && p.label(b, r)? < 0.5
+                    {
                         row_index += 1;
                         continue;
                     }
