@@ -26,6 +26,7 @@ pub mod stats;
 pub mod synth;
 pub mod user_item;
 pub mod value;
+pub mod vectors;
 
 pub use encode::{EncodedMeta, FieldMeta, RowEncoder, encode};
 pub use error::{DataError, Location, Result};

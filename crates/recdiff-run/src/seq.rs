@@ -16,7 +16,8 @@ use crate::ctr::CONFIG_FILE;
 use crate::manifest::Manifest;
 use crate::seq_config::SeqExperimentConfig;
 use burn::store::ModuleSnapshot;
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor, TensorData};
+use recdiff_data::DataError;
 use recdiff_data::histories::{Interactions, LeaveOneOut};
 use recdiff_model::seq::{LEGACY_KEYS, SeqModel};
 use std::path::{Path, PathBuf};
@@ -39,6 +40,17 @@ pub fn load_data(cfg: &SeqExperimentConfig) -> Result<(Interactions, LeaveOneOut
     let data = Interactions::load(&schema, cfg.data.attribute.as_deref())?;
     let split = LeaveOneOut::new(&data.histories);
     Ok((data, split))
+}
+
+/// The model `cfg` trains, for the catalogue `items` (`items[0]` padding), its weights drawn from
+/// the seed; when `data.item_vectors` names a file, its vectors fill the item table, frozen.
+pub fn init_model(cfg: &SeqExperimentConfig, items: &[String], device: &Device) -> Result<SeqModel, DataError> {
+    let model = cfg.model.init(items.len() - 1, cfg.data.max_len, cfg.seed, device);
+    let Some(path) = &cfg.data.item_vectors else { return Ok(model) };
+    let dim = model.item_vectors().dims()[1];
+    let values = recdiff_data::vectors::read_item_vectors(path, items, dim)?;
+    let table = Tensor::from_data(TensorData::new(values, [items.len(), dim]), device);
+    model.with_fixed_items(table).map_err(|message| DataError::BadFile { path: path.clone(), message })
 }
 
 /// A finished sequential run, ready to rank.

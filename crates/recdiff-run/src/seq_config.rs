@@ -38,6 +38,10 @@ pub struct SeqDataConfig {
     /// Leave the user's history items out of the ranking.
     #[serde(default = "yes")]
     pub exclude_history: bool,
+    /// Fixed item vectors (relative to the config file; see [`recdiff_data::vectors`]): they fill
+    /// the item table, which is then not trained. Their width must be the model's `dim`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_vectors: Option<PathBuf>,
 }
 
 fn default_max_len() -> usize {
@@ -106,6 +110,9 @@ impl SeqExperimentConfig {
         let mut c: SeqExperimentConfig = checked(table, origin, Self::validate)?;
         if c.data.schema.is_relative() {
             c.data.schema = crate::config::resolve(dir, &c.data.schema);
+        }
+        if let Some(v) = c.data.item_vectors.as_mut().filter(|v| v.is_relative()) {
+            *v = crate::config::resolve(dir, v);
         }
         Ok(c)
     }

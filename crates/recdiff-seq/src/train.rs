@@ -103,7 +103,7 @@ pub fn run(cfg: &SeqExperimentConfig) -> Result<SeqRunSummary, SeqError> {
     let windows = split.windows(cfg.data.max_len);
     let positions = windows.iter().map(|w| w.targets.iter().filter(|&&t| t != 0).count()).sum();
     let device = Device::flex().autodiff();
-    let mut model = Some(cfg.model.init(data.n_items(), cfg.data.max_len, cfg.seed, &device));
+    let mut model = Some(recdiff_run::seq::init_model(cfg, &data.items, &device)?);
     let mut optim = recdiff_experiment::optim::adam(cfg.train.weight_decay);
     let spec = EvalSpec::of(cfg);
     let inner = device.clone().inner();

@@ -134,7 +134,7 @@ pub fn bench(a: SeqBenchArgs) -> Result<()> {
         let windows = split.windows(cfg.data.max_len);
         let positions: usize = windows.iter().map(|w| w.targets.iter().filter(|&&t| t != 0).count()).sum();
         let device = burn::tensor::Device::flex().autodiff();
-        let mut model = Some(cfg.model.init(data.n_items(), cfg.data.max_len, cfg.seed, &device));
+        let mut model = Some(recdiff_run::seq::init_model(&cfg, &data.items, &device)?);
         let mut optim = recdiff_experiment::optim::adam(cfg.train.weight_decay);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
         recdiff_seq::train::train_epoch(&mut model, &mut optim, &cfg, &windows, &mut rng, &device)?;

@@ -14,7 +14,7 @@ pub mod dreamrec;
 pub mod preferdiff;
 pub mod sasrec;
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use dimerec::{DimeRec, DimeRecConfig};
 use dreamrec::{DreamRec, DreamRecConfig};
@@ -144,6 +144,23 @@ impl SeqModelConfig {
 }
 
 impl SeqModel {
+    /// The model with its item table (`[n + 1, d]`, row 0 padding) replaced by `table` and
+    /// frozen: no gradient reaches it, so the optimiser never moves it. Errors name the shapes.
+    pub fn with_fixed_items(mut self, table: Tensor<2>) -> Result<SeqModel, String> {
+        let items = match &mut self {
+            SeqModel::Sasrec(m) => &mut m.encoder.items,
+            SeqModel::Dreamrec(m) => &mut m.encoder.items,
+            SeqModel::Dimerec(m) => &mut m.items,
+            SeqModel::Preferdiff(m) => &mut m.net.encoder.items,
+        };
+        let (want, got) = (items.weight.dims(), table.dims());
+        if want != got {
+            return Err(format!("item vectors are {got:?} (items + padding, width), the model's table is {want:?}"));
+        }
+        items.weight = Param::from_tensor(table).set_require_grad(false);
+        Ok(self)
+    }
+
     /// The model behind its [`NextItem`] interface.
     pub fn next_item(&self) -> &dyn NextItem {
         match self {
