@@ -190,4 +190,13 @@ mod tests {
         // The whole resolved config, which the run's config hash is taken over, is the same.
         assert_eq!(toml::to_string(&a).unwrap(), toml::to_string(&b).unwrap());
     }
+
+    #[test]
+    fn item_vectors_resolve_against_the_config_file_and_leave_other_configs_unchanged() {
+        let text = "name = \"x\"\n[data]\nschema = \"s.toml\"\nitem_vectors = \"v.csv\"\n";
+        let c = SeqExperimentConfig::from_table(text.parse().unwrap(), Path::new("cfgs"), Path::new("x.toml")).unwrap();
+        assert_eq!(c.data.item_vectors.as_deref(), Some(Path::new("cfgs/v.csv")));
+        // Unset, the key is not written, so configs from before it keep their hash.
+        assert!(!toml::to_string(&load("kind = \"sasrec\"").unwrap()).unwrap().contains("item_vectors"));
+    }
 }
