@@ -5,6 +5,7 @@
 use crate::TrainError;
 use crate::batch;
 use crate::engine::Engine;
+use burn::module::Module;
 use burn::tensor::Device;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -35,6 +36,10 @@ pub struct TrainBenchResult {
     pub median_step_s: f64,
     pub steps_per_s: f64,
     pub samples_per_s: f64,
+    /// Dense (burn) parameters, and embedding-table parameters: the figures a reference
+    /// implementation must reproduce to show it built the same network.
+    pub dense_params: usize,
+    pub embedding_params: usize,
 }
 
 fn fields(n: usize, rows: u32) -> Vec<FieldMeta> {
@@ -87,6 +92,8 @@ pub fn run(cfg: &TrainBench) -> Result<TrainBenchResult, TrainError> {
     let base = BaseConfig::DcnV2(DcnV2Config { deep: vec![512, 256], ..DcnV2Config::default() });
     let model = CtrModelConfig { base: base.clone(), enhancer: enhancer.clone() }.init(cfg.fields, cfg.dim, 1, &device);
     let store = EmbeddingStore::new(&metas, cfg.dim, SparseOptimizer::default(), 0.0, 0.01, 1);
+    let dense_params = model.num_params();
+    let embedding_params = store.tables.iter().map(|t| t.weights.len()).sum();
     let plan = model.enhance().noise_plan();
     let mut engine =
         Engine::new(device, model, recdiff_experiment::optim::adam(0.0), store, base.latent_dim(), 1e-3, 1);
@@ -105,5 +112,11 @@ pub fn run(cfg: &TrainBench) -> Result<TrainBenchResult, TrainError> {
     }
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
-    Ok(TrainBenchResult { median_step_s: median, steps_per_s: 1.0 / median, samples_per_s: cfg.batch as f64 / median })
+    Ok(TrainBenchResult {
+        median_step_s: median,
+        steps_per_s: 1.0 / median,
+        samples_per_s: cfg.batch as f64 / median,
+        dense_params,
+        embedding_params,
+    })
 }

@@ -249,6 +249,7 @@ fn bench_train(t: TrainBenchArgs) -> Result<()> {
             asymdiffrec: model == "asymdiffrec",
         };
         let r = recdiff_train::bench::run(&cfg)?;
+        println!("params dense {} embedding {}", r.dense_params, r.embedding_params);
         println!("result {} {} {}", r.steps_per_s, r.samples_per_s, r.median_step_s);
         println!("peak_rss_bytes={}", crate::data::peak_rss_bytes().unwrap_or(0));
         return Ok(());
@@ -258,8 +259,8 @@ fn bench_train(t: TrainBenchArgs) -> Result<()> {
         t.batch, t.fields, t.dim, t.steps, t.warmup
     );
     println!(
-        "{:<22} {:>12} {:>10} {:>12} {:>10} {:>14}",
-        "model", "rows/table", "steps/s", "samples/s", "ms/step", "peak RSS MiB"
+        "{:<22} {:>12} {:>10} {:>12} {:>10} {:>14} {:>13}",
+        "model", "rows/table", "steps/s", "samples/s", "ms/step", "peak RSS MiB", "dense params"
     );
     let common = [
         "--batch".to_string(),
@@ -296,15 +297,18 @@ fn bench_train(t: TrainBenchArgs) -> Result<()> {
                 .find_map(|l| l.strip_prefix("peak_rss_bytes="))
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0.0);
+            let params = stdout.lines().find_map(|l| l.strip_prefix("params dense ")).unwrap_or("?");
+            let dense = params.split_whitespace().next().unwrap_or("?");
             let name = if model == "base" { "dcnv2" } else { "dcnv2+asymdiffrec" };
             println!(
-                "{:<22} {:>12} {:>10.2} {:>12.0} {:>10.1} {:>14.1}",
+                "{:<22} {:>12} {:>10.2} {:>12.0} {:>10.1} {:>14.1} {:>13}",
                 name,
                 rows,
                 nums[0],
                 nums[1],
                 nums[2] * 1e3,
-                peak / (1u64 << 20) as f64
+                peak / (1u64 << 20) as f64,
+                dense
             );
         }
     }

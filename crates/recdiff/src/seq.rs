@@ -125,8 +125,8 @@ pub fn bench(a: SeqBenchArgs) -> Result<()> {
     };
     println!("recdiff bench seq: training epochs (1 warm-up, then {} timed)", a.epochs);
     println!(
-        "{:<24} {:>10} {:>8} {:>7} {:>10} {:>14}",
-        "experiment", "positions", "batch", "max_len", "s/epoch", "positions/s"
+        "{:<24} {:>10} {:>8} {:>7} {:>10} {:>14} {:>10}",
+        "experiment", "positions", "batch", "max_len", "s/epoch", "positions/s", "params"
     );
     for path in &configs {
         let cfg = SeqExperimentConfig::load(path)?;
@@ -135,6 +135,7 @@ pub fn bench(a: SeqBenchArgs) -> Result<()> {
         let positions: usize = windows.iter().map(|w| w.targets.iter().filter(|&&t| t != 0).count()).sum();
         let device = burn::tensor::Device::flex().autodiff();
         let mut model = Some(recdiff_run::seq::init_model(&cfg, &data.items, &device)?);
+        let params = model.as_ref().map_or(0, burn::module::Module::num_params);
         let mut optim = recdiff_experiment::optim::adam(cfg.train.weight_decay);
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
         recdiff_seq::train::train_epoch(&mut model, &mut optim, &cfg, &windows, &mut rng, &device)?;
@@ -144,13 +145,14 @@ pub fn bench(a: SeqBenchArgs) -> Result<()> {
         }
         let per_epoch = started.elapsed().as_secs_f64() / a.epochs.max(1) as f64;
         println!(
-            "{:<24} {:>10} {:>8} {:>7} {:>10.2} {:>14.0}",
+            "{:<24} {:>10} {:>8} {:>7} {:>10.2} {:>14.0} {:>10}",
             cfg.name,
             positions,
             cfg.train.batch_size,
             cfg.data.max_len,
             per_epoch,
-            positions as f64 / per_epoch
+            positions as f64 / per_epoch,
+            params
         );
     }
     Ok(())
