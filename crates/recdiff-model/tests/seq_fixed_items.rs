@@ -40,13 +40,7 @@ fn table_values() -> Vec<f32> {
 }
 
 fn table(model: &SeqModel) -> Vec<f32> {
-    let t = match model {
-        SeqModel::Sasrec(m) => m.encoder.items.weight.val(),
-        SeqModel::Dreamrec(m) => m.encoder.items.weight.val(),
-        SeqModel::Preferdiff(m) => m.net.encoder.items.weight.val(),
-        SeqModel::Dimerec(m) => m.items.weight.val(),
-    };
-    t.into_data().try_into_vec::<f32>().unwrap()
+    model.item_table().into_data().try_into_vec::<f32>().unwrap()
 }
 
 fn query(model: &SeqModel, device: &Device) -> Vec<f32> {

@@ -47,7 +47,7 @@ pub fn load_data(cfg: &SeqExperimentConfig) -> Result<(Interactions, LeaveOneOut
 pub fn init_model(cfg: &SeqExperimentConfig, items: &[String], device: &Device) -> Result<SeqModel, DataError> {
     let model = cfg.model.init(items.len() - 1, cfg.data.max_len, cfg.seed, device);
     let Some(path) = &cfg.data.item_vectors else { return Ok(model) };
-    let dim = model.item_vectors().dims()[1];
+    let dim = model.item_table().dims()[1];
     let values = recdiff_data::vectors::read_item_vectors(path, items, dim)?;
     let table = Tensor::from_data(TensorData::new(values, [items.len(), dim]), device);
     model.with_fixed_items(table).map_err(|message| DataError::BadFile { path: path.clone(), message })

@@ -15,6 +15,7 @@ pub mod preferdiff;
 pub mod sasrec;
 
 use burn::module::{Module, Param};
+use burn::nn::Embedding;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use dimerec::{DimeRec, DimeRecConfig};
 use dreamrec::{DreamRec, DreamRecConfig};
@@ -147,18 +148,32 @@ impl SeqModel {
     /// The model with its item table (`[n + 1, d]`, row 0 padding) replaced by `table` and
     /// frozen: no gradient reaches it, so the optimiser never moves it. Errors name the shapes.
     pub fn with_fixed_items(mut self, table: Tensor<2>) -> Result<SeqModel, String> {
-        let items = match &mut self {
-            SeqModel::Sasrec(m) => &mut m.encoder.items,
-            SeqModel::Dreamrec(m) => &mut m.encoder.items,
-            SeqModel::Dimerec(m) => &mut m.items,
-            SeqModel::Preferdiff(m) => &mut m.net.encoder.items,
-        };
+        let items = self.items_mut();
         let (want, got) = (items.weight.dims(), table.dims());
         if want != got {
             return Err(format!("item vectors are {got:?} (items + padding, width), the model's table is {want:?}"));
         }
         items.weight = Param::from_tensor(table).set_require_grad(false);
         Ok(self)
+    }
+
+    /// The item embedding table, `[n + 1, d]` (row 0 padding), as trained or as fixed.
+    pub fn item_table(&self) -> Tensor<2> {
+        match self {
+            SeqModel::Sasrec(m) => m.encoder.items.weight.val(),
+            SeqModel::Dreamrec(m) => m.encoder.items.weight.val(),
+            SeqModel::Dimerec(m) => m.items.weight.val(),
+            SeqModel::Preferdiff(m) => m.net.encoder.items.weight.val(),
+        }
+    }
+
+    fn items_mut(&mut self) -> &mut Embedding {
+        match self {
+            SeqModel::Sasrec(m) => &mut m.encoder.items,
+            SeqModel::Dreamrec(m) => &mut m.encoder.items,
+            SeqModel::Dimerec(m) => &mut m.items,
+            SeqModel::Preferdiff(m) => &mut m.net.encoder.items,
+        }
     }
 
     /// The model behind its [`NextItem`] interface.
