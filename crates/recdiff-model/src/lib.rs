@@ -7,6 +7,7 @@
 pub mod base;
 pub mod ctr;
 pub mod diffusion;
+pub mod dropout;
 pub mod embedding;
 pub mod embedding_io;
 pub mod enhancer;

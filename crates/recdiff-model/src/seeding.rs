@@ -13,11 +13,40 @@
 //! RNG between a seed and a forward pass. A module built with burn's constructors directly, outside
 //! the lock, would (tests included: a direct `SasRecConfig::init` in one unit test moved another's
 //! draws).
+//!
+//! Inside [`seeded_forward`] the calling thread also holds a *mirror* of the device RNG: the same
+//! generator (`StdRng` of the rand version burn uses), seeded the same way. [`crate::dropout`]
+//! draws its masks from it in one tight loop, the same numbers burn's per-element sampler would
+//! give, so a forward whose only random draws are those masks gets burn's masks exactly, faster.
+//! A forward must take all its device draws from one of the two: after the mirror has been drawn
+//! from, burn's own RNG has not moved.
 
 use burn::tensor::Device;
+use rand_burn::SeedableRng;
+use rand_burn::rngs::StdRng;
+use std::cell::RefCell;
 use std::sync::Mutex;
 
 static DEVICE_RNG: Mutex<()> = Mutex::new(());
+
+thread_local! {
+    static MIRROR: RefCell<Option<StdRng>> = const { RefCell::new(None) };
+}
+
+/// Clears the thread's mirror when the forward pass ends, by return or by unwinding.
+struct MirrorGuard;
+
+impl Drop for MirrorGuard {
+    fn drop(&mut self) {
+        MIRROR.with(|m| m.borrow_mut().take());
+    }
+}
+
+/// Runs `draw` on the mirror of the device RNG when the thread is inside [`seeded_forward`];
+/// `None` outside it.
+pub fn with_mirror<T>(draw: impl FnOnce(&mut StdRng) -> T) -> Option<T> {
+    MIRROR.with(|m| m.borrow_mut().as_mut().map(draw))
+}
 
 /// SplitMix64 of `seed` and `stream`: well-spread seeds for consecutive steps.
 pub fn stream_seed(seed: u64, stream: u64) -> u64 {
@@ -37,7 +66,10 @@ pub fn exclusive<T>(draws: impl FnOnce() -> T) -> T {
 /// Runs `forward` with burn's RNG seeded from (`seed`, `stream`), exclusive of every other caller.
 pub fn seeded_forward<T>(device: &Device, seed: u64, stream: u64, forward: impl FnOnce() -> T) -> T {
     let _guard = DEVICE_RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    device.seed(stream_seed(seed, stream));
+    let s = stream_seed(seed, stream);
+    device.seed(s);
+    MIRROR.with(|m| *m.borrow_mut() = Some(StdRng::seed_from_u64(s)));
+    let _clear = MirrorGuard;
     forward()
 }
 

@@ -15,8 +15,9 @@
 //!
 //! Shapes: `x` `[B, n]`, users `[B]`, logits `[B, n]`.
 
+use crate::dropout::Dropout;
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
@@ -40,7 +41,7 @@ impl CdaeConfig {
             enc: LinearConfig::new(n_items, self.hidden).init(device),
             users: EmbeddingConfig::new(n_users.max(1), self.hidden).init(device),
             dec: LinearConfig::new(self.hidden, n_items).init(device),
-            dropout: DropoutConfig::new(self.dropout).init(),
+            dropout: Dropout::new(self.dropout),
         }
     }
 }

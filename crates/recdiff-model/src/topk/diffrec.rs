@@ -24,9 +24,10 @@
 //! Shapes: `x` `[B, n]`, output `[B, n]`.
 
 use crate::diffusion::schedule::{BetaSchedule, betas};
+use crate::dropout::Dropout;
 use crate::enhancer::diffrec::time_embedding;
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -145,7 +146,7 @@ impl DiffRecConfig {
             step: LinearConfig::new(self.time_dim, self.time_dim).init(device),
             layers: dims.windows(2).map(|w| LinearConfig::new(w[0], w[1]).init(device)).collect(),
             out: LinearConfig::new(*dims.last().unwrap_or(&n), out).init(device),
-            dropout: DropoutConfig::new(self.dropout).init(),
+            dropout: Dropout::new(self.dropout),
             time_dim: self.time_dim,
         }
     }

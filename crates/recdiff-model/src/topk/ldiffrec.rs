@@ -28,8 +28,9 @@
 //! Shapes: `x` `[B, n]`, latent `[B, L]`, scores `[B, n]`.
 
 use super::diffrec::{DiffRec, DiffRecConfig, gaussian};
+use crate::dropout::Dropout;
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -141,7 +142,7 @@ impl LDiffRecConfig {
             encoders: groups.items.iter().zip(&groups.latent).map(|(g, &l)| lin(g.len(), 2 * l)).collect(),
             decoders: groups.items.iter().zip(&groups.latent).map(|(g, &l)| lin(l, g.len())).collect(),
             diffusion: self.diffusion.model(groups.total_latent(), device),
-            dropout: DropoutConfig::new(self.dropout).init(),
+            dropout: Dropout::new(self.dropout),
             groups,
             cfg: self.clone(),
         }

@@ -14,9 +14,10 @@
 //!
 //! Shapes: `x` `[B, n]`, logits `[B, n]`, `mu`/`logvar` `[B, latent]`.
 
+use crate::dropout::Dropout;
 use crate::losses::kl_standard_normal;
 use burn::module::Module;
-use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::{log_softmax, tanh};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::RngCore;
@@ -46,7 +47,7 @@ impl MultiVaeConfig {
             enc_out: LinearConfig::new(self.hidden, 2 * self.latent).init(device),
             dec: LinearConfig::new(self.latent, self.hidden).init(device),
             dec_out: LinearConfig::new(self.hidden, n_items).init(device),
-            dropout: DropoutConfig::new(self.dropout).init(),
+            dropout: Dropout::new(self.dropout),
             cfg: self.clone(),
         }
     }
