@@ -15,6 +15,7 @@
 
 pub mod compare;
 pub mod family;
+pub mod fused_adam;
 pub mod hash;
 pub mod metrics;
 pub mod optim;

@@ -7,13 +7,14 @@
 use crate::batch::{train_rows, user_ids};
 use crate::eval::{TopKMetrics, evaluate};
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::Device;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use recdiff_data::histories::Interactions;
 use recdiff_data::user_item::UserItemSplit;
+use recdiff_experiment::fused_adam::FusedAdam;
 use recdiff_experiment::{EarlyStopping, RunRecord, StopState, Verdict};
 use recdiff_model::topk::timesteps::StepSampler;
 use recdiff_model::topk::{StepContext, TopKModel};
@@ -79,7 +80,9 @@ pub struct Trainer<'a> {
     pub cfg: &'a TopKExperimentConfig,
     pub split: &'a UserItemSplit,
     pub model: Option<TopKModel>,
-    optim: ModuleOptimizer,
+    /// burn's Adam, bit for bit, in one pass per weight (top-K runs do not resume, so its moments
+    /// need no record).
+    optim: FusedAdam,
     sampler: StepSampler,
     rng: ChaCha8Rng,
     step: u64,
@@ -94,7 +97,7 @@ impl<'a> Trainer<'a> {
             cfg.model.init(&split.train, split.n_items, cfg.seed, &device).map_err(|e| other(format!("model.{e}")))?;
         Ok(Self {
             model: Some(model),
-            optim: recdiff_experiment::optim::adam(cfg.train.weight_decay),
+            optim: FusedAdam::new(cfg.train.weight_decay),
             sampler: cfg.model.sampler(),
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
             step: 0,
@@ -130,7 +133,7 @@ impl<'a> Trainer<'a> {
                 return Err(other(format!("loss became {value} at step {}", self.step)));
             }
             let grads = GradientsParams::from_grads(loss.backward(), &m);
-            self.model = Some(self.optim.step(cfg.train.lr, m, grads));
+            self.model = Some(self.optim.step(cfg.train.lr, m, grads).map_err(other)?);
             self.step += 1;
             total += value;
             batches += 1;

@@ -1,0 +1,184 @@
+//! Adam in one pass per parameter, with burn's arithmetic: the same f32 operations in the same
+//! order as [`crate::optim::adam`] (burn 0.22.1's `Adam`: L2 decay `g + p w`, moments
+//! `m b1 + g (1 - b1)` and `v b2 + g² (1 - b2)`, step `m c / (sqrt(v) + ε sqrt(1 - b2^t))` with
+//! `c = sqrt(1 - b2^t) / (1 - b1^t)`, then `w - step lr`), so its updates equal burn's bit for bit
+//! (pinned by a test), without burn's dozen tensor passes and allocations per parameter.
+//!
+//! burn's optimiser costs a fifth of a DiffRec step on MovieLens-100K (1M weights, batch 128);
+//! this one reads and writes each weight once. It holds its moments in memory only: families
+//! whose runs resume from checkpoints keep burn's optimiser and its records.
+
+use crate::optim::ADAM_EPSILON;
+use burn::module::{Module, ModuleMapper, Param, ParamId};
+use burn::optim::GradientsParams;
+use burn::tensor::{Tensor, TensorData};
+use std::collections::HashMap;
+
+const BETA_1: f32 = 0.9;
+const BETA_2: f32 = 0.999;
+
+#[derive(Debug, Default)]
+struct Moments {
+    m: Vec<f32>,
+    v: Vec<f32>,
+    time: i32,
+}
+
+/// Adam for dense weights, with L2 `weight_decay` when positive, updating in place.
+#[derive(Debug)]
+pub struct FusedAdam {
+    penalty: Option<f32>,
+    moments: HashMap<ParamId, Moments>,
+}
+
+impl FusedAdam {
+    pub fn new(weight_decay: f64) -> Self {
+        Self { penalty: (weight_decay > 0.0).then_some(weight_decay as f32), moments: HashMap::new() }
+    }
+
+    /// One step at learning rate `lr` on every parameter of `module` that has a gradient.
+    pub fn step<M: Module>(&mut self, lr: f64, module: M, mut grads: GradientsParams) -> Result<M, String> {
+        let mut mapper = Mapper { adam: self, lr: lr as f32, grads: &mut grads, error: None };
+        let module = module.map(&mut mapper);
+        match mapper.error {
+            Some(e) => Err(e),
+            None => Ok(module),
+        }
+    }
+
+    /// burn's update of `w` by `g`, element by element.
+    fn update(&mut self, id: ParamId, lr: f32, w: &mut [f32], g: &[f32]) {
+        let penalty = self.penalty;
+        let s = self.moments.entry(id).or_default();
+        let first = s.time == 0;
+        if first {
+            s.m = vec![0.0; w.len()];
+            s.v = vec![0.0; w.len()];
+        }
+        s.time += 1;
+        let bias2 = (1.0 - BETA_2.powi(s.time)).sqrt();
+        let combined = bias2 / (1.0 - BETA_1.powi(s.time));
+        let eps = ADAM_EPSILON * bias2;
+        let (f1, f2) = (1.0 - BETA_1, 1.0 - BETA_2);
+        for (((w, &g), m), v) in w.iter_mut().zip(g).zip(s.m.iter_mut()).zip(s.v.iter_mut()) {
+            let g = match penalty {
+                Some(p) => *w * p + g,
+                None => g,
+            };
+            if first {
+                *m = g * f1;
+                *v = (g * g) * f2;
+            } else {
+                *m = *m * BETA_1 + g * f1;
+                *v = *v * BETA_2 + (g * g) * f2;
+            }
+            *w -= (*m * combined) / (v.sqrt() + eps) * lr;
+        }
+    }
+}
+
+struct Mapper<'a> {
+    adam: &'a mut FusedAdam,
+    lr: f32,
+    grads: &'a mut GradientsParams,
+    error: Option<String>,
+}
+
+impl ModuleMapper for Mapper<'_> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (id, tensor, mapper) = param.consume();
+        let Some(grad) = self.grads.remove::<D>(id) else {
+            return Param::from_mapped_value(id, tensor, mapper);
+        };
+        let (shape, device, require_grad) = (tensor.shape(), tensor.device(), tensor.is_require_grad());
+        let w = tensor.clone().inner().into_data().try_into_vec::<f32>();
+        let g = grad.into_data().try_into_vec::<f32>();
+        let (mut w, g) = match (w, g) {
+            (Ok(w), Ok(g)) if w.len() == g.len() => (w, g),
+            (w, g) => {
+                self.error.get_or_insert(format!(
+                    "parameter {id}: weights {:?} and gradient {:?}",
+                    w.map(|v| v.len()),
+                    g.map(|v| v.len())
+                ));
+                return Param::from_mapped_value(id, tensor, mapper);
+            }
+        };
+        self.adam.update(id, self.lr, &mut w, &g);
+        let mut updated = Tensor::from_data(TensorData::new(w, shape), &device);
+        if require_grad {
+            updated = updated.require_grad();
+        }
+        Param::from_mapped_value(id, updated, mapper)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::{Initializer, Linear, LinearConfig};
+    use burn::tensor::Device;
+
+    #[derive(Module, Debug)]
+    struct Net {
+        a: Linear,
+        b: Linear,
+    }
+
+    /// Weights from a formula, not from burn's RNG, which other tests' seeded draws share.
+    fn linear(i: usize, o: usize, device: &Device) -> Linear {
+        let mut l = LinearConfig::new(i, o).with_initializer(Initializer::Zeros).init(device);
+        let w: Vec<f32> = (0..i * o).map(|k| ((k * 13 + o) % 17) as f32 * 0.05 - 0.4).collect();
+        let b: Vec<f32> = (0..o).map(|k| k as f32 * 0.1 - 0.2).collect();
+        l.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w, [i, o]), device));
+        l.bias = Some(Param::from_tensor(Tensor::from_data(TensorData::new(b, [o]), device)));
+        l
+    }
+
+    fn net(device: &Device) -> Net {
+        Net { a: linear(5, 7, device), b: linear(7, 3, device) }
+    }
+
+    fn loss(n: &Net, step: usize, device: &Device) -> Tensor<1> {
+        let x: Vec<f32> = (0..4 * 5).map(|i| ((i * 7 + step * 3) % 11) as f32 * 0.3 - 1.4).collect();
+        let x = Tensor::<2>::from_data(TensorData::new(x, [4, 5]), device);
+        n.b.forward(burn::tensor::activation::tanh(n.a.forward(x))).powi_scalar(2).mean()
+    }
+
+    fn weights(n: &Net) -> Vec<u32> {
+        let mut out = Vec::new();
+        for l in [&n.a, &n.b] {
+            out.extend(l.weight.val().into_data().iter::<f32>().map(f32::to_bits));
+            out.extend(l.bias.as_ref().unwrap().val().into_data().iter::<f32>().map(f32::to_bits));
+        }
+        out
+    }
+
+    #[test]
+    fn updates_equal_burns_adam_bit_for_bit_with_and_without_weight_decay() {
+        let device = Device::flex().autodiff();
+        for decay in [0.0, 0.01] {
+            let (mut ours, mut theirs) = (net(&device), net(&device));
+            let initial = weights(&ours);
+            let (mut fused, mut burn) = (FusedAdam::new(decay), crate::optim::adam(decay));
+            for step in 0..4 {
+                let lr = 1e-2 / (step + 1) as f64;
+                let g = GradientsParams::from_grads(loss(&ours, step, &device).backward(), &ours);
+                ours = fused.step(lr, ours, g).unwrap();
+                let g = GradientsParams::from_grads(loss(&theirs, step, &device).backward(), &theirs);
+                theirs = burn.step(lr, theirs, g);
+                assert_eq!(weights(&ours), weights(&theirs), "decay {decay}, step {step}");
+            }
+            assert_ne!(weights(&ours), initial, "the weights must have moved");
+        }
+    }
+
+    #[test]
+    fn parameters_without_a_gradient_are_left_alone() {
+        let device = Device::flex().autodiff();
+        let n = net(&device);
+        let before = weights(&n);
+        let n = FusedAdam::new(0.0).step(0.1, n, GradientsParams::new()).unwrap();
+        assert_eq!(weights(&n), before);
+    }
+}
