@@ -264,6 +264,39 @@ pub fn bench_serve(a: ServeBenchArgs) -> Result<()> {
             }
         }
     }
+    in_process(&servers, &bodies, a.warmup)
+}
+
+/// The same requests scored in this process, one at a time, without HTTP or JSON text: the figure
+/// to hold against a framework's forward alone (`bench/reference/ctr.py serve`).
+fn in_process(servers: &[RunningServer], bodies: &[String], warmup: usize) -> Result<()> {
+    let requests: Vec<recdiff_serve::request::ScoreRequest> =
+        bodies.iter().map(|b| serde_json::from_str(b).context("parsing a generated request")).collect::<Result<_>>()?;
+    println!("in process (request parsed once, then features, gather and forward per request):");
+    println!("{:<22} {:>9} {:>9} {:>9}", "model", "p50 ms", "p99 ms", "mean ms");
+    for s in servers {
+        let model = s.state.current().map_err(|e| anyhow::anyhow!(e.message))?;
+        let mut report = loadgen::LoadReport { latencies: Vec::new(), errors: 0 };
+        for (i, req) in requests.iter().enumerate() {
+            let started = std::time::Instant::now();
+            let scored = model.score(req);
+            if i >= warmup {
+                report.latencies.push(started.elapsed());
+                report.errors += usize::from(scored.is_err());
+            }
+        }
+        if report.errors > 0 {
+            bail!("{}: {} of the in-process requests failed", model.run.display(), report.errors);
+        }
+        let name = model.run.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        println!(
+            "{:<22} {:>9.2} {:>9.2} {:>9.2}",
+            name,
+            report.quantile_ms(0.5),
+            report.quantile_ms(0.99),
+            report.mean_ms()
+        );
+    }
     Ok(())
 }
 
