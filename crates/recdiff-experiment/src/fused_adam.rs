@@ -12,6 +12,7 @@ use crate::optim::ADAM_EPSILON;
 use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::tensor::{Tensor, TensorData};
+use rayon::prelude::*;
 use std::collections::HashMap;
 
 const BETA_1: f32 = 0.9;
@@ -59,20 +60,51 @@ impl FusedAdam {
         let bias2 = (1.0 - BETA_2.powi(s.time)).sqrt();
         let combined = bias2 / (1.0 - BETA_1.powi(s.time));
         let eps = ADAM_EPSILON * bias2;
+        let rule = Rule { penalty, first, combined, eps, lr };
+        // Element-wise, so splitting the loop across threads changes no value.
+        if w.len() < PARALLEL_MIN {
+            rule.apply(w, g, &mut s.m, &mut s.v);
+        } else {
+            w.par_chunks_mut(CHUNK)
+                .zip(g.par_chunks(CHUNK))
+                .zip(s.m.par_chunks_mut(CHUNK))
+                .zip(s.v.par_chunks_mut(CHUNK))
+                .for_each(|(((w, g), m), v)| rule.apply(w, g, m, v));
+        }
+    }
+}
+
+/// Weights per tensor below which the update stays on the calling thread.
+const PARALLEL_MIN: usize = 1 << 16;
+/// Weights per task when the update is split across threads.
+const CHUNK: usize = 1 << 14;
+
+/// One step's constants of burn's Adam update.
+#[derive(Clone, Copy)]
+struct Rule {
+    penalty: Option<f32>,
+    first: bool,
+    combined: f32,
+    eps: f32,
+    lr: f32,
+}
+
+impl Rule {
+    fn apply(self, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
         let (f1, f2) = (1.0 - BETA_1, 1.0 - BETA_2);
-        for (((w, &g), m), v) in w.iter_mut().zip(g).zip(s.m.iter_mut()).zip(s.v.iter_mut()) {
-            let g = match penalty {
+        for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+            let g = match self.penalty {
                 Some(p) => *w * p + g,
                 None => g,
             };
-            if first {
+            if self.first {
                 *m = g * f1;
                 *v = (g * g) * f2;
             } else {
                 *m = *m * BETA_1 + g * f1;
                 *v = *v * BETA_2 + (g * g) * f2;
             }
-            *w -= (*m * combined) / (v.sqrt() + eps) * lr;
+            *w -= (*m * self.combined) / (v.sqrt() + self.eps) * self.lr;
         }
     }
 }
@@ -91,7 +123,9 @@ impl ModuleMapper for Mapper<'_> {
             return Param::from_mapped_value(id, tensor, mapper);
         };
         let (shape, device, require_grad) = (tensor.shape(), tensor.device(), tensor.is_require_grad());
-        let w = tensor.clone().inner().into_data().try_into_vec::<f32>();
+        // Moved, not cloned: after the backward pass the weights are this tensor's alone, so
+        // burn hands over their buffer without a copy, and takes the updated one back the same way.
+        let w = tensor.inner().into_data().try_into_vec::<f32>();
         let g = grad.into_data().try_into_vec::<f32>();
         let (mut w, g) = match (w, g) {
             (Ok(w), Ok(g)) if w.len() == g.len() => (w, g),
@@ -101,7 +135,8 @@ impl ModuleMapper for Mapper<'_> {
                     w.map(|v| v.len()),
                     g.map(|v| v.len())
                 ));
-                return Param::from_mapped_value(id, tensor, mapper);
+                // The step fails with this error and its module is dropped.
+                return Param::from_mapped_value(id, Tensor::zeros(shape, &device), mapper);
             }
         };
         self.adam.update(id, self.lr, &mut w, &g);
@@ -170,6 +205,26 @@ mod tests {
                 assert_eq!(weights(&ours), weights(&theirs), "decay {decay}, step {step}");
             }
             assert_ne!(weights(&ours), initial, "the weights must have moved");
+        }
+    }
+
+    #[test]
+    fn a_tensor_split_across_threads_updates_as_one_loop_would() {
+        let n = PARALLEL_MIN * 2 + 12_345;
+        let g: Vec<f32> = (0..n).map(|i| ((i * 31 % 97) as f32 - 48.0) * 1e-3).collect();
+        let w0: Vec<f32> = (0..n).map(|i| ((i * 7 % 53) as f32 - 26.0) * 1e-2).collect();
+        let mut adam = FusedAdam::new(0.01);
+        let id = ParamId::new();
+        let (mut w, mut serial) = (w0.clone(), w0);
+        let (mut m, mut v) = (vec![0.0; n], vec![0.0; n]);
+        for step in 1..=3 {
+            adam.update(id, 1e-2, &mut w, &g);
+            let bias2 = (1.0 - BETA_2.powi(step)).sqrt();
+            let combined = bias2 / (1.0 - BETA_1.powi(step));
+            let rule = Rule { penalty: Some(0.01), first: step == 1, combined, eps: ADAM_EPSILON * bias2, lr: 1e-2 };
+            rule.apply(&mut serial, &g, &mut m, &mut v);
+            let bits = |x: &[f32]| x.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&w), bits(&serial), "step {step}");
         }
     }
 

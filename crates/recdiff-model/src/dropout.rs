@@ -13,9 +13,12 @@
 //!
 //! Shapes: any `[.., n]`, unchanged.
 
+use crate::seeding::Mirror;
 use burn::module::Module;
 use burn::tensor::{Distribution, Tensor, TensorData};
+use chacha_burn::ChaCha12Rng;
 use rand_burn::distr::{Bernoulli, Distribution as _};
+use rayon::prelude::*;
 
 #[derive(Module, Debug)]
 pub struct Dropout {
@@ -36,11 +39,10 @@ impl Dropout {
         let shape = input.shape();
         let n = shape.num_elements();
         let scale = (1.0 / keep) as f32;
-        let mask = crate::seeding::with_mirror(|rng| match Bernoulli::new(keep) {
-            Ok(bernoulli) => Some((0..n).map(|_| if bernoulli.sample(rng) { scale } else { 0.0 }).collect::<Vec<_>>()),
+        let mask = match Bernoulli::new(keep) {
+            Ok(bernoulli) => crate::seeding::with_mirror(|mirror| draw_mask(mirror, bernoulli, n, scale)),
             Err(_) => None,
-        })
-        .flatten();
+        };
         match mask {
             Some(values) => {
                 let device = input.device();
@@ -52,6 +54,27 @@ impl Dropout {
             }
         }
     }
+}
+
+/// Elements per stretch of the mask drawn by one task; below two stretches, one loop.
+const STRETCH: usize = 1 << 15;
+
+/// `n` mask values, `scale` where kept: element `i` is decided by the `i`-th `u64` of the mirror's
+/// stream from where it stands (rand's `Bernoulli` draws one `u64` per sample below p = 1), so
+/// stretches drawn in parallel by generators placed at their start give burn's sequential mask.
+fn draw_mask(mirror: &mut Mirror, bernoulli: Bernoulli, n: usize, scale: f32) -> Vec<f32> {
+    let value = |rng: &mut ChaCha12Rng| if bernoulli.sample(rng) { scale } else { 0.0 };
+    if n < 2 * STRETCH {
+        return (0..n).map(|_| value(mirror.rng())).collect();
+    }
+    let start = mirror.word_pos();
+    let mut mask = vec![0.0f32; n];
+    mask.par_chunks_mut(STRETCH).enumerate().for_each(|(k, out)| {
+        let mut rng = mirror.at(start + 2 * (k * STRETCH) as u128);
+        out.iter_mut().for_each(|v| *v = value(&mut rng));
+    });
+    mirror.seek(start + 2 * n as u128);
+    mask
 }
 
 #[cfg(test)]
@@ -89,6 +112,30 @@ mod tests {
             let expected = p * 7.0 * 301.0;
             assert!((zeros as f64 - expected).abs() < 0.1 * 7.0 * 301.0, "p = {p}: {zeros} zeros");
         }
+    }
+
+    #[test]
+    fn masks_drawn_in_parallel_stretches_are_burns_masks_and_leave_the_stream_where_burn_does() {
+        let device = Device::flex().autodiff();
+        // 131 x 1,001 = 131,131 elements: four stretches and a partial one, then a small mask.
+        let big = |device: &Device| {
+            let v: Vec<f32> = (0..131 * 1001).map(|i| ((i % 11) as f32 - 5.0) * 0.21 + 0.01).collect();
+            Tensor::<2>::from_data(TensorData::new(v, [131, 1001]), device)
+        };
+        let p = 0.5;
+        const { assert!(131 * 1001 >= 2 * STRETCH) };
+        let ours = seeded_forward(&device, 23, 6, || {
+            let d = Dropout::new(p);
+            (d.forward(big(&device)), d.forward(big(&device)), d.forward(input(&device)))
+        });
+        let burns = seeded_forward(&device, 23, 6, || {
+            let d = DropoutConfig::new(p).init();
+            (d.forward(big(&device)), d.forward(big(&device)), d.forward(input(&device)))
+        });
+        assert_eq!(bits(ours.0.clone()), bits(burns.0), "first large mask");
+        assert_eq!(bits(ours.1.clone()), bits(burns.1), "second large mask");
+        assert_eq!(bits(ours.2), bits(burns.2), "the small mask after them");
+        assert_ne!(bits(ours.0), bits(ours.1), "consecutive masks differ");
     }
 
     #[test]

@@ -20,17 +20,55 @@
 //! give, so a forward whose only random draws are those masks gets burn's masks exactly, faster.
 //! A forward must take all its device draws from one of the two: after the mirror has been drawn
 //! from, burn's own RNG has not moved.
+//!
+//! The mirror is the ChaCha12 generator that rand 0.10's `StdRng` wraps (crate `chacha20`), held
+//! directly so that it can seek: a long draw can be split into stretches of the stream, each drawn
+//! by its own generator placed at its start ([`Mirror::at`]), in parallel, giving the same numbers.
 
 use burn::tensor::Device;
+use chacha_burn::ChaCha12Rng;
 use rand_burn::SeedableRng;
-use rand_burn::rngs::StdRng;
 use std::cell::RefCell;
 use std::sync::Mutex;
 
 static DEVICE_RNG: Mutex<()> = Mutex::new(());
 
 thread_local! {
-    static MIRROR: RefCell<Option<StdRng>> = const { RefCell::new(None) };
+    static MIRROR: RefCell<Option<Mirror>> = const { RefCell::new(None) };
+}
+
+/// The thread's copy of burn's device RNG: `StdRng::seed_from_u64(seed)` of rand 0.10.
+pub struct Mirror {
+    seed: u64,
+    rng: ChaCha12Rng,
+}
+
+impl Mirror {
+    fn new(seed: u64) -> Self {
+        Self { seed, rng: ChaCha12Rng::seed_from_u64(seed) }
+    }
+
+    /// The generator, to draw from in order.
+    pub fn rng(&mut self) -> &mut ChaCha12Rng {
+        &mut self.rng
+    }
+
+    /// The position of the next draw, in 32-bit words from the stream's start.
+    pub fn word_pos(&self) -> u128 {
+        self.rng.get_word_pos()
+    }
+
+    /// A separate generator on the same stream, placed `word_pos` words from its start.
+    pub fn at(&self, word_pos: u128) -> ChaCha12Rng {
+        let mut rng = ChaCha12Rng::seed_from_u64(self.seed);
+        rng.set_word_pos(word_pos);
+        rng
+    }
+
+    /// Moves the generator to `word_pos`, as if it had drawn everything before it.
+    pub fn seek(&mut self, word_pos: u128) {
+        self.rng.set_word_pos(word_pos);
+    }
 }
 
 /// Clears the thread's mirror when the forward pass ends, by return or by unwinding.
@@ -44,7 +82,7 @@ impl Drop for MirrorGuard {
 
 /// Runs `draw` on the mirror of the device RNG when the thread is inside [`seeded_forward`];
 /// `None` outside it.
-pub fn with_mirror<T>(draw: impl FnOnce(&mut StdRng) -> T) -> Option<T> {
+pub fn with_mirror<T>(draw: impl FnOnce(&mut Mirror) -> T) -> Option<T> {
     MIRROR.with(|m| m.borrow_mut().as_mut().map(draw))
 }
 
@@ -68,7 +106,7 @@ pub fn seeded_forward<T>(device: &Device, seed: u64, stream: u64, forward: impl 
     let _guard = DEVICE_RNG.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let s = stream_seed(seed, stream);
     device.seed(s);
-    MIRROR.with(|m| *m.borrow_mut() = Some(StdRng::seed_from_u64(s)));
+    MIRROR.with(|m| *m.borrow_mut() = Some(Mirror::new(s)));
     let _clear = MirrorGuard;
     forward()
 }

@@ -8,7 +8,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use recdiff_model::topk::cdae::CdaeConfig;
-use recdiff_model::topk::diffrec::{DiffRecConfig, TimestepSampling};
+use recdiff_model::topk::diffrec::{DiffRecConfig, Input, TimestepSampling};
 use recdiff_model::topk::multivae::MultiVaeConfig;
 
 /// Sets every float parameter, in visit order, to distinct non-zero values and keeps them.
@@ -295,7 +295,7 @@ fn ldiffrec_loss_adds_the_annealed_latent_diffusion_loss_the_decoded_likelihood_
     let (mut rng, sampler) = (ChaCha8Rng::seed_from_u64(3), kind.sampler());
     let (z, _) = m.sample_latent(x(), &mut rng);
     let (t, importance) = sampler.draw(2, &mut rng);
-    let (terms, z_hat) = m.diffusion.terms_and_x0(z, &t, &mut rng);
+    let (terms, z_hat) = m.diffusion.terms_and_x0(z, &t, &mut rng, Input::Tracked);
     let terms = terms.into_data().try_into_vec::<f32>().unwrap();
     let elbo = terms.iter().zip(&importance).map(|(&a, &w)| a as f64 * w).sum::<f64>() / 2.0;
     let nll = LDiffRec::multinomial_nll(m.decode(z_hat), x()).into_scalar::<f32>() as f64;
@@ -308,4 +308,30 @@ fn ldiffrec_loss_adds_the_annealed_latent_diffusion_loss_the_decoded_likelihood_
     let want = 0.02 * elbo + nll + 0.25 * kl;
     assert!(kl > 1e-3 && elbo > 1e-6, "non-trivial terms: kl {kl}, elbo {elbo}");
     assert!((got - want).abs() < 1e-4 * want.abs().max(1.0), "{got} vs {want}");
+}
+
+#[test]
+fn diffrec_noising_a_data_batch_on_the_host_matches_the_tensor_path_bit_for_bit() {
+    use rand::RngCore;
+    use recdiff_model::topk::diffrec::MeanType;
+    let d = Device::flex().autodiff();
+    for mean_type in [MeanType::X0, MeanType::Eps] {
+        let cfg = DiffRecConfig { hidden: vec![8], dropout: 0.0, mean_type, ..DiffRecConfig::default() };
+        let (b, n) = (6, 37);
+        let m = cfg.model(n, &d);
+        let x: Vec<f32> = (0..b * n).map(|i| if i % 3 == 0 { 1.0 } else { 0.25 * (i % 4) as f32 }).collect();
+        let x = Tensor::<2>::from_data(TensorData::new(x, [b, n]), &d);
+        let t: Vec<usize> = (0..b).map(|i| (i * 2) % cfg.steps).collect();
+        let run = |input: Input| {
+            let mut rng = ChaCha8Rng::seed_from_u64(11);
+            let (terms, x0_hat) = m.terms_and_x0(x.clone(), &t, &mut rng, input);
+            let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
+            let terms = bits(terms.into_data().try_into_vec::<f32>().unwrap());
+            (terms, bits(x0_hat.into_data().try_into_vec::<f32>().unwrap()), rng.next_u64())
+        };
+        let (host, tensor) = (run(Input::Data), run(Input::Tracked));
+        assert_eq!(host.0, tensor.0, "{mean_type:?}: loss terms");
+        assert_eq!(host.1, tensor.1, "{mean_type:?}: x0 prediction");
+        assert_eq!(host.2, tensor.2, "{mean_type:?}: the generator is left where the tensor path leaves it");
+    }
 }

@@ -34,6 +34,10 @@ pub struct TopKBenchArgs {
     /// Timed DiffRec steps on the synthetic matrix (after two untimed).
     #[arg(long, default_value_t = 10)]
     steps: usize,
+    /// Only these MovieLens rows (comma-separated model kinds, e.g. `diffrec`); the synthetic
+    /// matrix is skipped unless `diffrec` is among them.
+    #[arg(long, value_delimiter = ',')]
+    models: Vec<String>,
 }
 
 fn timed_epochs(cfg: &TopKExperimentConfig, split: &UserItemSplit, epochs: usize) -> Result<f64> {
@@ -69,9 +73,16 @@ pub fn run(args: TopKBenchArgs) -> Result<()> {
         TopKModelConfig::Multivae(Default::default()),
         TopKModelConfig::Cdae(Default::default()),
     ];
-    for model in models {
+    let wanted = |name: &str| args.models.is_empty() || args.models.iter().any(|m| m == name);
+    if let Some(unknown) = args.models.iter().find(|m| !models.iter().any(|k| k.name() == m.as_str())) {
+        anyhow::bail!("--models {unknown}: not one of {:?}", models.iter().map(|m| m.name()).collect::<Vec<_>>());
+    }
+    for model in models.into_iter().filter(|m| wanted(m.name())) {
         let cfg = TopKExperimentConfig { model, ..base.clone() };
         println!("  {:<10} {:.3} s", cfg.model.name(), timed_epochs(&cfg, &split, args.epochs)?);
+    }
+    if !wanted("diffrec") {
+        return Ok(());
     }
     let big = synthetic(args.users, args.items, args.per_user)?;
     let cfg =

@@ -173,6 +173,13 @@ impl Denoiser {
     }
 }
 
+/// What the diffused `x0` is: data (interaction vectors), or a tensor a gradient must reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    Data,
+    Tracked,
+}
+
 /// The diffusion arithmetic of a config: `ᾱ`, posterior coefficients, SNR.
 #[derive(Debug, Clone)]
 pub struct Diffusion {
@@ -253,19 +260,58 @@ impl DiffRec {
         x0 * a + noise * s
     }
 
+    /// `(x_t, ε)` for a data `x0`: [`gaussian`]'s draws and [`DiffRec::noised`]'s arithmetic
+    /// (`x0 a + ε s` in f32, the same operations in the same order), in one pass on the host.
+    /// `None`, drawing nothing, when `x0` does not hold f32 values.
+    fn noised_data(
+        &self,
+        d: &Diffusion,
+        x0: Tensor<2>,
+        t: &[usize],
+        rng: &mut dyn rand::RngCore,
+    ) -> Option<[Tensor<2>; 2]> {
+        use rand_distr::{Distribution, StandardNormal};
+        let ([b, n], device) = (x0.dims(), x0.device());
+        let x = x0.into_data().try_into_vec::<f32>().ok()?;
+        let (mut xt, mut noise) = (vec![0f32; b * n], vec![0f32; b * n]);
+        for (row, &step) in t.iter().enumerate().take(b) {
+            let a = d.alpha_bars[step].sqrt() as f32;
+            let s = (1.0 - d.alpha_bars[step]).sqrt() as f32;
+            let span = row * n..(row + 1) * n;
+            for ((out, e), &x) in xt[span.clone()].iter_mut().zip(&mut noise[span.clone()]).zip(&x[span]) {
+                *e = StandardNormal.sample(&mut *rng);
+                *out = x * a + *e * s;
+            }
+        }
+        Some([xt, noise].map(|v| Tensor::from_data(TensorData::new(v, [b, n]), &device)))
+    }
+
     /// Per-row loss terms `[B]` at steps `t`: the MSE over items of the prediction, times
     /// `SNR(t-1) - SNR(t)` when `reweight` and predicting x0.
     pub fn terms(&self, x0: Tensor<2>, t: &[usize], rng: &mut dyn rand::RngCore) -> Tensor<1> {
-        self.terms_and_x0(x0, t, rng).0
+        self.terms_and_x0(x0, t, rng, Input::Data).0
     }
 
     /// [`DiffRec::terms`] and the prediction of `x0` from `x_t` `[B, n]` (L-DiffRec decodes it).
-    pub fn terms_and_x0(&self, x0: Tensor<2>, t: &[usize], rng: &mut dyn rand::RngCore) -> (Tensor<1>, Tensor<2>) {
+    /// `input` says whether `x0` is data or carries a gradient (L-DiffRec's latent).
+    pub fn terms_and_x0(
+        &self,
+        x0: Tensor<2>,
+        t: &[usize],
+        rng: &mut dyn rand::RngCore,
+        input: Input,
+    ) -> (Tensor<1>, Tensor<2>) {
         let d = Diffusion::new(&self.cfg);
         let [b, n] = x0.dims();
         let device = x0.device();
-        let noise = gaussian(b, n, rng, &device);
-        let xt = self.noised(&d, x0.clone(), noise.clone(), t);
+        let fused = match input {
+            Input::Data => self.noised_data(&d, x0.clone(), t, rng),
+            Input::Tracked => None,
+        };
+        let [xt, noise] = fused.unwrap_or_else(|| {
+            let noise = gaussian(b, n, rng, &device);
+            [self.noised(&d, x0.clone(), noise.clone(), t), noise]
+        });
         let out = self.denoiser.forward(xt.clone(), t);
         let (target, x0_hat) = match self.cfg.mean_type {
             MeanType::X0 => (x0, out.clone()),

@@ -145,10 +145,15 @@ pub enum TopKModel {
 
 /// DiffRec's loss of a batch `x0` `[B, n]` under the step sampler (importance weights, recorded
 /// losses), and its x0 prediction.
-fn diffusion_loss(m: &diffrec::DiffRec, x0: Tensor<2>, ctx: &mut StepContext<'_>) -> (Tensor<1>, Tensor<2>) {
+fn diffusion_loss(
+    m: &diffrec::DiffRec,
+    x0: Tensor<2>,
+    input: diffrec::Input,
+    ctx: &mut StepContext<'_>,
+) -> (Tensor<1>, Tensor<2>) {
     let b = x0.dims()[0];
     let (t, importance) = ctx.sampler.draw(b, ctx.rng);
-    let (terms, x0_hat) = m.terms_and_x0(x0, &t, ctx.rng);
+    let (terms, x0_hat) = m.terms_and_x0(x0, &t, ctx.rng, input);
     let values: Vec<f64> = terms.clone().into_data().iter::<f32>().map(f64::from).collect();
     ctx.sampler.record(&t, &values);
     let w = diffrec::Diffusion::column(importance.iter().map(|&v| v as f32).collect(), &terms.device());
@@ -161,11 +166,11 @@ impl TopKModel {
         match self {
             TopKModel::Multivae(m) => m.loss(x, ctx.step, ctx.rng),
             TopKModel::Cdae(m) => m.loss(x, users),
-            TopKModel::Diffrec(m) => diffusion_loss(m, x, ctx).0,
+            TopKModel::Diffrec(m) => diffusion_loss(m, x, diffrec::Input::Data, ctx).0,
             TopKModel::Ldiffrec(m) => {
                 let cfg = m.config();
                 let (z, kl) = m.sample_latent(x.clone(), ctx.rng);
-                let (elbo, z_hat) = diffusion_loss(&m.diffusion, z, ctx);
+                let (elbo, z_hat) = diffusion_loss(&m.diffusion, z, diffrec::Input::Tracked, ctx);
                 let nll = ldiffrec::LDiffRec::multinomial_nll(m.decode(z_hat), x);
                 elbo * cfg.lambda_at(ctx.step) + nll + kl * cfg.kl_at(ctx.step)
             }
