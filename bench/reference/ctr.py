@@ -152,10 +152,12 @@ def train(a):
 def serve(a):
     """The forward of one request: one user's fields shared by `candidates` rows, item fields
     varying; scores f(h(x)) or f(g([s, h(x)])). In process, no HTTP."""
+    global FIELDS
+    FIELDS = a.fields  # Tables and the id draws below read it
     torch.manual_seed(1)
     tables = Tables(a.rows, True)
-    base = DcnV2(FIELDS * DIM)
-    asym = Asym() if a.asymdiffrec else None
+    base = DcnV2(FIELDS * DIM, deep=a.deep)
+    asym = Asym(fields=FIELDS) if a.asymdiffrec else None
     print(f"params dense {count(base) + (count(asym) if asym else 0)} embedding {count(tables)}")
     g = torch.Generator().manual_seed(5)
     times = []
@@ -191,6 +193,9 @@ def main():
     s.add_argument("--requests", type=int, default=200)
     s.add_argument("--warmup", type=int, default=20)
     s.add_argument("--asymdiffrec", action="store_true")
+    # The shapes of `recdiff bench serve`'s quickstart models: 40 fields, DCN-V2 deep 256-128.
+    s.add_argument("--fields", type=int, default=40)
+    s.add_argument("--deep", type=lambda v: tuple(int(x) for x in v.split(",")), default=(256, 128))
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)

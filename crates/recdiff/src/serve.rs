@@ -273,7 +273,7 @@ fn in_process(servers: &[RunningServer], bodies: &[String], warmup: usize) -> Re
     let requests: Vec<recdiff_serve::request::ScoreRequest> =
         bodies.iter().map(|b| serde_json::from_str(b).context("parsing a generated request")).collect::<Result<_>>()?;
     println!("in process (request parsed once, then features, gather and forward per request):");
-    println!("{:<22} {:>9} {:>9} {:>9}", "model", "p50 ms", "p99 ms", "mean ms");
+    println!("{:<22} {:>9} {:>9} {:>9} {:>13}", "model", "p50 ms", "p99 ms", "mean ms", "dense params");
     for s in servers {
         let model = s.state.current().map_err(|e| anyhow::anyhow!(e.message))?;
         let mut report = loadgen::LoadReport { latencies: Vec::new(), errors: 0 };
@@ -290,11 +290,12 @@ fn in_process(servers: &[RunningServer], bodies: &[String], warmup: usize) -> Re
         }
         let name = model.run.file_name().unwrap_or_default().to_string_lossy().into_owned();
         println!(
-            "{:<22} {:>9.2} {:>9.2} {:>9.2}",
+            "{:<22} {:>9.2} {:>9.2} {:>9.2} {:>13}",
             name,
             report.quantile_ms(0.5),
             report.quantile_ms(0.99),
-            report.mean_ms()
+            report.mean_ms(),
+            model.dense_parameters()
         );
     }
     Ok(())
