@@ -211,6 +211,11 @@ impl Diffusion {
         (b * prev.sqrt() / (1.0 - ab), (1.0 - prev) * (1.0 - b).sqrt() / (1.0 - ab))
     }
 
+    /// `(sqrt(ᾱ_t), sqrt(1 - ᾱ_t))` in f32: the factors of `x0` and `ε` in `x_t`.
+    pub fn noising(&self, t: usize) -> (f32, f32) {
+        (self.alpha_bars[t].sqrt() as f32, (1.0 - self.alpha_bars[t]).sqrt() as f32)
+    }
+
     pub fn snr(&self, t: usize) -> f64 {
         self.alpha_bars[t] / (1.0 - self.alpha_bars[t])
     }
@@ -255,8 +260,8 @@ impl DiffRec {
     /// `x_t = sqrt(ᾱ_t) x0 + sqrt(1 - ᾱ_t) ε` per row, `t` 0-based.
     fn noised(&self, d: &Diffusion, x0: Tensor<2>, noise: Tensor<2>, t: &[usize]) -> Tensor<2> {
         let device = x0.device();
-        let a = Diffusion::column(t.iter().map(|&s| d.alpha_bars[s].sqrt() as f32).collect(), &device);
-        let s = Diffusion::column(t.iter().map(|&s| (1.0 - d.alpha_bars[s]).sqrt() as f32).collect(), &device);
+        let a = Diffusion::column(t.iter().map(|&s| d.noising(s).0).collect(), &device);
+        let s = Diffusion::column(t.iter().map(|&s| d.noising(s).1).collect(), &device);
         x0 * a + noise * s
     }
 
@@ -275,8 +280,7 @@ impl DiffRec {
         let x = x0.into_data().try_into_vec::<f32>().ok()?;
         let (mut xt, mut noise) = (vec![0f32; b * n], vec![0f32; b * n]);
         for (row, &step) in t.iter().enumerate().take(b) {
-            let a = d.alpha_bars[step].sqrt() as f32;
-            let s = (1.0 - d.alpha_bars[step]).sqrt() as f32;
+            let (a, s) = d.noising(step);
             let span = row * n..(row + 1) * n;
             for ((out, e), &x) in xt[span.clone()].iter_mut().zip(&mut noise[span.clone()]).zip(&x[span]) {
                 *e = StandardNormal.sample(&mut *rng);
