@@ -11,7 +11,7 @@
 use crate::optim::ADAM_EPSILON;
 use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::optim::GradientsParams;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::Tensor;
 use rayon::prelude::*;
 use std::collections::HashMap;
 
@@ -124,11 +124,12 @@ impl ModuleMapper for Mapper<'_> {
         };
         let (shape, device, require_grad) = (tensor.shape(), tensor.device(), tensor.is_require_grad());
         // Moved, not cloned: after the backward pass the weights are this tensor's alone, so
-        // burn hands over their buffer without a copy, and takes the updated one back the same way.
-        let w = tensor.inner().into_data().try_into_vec::<f32>();
-        let g = grad.into_data().try_into_vec::<f32>();
-        let (mut w, g) = match (w, g) {
-            (Ok(w), Ok(g)) if w.len() == g.len() => (w, g),
+        // burn hands over their buffer, which is updated in place and handed back (a `Vec`
+        // would cost a copy each way: burn's buffers are allocated with a wider alignment).
+        let mut w = tensor.inner().into_data();
+        let g = grad.into_data();
+        match (w.as_mut_slice::<f32>(), g.as_slice::<f32>()) {
+            (Ok(w), Ok(g)) if w.len() == g.len() => self.adam.update(id, self.lr, w, g),
             (w, g) => {
                 self.error.get_or_insert(format!(
                     "parameter {id}: weights {:?} and gradient {:?}",
@@ -138,9 +139,8 @@ impl ModuleMapper for Mapper<'_> {
                 // The step fails with this error and its module is dropped.
                 return Param::from_mapped_value(id, Tensor::zeros(shape, &device), mapper);
             }
-        };
-        self.adam.update(id, self.lr, &mut w, &g);
-        let mut updated = Tensor::from_data(TensorData::new(w, shape), &device);
+        }
+        let mut updated = Tensor::from_data(w, &device);
         if require_grad {
             updated = updated.require_grad();
         }
@@ -153,6 +153,7 @@ mod tests {
     use super::*;
     use burn::nn::{Initializer, Linear, LinearConfig};
     use burn::tensor::Device;
+    use burn::tensor::TensorData;
 
     #[derive(Module, Debug)]
     struct Net {

@@ -4,6 +4,7 @@
 //! transform `z` at serving; and the sequential next-item models (SASRec, DreamRec, DimeRec) in
 //! [`seq`].
 
+pub mod activation;
 pub mod base;
 pub mod ctr;
 pub mod diffusion;

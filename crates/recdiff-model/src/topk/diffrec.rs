@@ -23,12 +23,12 @@
 //!
 //! Shapes: `x` `[B, n]`, output `[B, n]`.
 
+use crate::activation::tanh;
 use crate::diffusion::schedule::{BetaSchedule, betas};
 use crate::dropout::Dropout;
 use crate::enhancer::diffrec::time_embedding;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
