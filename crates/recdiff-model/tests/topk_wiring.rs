@@ -335,3 +335,55 @@ fn diffrec_noising_a_data_batch_on_the_host_matches_the_tensor_path_bit_for_bit(
         assert_eq!(host.2, tensor.2, "{mean_type:?}: the generator is left where the tensor path leaves it");
     }
 }
+
+/// Gradients of every float parameter, in visit order (empty where none).
+struct Grads<'a> {
+    grads: &'a burn::optim::GradientsParams,
+    out: Vec<Vec<f32>>,
+}
+
+impl burn::module::ModuleVisitor for Grads<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let g = self.grads.get::<D>(param.id).map(|g| g.into_data().iter::<f32>().collect());
+        self.out.push(g.unwrap_or_default());
+    }
+}
+
+#[test]
+fn diffrec_denoiser_on_data_keeps_the_plain_values_and_weight_gradients_bit_for_bit() {
+    let d = Device::flex().autodiff();
+    let cfg = DiffRecConfig { hidden: vec![48], time_dim: 10, dropout: 0.0, ..DiffRecConfig::default() };
+    let (b, n) = (16, 257);
+    let m = cfg.model(n, &d);
+    let x: Vec<f32> = (0..b * n).map(|i| if (i * 13) % 7 == 0 { 1.0 } else { 0.01 * (i % 5) as f32 }).collect();
+    let x = Tensor::<2>::from_data(TensorData::new(x, [b, n]), &d);
+    let target: Vec<f32> = (0..b * n).map(|i| ((i * 11) % 9) as f32 * 0.1 - 0.4).collect();
+    let target = Tensor::<2>::from_data(TensorData::new(target, [b, n]), &d);
+    let t: Vec<usize> = (0..b).map(|i| i % cfg.steps).collect();
+    let run = |data: bool| {
+        let out = match data {
+            true => m.denoiser.forward_data(x.clone(), &t),
+            false => m.denoiser.forward(x.clone(), &t),
+        };
+        let values: Vec<u32> = out.clone().into_data().iter::<f32>().map(f32::to_bits).collect();
+        let grads = burn::optim::GradientsParams::from_grads((out * target.clone()).sum().backward(), &m);
+        let mut visitor = Grads { grads: &grads, out: vec![] };
+        m.visit(&mut visitor);
+        (values, visitor.out)
+    };
+    let (plain, data) = (run(false), run(true));
+    assert_eq!(plain.0, data.0, "outputs");
+    assert_eq!(plain.1.len(), 6, "step, hidden and output layers: weight and bias each");
+    for (i, (p, q)) in plain.1.iter().zip(&data.1).enumerate() {
+        assert!(p.iter().any(|&v| v.abs() > 1e-4), "parameter {i} has a non-trivial gradient");
+        if i < 2 {
+            // The step layer: the same sums, in another order.
+            let scale = p.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let worst = p.iter().zip(q).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(worst <= 1e-5 * scale, "step-layer gradient {i}: off by {worst} of {scale}");
+        } else {
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(p), bits(q), "gradient of parameter {i}");
+        }
+    }
+}
