@@ -11,6 +11,7 @@
 
 pub mod dimerec;
 pub mod dreamrec;
+pub mod encoder;
 pub mod preferdiff;
 pub mod sasrec;
 

@@ -2,6 +2,8 @@
 //! positional embeddings, a causal Transformer encoder (pre-norm, ReLU feed-forward, dropout), a
 //! final layer norm; position `i`'s state scores every item by inner product with the (shared)
 //! item embedding table. Also the history encoder of DreamRec and the item table of DimeRec.
+//! The encoder's parameters are burn's `TransformerEncoder`; its forward is [`super::encoder`]'s
+//! (burn's operations, recdiff's one-pass dropout: the same masks and values bit for bit).
 //!
 //! Shapes: histories `[B, L]` item ids (0 = padding, left-padded) -> states `[B, L, d]`.
 //! Embeddings are scaled by `sqrt(d)` as in the paper's implementation; padded positions are
@@ -18,10 +20,11 @@
 //! difference rather than the paper's per-logit BCE.
 
 use super::NextItem;
+use crate::dropout::Dropout;
 use burn::module::Module;
 use burn::nn::attention::generate_autoregressive_mask;
-use burn::nn::transformer::{TransformerEncoder, TransformerEncoderConfig, TransformerEncoderInput};
-use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig};
+use burn::nn::transformer::{TransformerEncoder, TransformerEncoderConfig};
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use rand::{Rng, RngCore};
@@ -54,7 +57,7 @@ impl SasRecConfig {
             positions: EmbeddingConfig::new(max_len, self.dim).init(device),
             encoder,
             norm: LayerNormConfig::new(self.dim).init(device),
-            dropout: DropoutConfig::new(self.dropout).init(),
+            dropout: Dropout::new(self.dropout),
             dim: self.dim,
         }
     }
@@ -118,9 +121,8 @@ impl SasRec {
         let pos = Tensor::<1, Int>::arange(0..l as i64, &device).reshape([1, l]).repeat_dim(0, b);
         let x = self.items.forward(seq) * (self.dim as f64).sqrt() + self.positions.forward(pos);
         let x = self.dropout.forward(x);
-        let input =
-            TransformerEncoderInput::new(x).mask_pad(pad).mask_attn(generate_autoregressive_mask(b, l, &device));
-        self.norm.forward(self.encoder.forward(input))
+        let causal = generate_autoregressive_mask(b, l, &device);
+        self.norm.forward(super::encoder::forward(&self.encoder, x, &pad, &causal))
     }
 
     /// The state of the last position, `[B, d]` (histories are left-padded, so it is the newest).
