@@ -20,12 +20,12 @@
 //! difference rather than the paper's per-logit BCE.
 
 use super::NextItem;
+use crate::activation::log_softmax;
 use crate::dropout::Dropout;
 use burn::module::Module;
 use burn::nn::attention::generate_autoregressive_mask;
 use burn::nn::transformer::{TransformerEncoder, TransformerEncoderConfig};
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig};
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use rand::{Rng, RngCore};
 use serde::{Deserialize, Serialize};

@@ -28,10 +28,10 @@
 //! Shapes: `x` `[B, n]`, latent `[B, L]`, scores `[B, n]`.
 
 use super::diffrec::{DiffRec, DiffRecConfig, gaussian};
+use crate::activation::log_softmax;
 use crate::dropout::Dropout;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 

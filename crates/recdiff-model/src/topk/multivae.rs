@@ -14,12 +14,12 @@
 //!
 //! Shapes: `x` `[B, n]`, logits `[B, n]`, `mu`/`logvar` `[B, latent]`.
 
+use crate::activation::log_softmax;
 use crate::activation::tanh;
 use crate::dropout::Dropout;
 use crate::losses::kl_standard_normal;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::RngCore;
 use rand_distr::{Distribution, StandardNormal};
