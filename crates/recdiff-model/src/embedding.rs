@@ -169,18 +169,47 @@ impl EmbeddingStore {
     /// optimiser's learning rate multiplied by `lr_scale` (the schedule's factor).
     pub fn apply_gradients(&mut self, rows: &[Row<'_>], masks: &MaskMatrix, grad: &[f32], lr_scale: f32) {
         self.step += 1;
-        let opt = match self.optimizer {
-            SparseOptimizer::Adam { lr, beta1, beta2, eps } => {
-                SparseOptimizer::Adam { lr: lr * lr_scale, beta1, beta2, eps }
-            }
-            SparseOptimizer::Adagrad { lr, eps } => SparseOptimizer::Adagrad { lr: lr * lr_scale, eps },
-        };
+        let opt = self.scaled_optimizer(lr_scale);
         let (dim, width, step, l2) = (self.dim, self.width(), self.step, self.l2);
         let slots = &self.slots;
         self.tables.par_iter_mut().enumerate().for_each(|(t, table)| {
             for_each_row_gradient(slots, t, dim, width, rows, masks, grad, |id, acc| {
                 update_row(table, id, dim, acc, l2, step, opt)
             });
+        });
+    }
+
+    /// The optimiser with its learning rate multiplied by `lr_scale`.
+    fn scaled_optimizer(&self, lr_scale: f32) -> SparseOptimizer {
+        match self.optimizer {
+            SparseOptimizer::Adam { lr, beta1, beta2, eps } => {
+                SparseOptimizer::Adam { lr: lr * lr_scale, beta1, beta2, eps }
+            }
+            SparseOptimizer::Adagrad { lr, eps } => SparseOptimizer::Adagrad { lr: lr * lr_scale, eps },
+        }
+    }
+
+    /// Number of tables (fields sharing a table count once).
+    pub fn n_tables(&self) -> usize {
+        self.tables.len()
+    }
+
+    /// Embedding width of one row.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// One optimiser step from per-table `(row, gradient)` lists (each row once, as
+    /// [`EmbeddingStore::row_gradients`] gives them), as [`EmbeddingStore::apply_gradients`] does
+    /// from a batch: the data-parallel path, where the touched rows of every rank are merged first.
+    pub fn apply_row_gradients(&mut self, per_table: &mut [Vec<(usize, Vec<f32>)>], lr_scale: f32) {
+        self.step += 1;
+        let opt = self.scaled_optimizer(lr_scale);
+        let (dim, step, l2) = (self.dim, self.step, self.l2);
+        self.tables.par_iter_mut().zip(per_table.par_iter_mut()).for_each(|(table, rows)| {
+            for (id, grad) in rows.iter_mut() {
+                update_row(table, *id, dim, grad, l2, step, opt);
+            }
         });
     }
 

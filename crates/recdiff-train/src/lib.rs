@@ -6,6 +6,7 @@ pub mod bench;
 pub mod checkpoint;
 pub use recdiff_run::config;
 pub mod data;
+pub mod distributed;
 pub mod engine;
 pub mod eval;
 pub mod family;
