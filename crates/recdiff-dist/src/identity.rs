@@ -72,7 +72,7 @@ mod tests {
 
     #[test]
     fn a_world_of_identical_ranks_passes() {
-        let out = LocalWorld::run(3, |c| check_world(c, &id("c1"), 8).map_err(|e| e.to_string()));
+        let out = LocalWorld::run(3, |c| check_world(c.as_ref(), &id("c1"), 8).map_err(|e| e.to_string()));
         assert!(out.into_iter().all(|r| r.unwrap().is_ok()));
     }
 
@@ -80,7 +80,7 @@ mod tests {
     fn a_rank_with_another_config_is_refused_on_every_rank_naming_it() {
         let out = LocalWorld::run(3, |c| {
             let me = if c.rank() == 2 { id("c2") } else { id("c1") };
-            check_world(c, &me, 8).map_err(|e| e.to_string())
+            check_world(c.as_ref(), &me, 8).map_err(|e| e.to_string())
         });
         for r in out {
             let err = r.unwrap().unwrap_err();
@@ -95,7 +95,7 @@ mod tests {
             if c.rank() == 1 {
                 me.binary_hash = "b2".into();
             }
-            check_world(c, &me, 8).map_err(|e| e.to_string())
+            check_world(c.as_ref(), &me, 8).map_err(|e| e.to_string())
         });
         let err = out[0].as_ref().unwrap().as_ref().unwrap_err();
         assert!(err.contains("rank 1 runs binary") && err.contains("b2"), "{err}");
@@ -103,7 +103,7 @@ mod tests {
 
     #[test]
     fn more_ranks_than_shards_is_refused() {
-        let out = LocalWorld::run(3, |c| check_world(c, &id("c1"), 2).map_err(|e| e.to_string()));
+        let out = LocalWorld::run(3, |c| check_world(c.as_ref(), &id("c1"), 2).map_err(|e| e.to_string()));
         for r in out {
             assert_eq!(r.unwrap().unwrap_err(), "3 ranks but 2 training shards: at most one rank per shard");
         }

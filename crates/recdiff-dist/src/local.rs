@@ -33,19 +33,20 @@ pub struct LocalRank {
 }
 
 /// Runs `body` on `n` ranks, one thread each, and returns each rank's result in rank order
-/// (`Err` with the panic message for a rank that panicked).
+/// (`Err` with the panic message for a rank that panicked). A rank leaves the world when the last
+/// clone of its handle is dropped.
 pub struct LocalWorld;
 
 impl LocalWorld {
-    pub fn run<T: Send>(n: usize, body: impl Fn(&LocalRank) -> T + Sync) -> Vec<Result<T, String>> {
+    pub fn run<T: Send>(n: usize, body: impl Fn(Arc<LocalRank>) -> T + Sync) -> Vec<Result<T, String>> {
         let state = State { slots: vec![None; n], left: vec![false; n], ..State::default() };
         let shared = Arc::new(Shared { state: Mutex::new(state), wake: Condvar::new() });
         std::thread::scope(|s| {
             let handles: Vec<_> = (0..n)
                 .map(|rank| {
-                    let me = LocalRank { rank, size: n, shared: shared.clone() };
+                    let me = Arc::new(LocalRank { rank, size: n, shared: shared.clone() });
                     let body = &body;
-                    s.spawn(move || body(&me))
+                    s.spawn(move || body(me))
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().map_err(panic_message)).collect()

@@ -20,6 +20,44 @@ pub struct Batch<'a> {
     pub samples: usize,
 }
 
+/// The range of a global batch's `samples` that rank `rank` of `ranks` trains on: contiguous
+/// and as equal as the count allows (the first `samples % ranks` ranks take one more).
+pub fn shard_range(samples: usize, rank: usize, ranks: usize) -> std::ops::Range<usize> {
+    let (base, extra) = (samples / ranks, samples % ranks);
+    let start = rank * base + rank.min(extra);
+    start..start + base + usize::from(rank < extra)
+}
+
+impl<'a> Batch<'a> {
+    /// Samples `range` of this batch, with the same samples of every corrupted copy: what one
+    /// rank of a data-parallel step trains on. The masks are the global batch's (drawn once, by
+    /// every rank alike), so the shards together are the batch.
+    pub fn shard(&self, range: std::ops::Range<usize>) -> Batch<'a> {
+        let (s, fields) = (self.samples, self.masks.fields());
+        let blocks = self.rows.len() / s.max(1);
+        let mut rows = Vec::with_capacity(blocks * range.len());
+        let mut masks = MaskMatrix::new(0, fields);
+        for b in 0..blocks {
+            let block = b * s + range.start..b * s + range.end;
+            rows.extend_from_slice(&self.rows[block.clone()]);
+            let mut m = MaskMatrix::new(range.len(), fields);
+            for (i, r) in block.enumerate() {
+                (0..fields).filter(|&f| self.masks.get(r, f)).for_each(|f| m.set(i, f));
+            }
+            masks.extend(&m);
+        }
+        let cut = |v: &[f32]| v[range.start * fields..range.end * fields].to_vec();
+        Batch {
+            rows,
+            masks,
+            labels: self.labels[range.clone()].to_vec(),
+            clean_mask: cut(&self.clean_mask),
+            copy_masks: self.copy_masks.iter().map(|m| cut(m)).collect(),
+            samples: range.len(),
+        }
+    }
+}
+
 /// Drops each present field with probability `p`.
 fn bernoulli_drop(clean: &MaskMatrix, p: f64, rng: &mut impl Rng) -> MaskMatrix {
     let mut m = clean.clone();

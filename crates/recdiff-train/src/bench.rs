@@ -42,7 +42,7 @@ pub struct TrainBenchResult {
     pub embedding_params: usize,
 }
 
-fn fields(n: usize, rows: u32) -> Vec<FieldMeta> {
+pub(crate) fn fields(n: usize, rows: u32) -> Vec<FieldMeta> {
     (0..n)
         .map(|f| FieldMeta {
             name: format!("f{f}"),
@@ -58,7 +58,12 @@ fn fields(n: usize, rows: u32) -> Vec<FieldMeta> {
 }
 
 /// Writes `n` random rows to a split file in `dir` and maps it.
-fn synthetic_split(dir: &std::path::Path, n: usize, fields: usize, rows: u32) -> Result<SplitFile, TrainError> {
+pub(crate) fn synthetic_split(
+    dir: &std::path::Path,
+    n: usize,
+    fields: usize,
+    rows: u32,
+) -> Result<SplitFile, TrainError> {
     let layout = RowLayout { fields, id_slots: fields };
     let path = dir.join("bench.bin");
     let mut w = SplitWriter::create(&path, layout)?;

@@ -196,7 +196,7 @@ mod tests {
                 (0..half).flat_map(|i| row_grad(c.rank() * half + i, width)).map(|g| g / half as f32).collect();
             let masks = MaskMatrix::from_rows(&mine, 2);
             let local: RowGrads = (0..store.n_tables()).map(|t| store.row_gradients(t, &mine, &masks, &g)).collect();
-            let mut merged = merge_row_gradients(c, &local, store.dim()).unwrap();
+            let mut merged = merge_row_gradients(c.as_ref(), &local, store.dim()).unwrap();
             store.apply_row_gradients(&mut merged, 1.0);
             store.tables.iter().map(|t| t.weights.clone()).collect::<Vec<_>>()
         });
@@ -226,7 +226,7 @@ mod tests {
         let full = grad_of(0..B);
         let ranks = LocalWorld::run(2, |c| {
             let mine = grad_of(c.rank() * B / 2..(c.rank() + 1) * B / 2);
-            let avg = average_dense(c, &mine, &model, &device).unwrap();
+            let avg = average_dense(c.as_ref(), &mine, &model, &device).unwrap();
             let w = avg.get::<2>(model.weight.id).unwrap().into_data().try_to_vec::<f32>().unwrap();
             let b = avg.get::<1>(model.bias.as_ref().unwrap().id).unwrap().into_data().try_to_vec::<f32>().unwrap();
             (w, b)

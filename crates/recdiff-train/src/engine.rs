@@ -8,8 +8,10 @@ use burn::optim::AdamConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::RngCore;
+use recdiff_dist::{Collective, Single};
 use recdiff_model::{CtrModel, EmbeddingStore, TrainInputs};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Loss values of one step.
 #[derive(Debug, Clone)]
@@ -31,6 +33,8 @@ pub struct Engine {
     pub lr: f64,
     /// The experiment seed: burn's dropout masks of step `k` are drawn from (seed, k).
     pub seed: u64,
+    /// The data-parallel world this engine is a rank of ([`Single`] unless set).
+    world: Arc<dyn Collective>,
 }
 
 impl Engine {
@@ -43,7 +47,15 @@ impl Engine {
         lr: f64,
         seed: u64,
     ) -> Self {
-        Self { device, model: Some(model), optim, store, latent_dim, lr, seed }
+        Self { device, model: Some(model), optim, store, latent_dim, lr, seed, world: Arc::new(Single) }
+    }
+
+    /// This engine as one rank of `world`: [`Engine::step`] then trains on the rank's shard of
+    /// each global batch and applies the update of the whole batch (dense gradients averaged,
+    /// every rank's touched rows merged), the same on every rank (`crate::distributed`).
+    pub fn with_world(mut self, world: Arc<dyn Collective>) -> Self {
+        self.world = world;
+        self
     }
 
     pub fn model(&self) -> &CtrModel {
@@ -73,7 +85,9 @@ impl Engine {
     }
 
     /// One step with the learning rates scaled by `factor`; returns the total, the main loss and
-    /// the enhancer's extra terms. `rng` draws latent noise; `step` drives annealing.
+    /// the enhancer's extra terms. `rng` draws latent noise; `step` drives annealing. In a world
+    /// of several ranks, `b` is the global batch: the noise is drawn for all of it (so every rank
+    /// draws alike), each rank trains on its shard, and the losses returned are its shard's.
     pub fn step(
         &mut self,
         b: &Batch<'_>,
@@ -82,12 +96,25 @@ impl Engine {
         rng: &mut impl RngCore,
         step: u64,
     ) -> Result<StepLosses, TrainError> {
+        let mut noise = self.model().enhance().latent_noise(b.samples, self.latent_dim, rng);
+        let (rank, ranks) = (self.world.rank(), self.world.size());
+        let sharded;
+        let b = if ranks > 1 {
+            let range = crate::batch::shard_range(b.samples, rank, ranks);
+            if let Some(n) = noise.as_mut() {
+                n.eps = n.eps[range.start * self.latent_dim..range.end * self.latent_dim].to_vec();
+                n.t = if n.t.is_empty() { vec![] } else { n.t[range.clone()].to_vec() };
+            }
+            sharded = b.shard(range);
+            &sharded
+        } else {
+            b
+        };
         let (n, width, fields) = (b.rows.len(), self.store.width(), self.store.fields());
         buf.resize(n * width, 0.0);
         self.store.gather(&b.rows, &b.masks, buf);
         let x = self.tensor(buf.clone(), [n, width]).require_grad();
         let bs = b.samples;
-        let noise = self.model().enhance().latent_noise(bs, self.latent_dim, rng);
         let inputs = TrainInputs {
             x: x.clone(),
             clean_mask: self.tensor(b.clean_mask.clone(), [bs, fields]),
@@ -104,7 +131,7 @@ impl Engine {
             main: scalar(losses.main.clone()),
             extra: losses.extra.iter().map(|(name, t)| (*name, scalar(t.clone()))).collect(),
         };
-        if !parts.total.is_finite() {
+        if !self.all_finite(parts.total)? {
             return Ok(parts);
         }
         let mut grads = losses.total.backward();
@@ -113,8 +140,101 @@ impl Engine {
         let gx: Vec<f32> = gx.into_data().try_into_vec::<f32>().map_err(|e| TrainError::Other(format!("{e:?}")))?;
         let model = self.model.take().ok_or_else(|| TrainError::Other("model missing".into()))?;
         let gp = GradientsParams::from_grads(grads, &model);
-        self.model = Some(self.optim.step(self.lr * factor, model, gp));
-        self.store.apply_gradients(&b.rows, &b.masks, &gx, factor as f32);
+        if ranks == 1 {
+            self.model = Some(self.optim.step(self.lr * factor, model, gp));
+            self.store.apply_gradients(&b.rows, &b.masks, &gx, factor as f32);
+            return Ok(parts);
+        }
+        self.distributed_update(model, gp, b, &gx, factor)?;
         Ok(parts)
+    }
+
+    /// Whether every rank's loss is finite (a step is skipped on all ranks or on none).
+    fn all_finite(&self, total: f64) -> Result<bool, TrainError> {
+        let mut bad = [f32::from(u8::from(!total.is_finite()))];
+        self.world.all_reduce_sum(&mut bad).map_err(|e| TrainError::Other(format!("data-parallel step: {e}")))?;
+        Ok(bad[0] == 0.0)
+    }
+
+    /// The update of a data-parallel step: the ranks' dense gradients averaged, their touched
+    /// rows merged, both applied alike on every rank.
+    fn distributed_update(
+        &mut self,
+        model: CtrModel,
+        gp: GradientsParams,
+        b: &Batch<'_>,
+        gx: &[f32],
+        factor: f64,
+    ) -> Result<(), TrainError> {
+        let dist = |e: recdiff_dist::DistError| TrainError::Other(format!("data-parallel step: {e}"));
+        let world = self.world.clone();
+        let gp = crate::distributed::average_dense(world.as_ref(), &gp, &model, &self.device).map_err(dist)?;
+        self.model = Some(self.optim.step(self.lr * factor, model, gp));
+        let local: crate::distributed::RowGrads =
+            (0..self.store.n_tables()).map(|t| self.store.row_gradients(t, &b.rows, &b.masks, gx)).collect();
+        let mut merged =
+            crate::distributed::merge_row_gradients(world.as_ref(), &local, self.store.dim()).map_err(dist)?;
+        self.store.apply_row_gradients(&mut merged, factor as f32);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+    use recdiff_data::SplitFile;
+    use recdiff_dist::local::LocalWorld;
+    use recdiff_model::base::BaseConfig;
+    use recdiff_model::base::dcn::DcnV2Config;
+    use recdiff_model::enhancer::asymdiffrec::AsymDiffRecConfig;
+    use recdiff_model::{CtrModelConfig, EnhancerConfig, SparseOptimizer};
+
+    const FIELDS: usize = 6;
+    const BATCH: usize = 64;
+    const STEPS: usize = 6;
+
+    fn engine(enhancer: &EnhancerConfig) -> Engine {
+        let device = Device::flex().autodiff();
+        let base = BaseConfig::DcnV2(DcnV2Config { deep: vec![32, 16], dropout: 0.0, ..DcnV2Config::default() });
+        let model = CtrModelConfig { base: base.clone(), enhancer: enhancer.clone() }.init(FIELDS, 4, 1, &device);
+        let store = EmbeddingStore::new(&crate::bench::fields(FIELDS, 40), 4, SparseOptimizer::default(), 0.0, 0.1, 1);
+        Engine::new(device, model, recdiff_experiment::optim::adam(0.0), store, base.latent_dim(), 1e-2, 1)
+    }
+
+    /// Each step's loss, and the tables after `STEPS` steps over the same global batches.
+    fn train(mut e: Engine, split: &SplitFile) -> (Vec<f64>, Vec<Vec<f32>>) {
+        let plan = e.model().enhance().noise_plan();
+        let (mut rng, mut buf, mut losses) = (ChaCha8Rng::seed_from_u64(3), Vec::new(), Vec::new());
+        for step in 0..STEPS {
+            let idx: Vec<u32> = ((step % 4 * BATCH) as u32..((step % 4 + 1) * BATCH) as u32).collect();
+            let b = batch::build(split, &idx, FIELDS, plan, &[0; FIELDS], &mut rng);
+            losses.push(e.step(&b, 1.0, &mut buf, &mut rng, step as u64).unwrap().total);
+        }
+        (losses, e.store.tables.iter().map(|t| t.weights.clone()).collect())
+    }
+
+    #[test]
+    fn two_ranks_at_half_batch_train_as_one_rank_at_the_full_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let split = crate::bench::synthetic_split(dir.path(), BATCH * 4, FIELDS, 40).unwrap();
+        for enhancer in [EnhancerConfig::None, EnhancerConfig::AsymDiffRec(AsymDiffRecConfig::default())] {
+            let (one, one_tables) = train(engine(&enhancer), &split);
+            let ranks = LocalWorld::run(2, |c| train(engine(&enhancer).with_world(c), &split));
+            let ranks: Vec<_> = ranks.into_iter().map(Result::unwrap).collect();
+            assert_eq!(ranks[0].1, ranks[1].1, "replicated tables stay identical ({enhancer:?})");
+            assert!(one[STEPS - 1] < one[0], "the single rank learns: {one:?}");
+            for (s, (a, (b, c))) in one.iter().zip(ranks[0].0.iter().zip(&ranks[1].0)).enumerate() {
+                // Equal shards: the global mean loss is the mean of the shards' means.
+                let two = (b + c) / 2.0;
+                assert!((a - two).abs() < 1e-4 * a.abs().max(1.0), "step {s}: {a} vs {two}");
+            }
+            for (t, (a, b)) in one_tables.iter().zip(&ranks[0].1).enumerate() {
+                let worst = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+                assert!(worst < 1e-4, "table {t}: off by {worst} ({enhancer:?})");
+            }
+        }
     }
 }
