@@ -1,7 +1,10 @@
 //! `mpirun -np N mpi_world [config-hash]`: the MPI collectives and the start-up check on a real
-//! world. Rank `r` contributes `r + 1` to a sum and `r + 1` bytes to a gather; exits 1 with the
-//! check's error when the world is refused (e.g. one rank given another config hash through
-//! `RECDIFF_TEST_CONFIG_RANK1`).
+//! world, checked (`.ci/run` runs it with 2 and 3 ranks). Rank `r` contributes `r + 1` to a sum
+//! and `r + 1` bytes to a gather, and every rank exits 1 unless it got the right sum and every
+//! buffer in rank order; also exits 1, with the check's error, when the world is refused (as it
+//! must be when one rank is given another config hash through `RECDIFF_TEST_CONFIG_RANK1`).
+//! With `RECDIFF_TEST_KILL_RANK=r`, rank `r` aborts before the first sum: `mpirun` must end the
+//! whole job with a failure, not hang.
 
 #[cfg(feature = "mpi")]
 fn main() {
@@ -18,11 +21,20 @@ fn main() {
         eprintln!("rank {rank}: {e}");
         std::process::exit(1);
     }
+    if std::env::var("RECDIFF_TEST_KILL_RANK").is_ok_and(|r| r == rank.to_string()) {
+        // Dies between collectives, as a crashed or killed rank would.
+        std::process::abort();
+    }
     let mut v = vec![rank as f32 + 1.0, 0.5];
     world.all_reduce_sum(&mut v).expect("all_reduce");
     let all = world.all_gather(&vec![rank as u8; rank + 1]).expect("all_gather");
-    let lens: Vec<usize> = all.iter().map(Vec::len).collect();
-    println!("rank {rank}/{size}: sum {v:?} gathered {lens:?}");
+    let want_sum = vec![(size * (size + 1) / 2) as f32, 0.5 * size as f32];
+    let want_all: Vec<Vec<u8>> = (0..size).map(|r| vec![r as u8; r + 1]).collect();
+    if v != want_sum || all != want_all {
+        eprintln!("rank {rank}/{size}: sum {v:?} (want {want_sum:?}), gathered {all:?} (want {want_all:?})");
+        std::process::exit(1);
+    }
+    println!("rank {rank}/{size}: sum {v:?}, gathered {} buffers in rank order", all.len());
 }
 
 #[cfg(not(feature = "mpi"))]
