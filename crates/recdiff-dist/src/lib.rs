@@ -63,13 +63,3 @@ impl Collective for Single {
         Ok(vec![mine.to_vec()])
     }
 }
-
-/// The mean over ranks of `values` (dense gradients of per-rank mean losses over equal shards).
-pub fn all_reduce_mean(c: &dyn Collective, values: &mut [f32]) -> Result<(), DistError> {
-    c.all_reduce_sum(values)?;
-    let n = c.size() as f32;
-    if c.size() > 1 {
-        values.iter_mut().for_each(|v| *v /= n);
-    }
-    Ok(())
-}

@@ -1,16 +1,18 @@
 //! The data-parallel parts of a CTR step: averaging the dense gradients over ranks, and merging
 //! every rank's touched embedding rows into one sparse update that every rank applies.
 //!
-//! Each rank trains on its shard of the global batch (`B / N` rows) with the loss averaged over
-//! its shard, so the gradient of the global mean is the mean of the ranks' gradients:
-//! - dense: each parameter's gradient, flattened in module visit order, is all-reduced and
-//!   divided by `N`;
-//! - sparse: each rank's `(table, row, gradient)` entries (its uses of a row already summed) are
-//!   all-gathered; a row touched by several ranks sums their gradients in rank order; every
-//!   gradient is divided by `N`; the merged rows go through the same sparse optimiser on every
-//!   rank, in row order, so replicated tables stay identical.
+//! Each rank trains on its shard of the global batch (`n_r` of `B` samples) with the loss
+//! averaged over its shard, so the gradient of the global mean is the sum over ranks of each
+//! rank's gradient weighted by its share `n_r / B` (`1 / N` when the shards are equal; not when
+//! `N` does not divide `B`):
+//! - dense: each parameter's gradient, flattened in module visit order and weighted by the
+//!   rank's share, is all-reduced (summed);
+//! - sparse: each rank's `(table, row, gradient)` entries (its uses of a row already summed),
+//!   weighted by its share, are all-gathered; a row touched by several ranks sums their
+//!   gradients in rank order; the merged rows go through the same sparse optimiser on every rank,
+//!   in row order, so replicated tables stay identical.
 //!
-//! The result equals one rank at batch `B` up to float reassociation (pinned by a test on
+//! The result equals one rank at batch `B` up to float reassociation (pinned by tests on
 //! in-process ranks). Wire format of the sparse entries, little-endian: per table, a `u32` count,
 //! then per row a `u32` id and `dim` `f32`s.
 
@@ -58,11 +60,12 @@ fn decode(bytes: &[u8], tables: usize, dim: usize, rank: usize) -> Result<RowGra
     Ok(out)
 }
 
-/// Every rank's touched rows merged: per table, in row order, gradients summed over ranks (in
-/// rank order) and divided by the number of ranks.
-pub fn merge_row_gradients(c: &dyn Collective, mine: &RowGrads, dim: usize) -> Result<RowGrads, DistError> {
-    let all = c.all_gather(&encode(mine))?;
-    let n = c.size() as f32;
+/// Every rank's touched rows merged: per table, in row order, each rank's gradients weighted by
+/// its `share` of the global batch and summed over ranks (in rank order).
+pub fn merge_row_gradients(c: &dyn Collective, mine: &RowGrads, dim: usize, share: f32) -> Result<RowGrads, DistError> {
+    let weighted: RowGrads =
+        mine.iter().map(|t| t.iter().map(|(id, g)| (*id, g.iter().map(|v| v * share).collect())).collect()).collect();
+    let all = c.all_gather(&encode(&weighted))?;
     let mut merged: Vec<BTreeMap<usize, Vec<f32>>> = vec![BTreeMap::new(); mine.len()];
     for (rank, bytes) in all.iter().enumerate() {
         for (t, table) in decode(bytes, mine.len(), dim, rank)?.into_iter().enumerate() {
@@ -72,13 +75,7 @@ pub fn merge_row_gradients(c: &dyn Collective, mine: &RowGrads, dim: usize) -> R
             }
         }
     }
-    let scale = |mut g: Vec<f32>| {
-        if c.size() > 1 {
-            g.iter_mut().for_each(|v| *v /= n);
-        }
-        g
-    };
-    Ok(merged.into_iter().map(|t| t.into_iter().map(|(id, g)| (id, scale(g))).collect()).collect())
+    Ok(merged.into_iter().map(|t| t.into_iter().collect()).collect())
 }
 
 /// Collects each float parameter's gradient, in visit order.
@@ -96,18 +93,20 @@ impl ModuleVisitor for Flatten<'_> {
     }
 }
 
-/// The mean over ranks of every dense gradient of `model` (a parameter without a gradient on a
-/// rank counts as zeros there), as a new `GradientsParams`.
-pub fn average_dense<M: Module>(
+/// Every dense gradient of `model` weighted by this rank's `share` of the global batch and summed
+/// over ranks (a parameter without a gradient on a rank counts as zeros there), as a new
+/// `GradientsParams`.
+pub fn combine_dense<M: Module>(
     c: &dyn Collective,
     grads: &GradientsParams,
     model: &M,
     device: &Device,
+    share: f32,
 ) -> Result<GradientsParams, DistError> {
     let mut f = Flatten { grads, out: Vec::new() };
     model.visit(&mut f);
-    let mut flat: Vec<f32> = f.out.iter().flat_map(|(_, _, g)| g.iter().copied()).collect();
-    recdiff_dist::all_reduce_mean(c, &mut flat)?;
+    let mut flat: Vec<f32> = f.out.iter().flat_map(|(_, _, g)| g.iter().map(|v| v * share)).collect();
+    c.all_reduce_sum(&mut flat)?;
     let mut out = GradientsParams::new();
     let mut at = 0;
     for (id, shape, g) in f.out {
@@ -132,7 +131,7 @@ fn register(
         [a, b, c, d] => out.register::<4>(id, Tensor::from_data(TensorData::new(v, [a, b, c, d]), device)),
         _ => {
             let message = format!("parameter {id} has {} dimensions (1 to 4 supported)", shape.len());
-            return Err(DistError::Collective { op: "average_dense", message });
+            return Err(DistError::Collective { op: "combine_dense", message });
         }
     }
     Ok(())
@@ -196,7 +195,7 @@ mod tests {
                 (0..half).flat_map(|i| row_grad(c.rank() * half + i, width)).map(|g| g / half as f32).collect();
             let masks = MaskMatrix::from_rows(&mine, 2);
             let local: RowGrads = (0..store.n_tables()).map(|t| store.row_gradients(t, &mine, &masks, &g)).collect();
-            let mut merged = merge_row_gradients(c.as_ref(), &local, store.dim()).unwrap();
+            let mut merged = merge_row_gradients(c.as_ref(), &local, store.dim(), 0.5).unwrap();
             store.apply_row_gradients(&mut merged, 1.0);
             store.tables.iter().map(|t| t.weights.clone()).collect::<Vec<_>>()
         });
@@ -226,7 +225,7 @@ mod tests {
         let full = grad_of(0..B);
         let ranks = LocalWorld::run(2, |c| {
             let mine = grad_of(c.rank() * B / 2..(c.rank() + 1) * B / 2);
-            let avg = average_dense(c.as_ref(), &mine, &model, &device).unwrap();
+            let avg = combine_dense(c.as_ref(), &mine, &model, &device, 0.5).unwrap();
             let w = avg.get::<2>(model.weight.id).unwrap().into_data().try_to_vec::<f32>().unwrap();
             let b = avg.get::<1>(model.bias.as_ref().unwrap().id).unwrap().into_data().try_to_vec::<f32>().unwrap();
             (w, b)

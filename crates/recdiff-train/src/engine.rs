@@ -97,6 +97,7 @@ impl Engine {
         step: u64,
     ) -> Result<StepLosses, TrainError> {
         let mut noise = self.model().enhance().latent_noise(b.samples, self.latent_dim, rng);
+        let global_samples = b.samples;
         let (rank, ranks) = (self.world.rank(), self.world.size());
         let sharded;
         let b = if ranks > 1 {
@@ -145,7 +146,8 @@ impl Engine {
             self.store.apply_gradients(&b.rows, &b.masks, &gx, factor as f32);
             return Ok(parts);
         }
-        self.distributed_update(model, gp, b, &gx, factor)?;
+        let share = (b.samples as f64 / global_samples as f64) as f32;
+        self.distributed_update(model, gp, b, &gx, factor, share)?;
         Ok(parts)
     }
 
@@ -156,8 +158,8 @@ impl Engine {
         Ok(bad[0] == 0.0)
     }
 
-    /// The update of a data-parallel step: the ranks' dense gradients averaged, their touched
-    /// rows merged, both applied alike on every rank.
+    /// The update of a data-parallel step: the ranks' dense gradients and touched rows, each
+    /// weighted by the rank's `share` of the global batch, summed and applied alike on every rank.
     fn distributed_update(
         &mut self,
         model: CtrModel,
@@ -165,15 +167,16 @@ impl Engine {
         b: &Batch<'_>,
         gx: &[f32],
         factor: f64,
+        share: f32,
     ) -> Result<(), TrainError> {
         let dist = |e: recdiff_dist::DistError| TrainError::Other(format!("data-parallel step: {e}"));
         let world = self.world.clone();
-        let gp = crate::distributed::average_dense(world.as_ref(), &gp, &model, &self.device).map_err(dist)?;
+        let gp = crate::distributed::combine_dense(world.as_ref(), &gp, &model, &self.device, share).map_err(dist)?;
         self.model = Some(self.optim.step(self.lr * factor, model, gp));
         let local: crate::distributed::RowGrads =
             (0..self.store.n_tables()).map(|t| self.store.row_gradients(t, &b.rows, &b.masks, gx)).collect();
         let mut merged =
-            crate::distributed::merge_row_gradients(world.as_ref(), &local, self.store.dim()).map_err(dist)?;
+            crate::distributed::merge_row_gradients(world.as_ref(), &local, self.store.dim(), share).map_err(dist)?;
         self.store.apply_row_gradients(&mut merged, factor as f32);
         Ok(())
     }
@@ -217,23 +220,27 @@ mod tests {
     }
 
     #[test]
-    fn two_ranks_at_half_batch_train_as_one_rank_at_the_full_batch() {
+    fn n_ranks_on_shards_train_as_one_rank_at_the_full_batch_even_when_n_does_not_divide_it() {
         let dir = tempfile::tempdir().unwrap();
         let split = crate::bench::synthetic_split(dir.path(), BATCH * 4, FIELDS, 40).unwrap();
         for enhancer in [EnhancerConfig::None, EnhancerConfig::AsymDiffRec(AsymDiffRecConfig::default())] {
             let (one, one_tables) = train(engine(&enhancer), &split);
-            let ranks = LocalWorld::run(2, |c| train(engine(&enhancer).with_world(c), &split));
-            let ranks: Vec<_> = ranks.into_iter().map(Result::unwrap).collect();
-            assert_eq!(ranks[0].1, ranks[1].1, "replicated tables stay identical ({enhancer:?})");
             assert!(one[STEPS - 1] < one[0], "the single rank learns: {one:?}");
-            for (s, (a, (b, c))) in one.iter().zip(ranks[0].0.iter().zip(&ranks[1].0)).enumerate() {
-                // Equal shards: the global mean loss is the mean of the shards' means.
-                let two = (b + c) / 2.0;
-                assert!((a - two).abs() < 1e-4 * a.abs().max(1.0), "step {s}: {a} vs {two}");
-            }
-            for (t, (a, b)) in one_tables.iter().zip(&ranks[0].1).enumerate() {
-                let worst = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
-                assert!(worst < 1e-4, "table {t}: off by {worst} ({enhancer:?})");
+            // 3 ranks take 22, 21 and 21 of the 64 samples.
+            for n in [2, 3] {
+                let ranks = LocalWorld::run(n, |c| train(engine(&enhancer).with_world(c), &split));
+                let ranks: Vec<_> = ranks.into_iter().map(Result::unwrap).collect();
+                assert!(ranks.iter().all(|r| r.1 == ranks[0].1), "replicated tables stay identical ({n} ranks)");
+                for (s, a) in one.iter().enumerate() {
+                    // The global mean loss is the shards' means weighted by their shares.
+                    let share = |r: usize| batch::shard_range(BATCH, r, n).len() as f64 / BATCH as f64;
+                    let all: f64 = ranks.iter().enumerate().map(|(r, x)| share(r) * x.0[s]).sum();
+                    assert!((a - all).abs() < 1e-4 * a.abs().max(1.0), "{n} ranks, step {s}: {a} vs {all}");
+                }
+                for (t, (a, b)) in one_tables.iter().zip(&ranks[0].1).enumerate() {
+                    let worst = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+                    assert!(worst < 1e-4, "{n} ranks, table {t}: off by {worst} ({enhancer:?})");
+                }
             }
         }
     }
