@@ -51,8 +51,9 @@ impl Engine {
     }
 
     /// This engine as one rank of `world`: [`Engine::step`] then trains on the rank's shard of
-    /// each global batch and applies the update of the whole batch (dense gradients averaged,
-    /// every rank's touched rows merged), the same on every rank (`crate::distributed`).
+    /// each global batch and applies the update of the whole batch (every rank's dense gradients
+    /// and touched rows, weighted by its share of the batch, summed), the same on every rank
+    /// (`crate::distributed`).
     pub fn with_world(mut self, world: Arc<dyn Collective>) -> Self {
         self.world = world;
         self
@@ -154,7 +155,7 @@ impl Engine {
     /// Whether every rank's loss is finite (a step is skipped on all ranks or on none).
     fn all_finite(&self, total: f64) -> Result<bool, TrainError> {
         let mut bad = [f32::from(u8::from(!total.is_finite()))];
-        self.world.all_reduce_sum(&mut bad).map_err(|e| TrainError::Other(format!("data-parallel step: {e}")))?;
+        self.world.all_reduce_sum(&mut bad).map_err(dist_error)?;
         Ok(bad[0] == 0.0)
     }
 
@@ -169,17 +170,21 @@ impl Engine {
         factor: f64,
         share: f32,
     ) -> Result<(), TrainError> {
-        let dist = |e: recdiff_dist::DistError| TrainError::Other(format!("data-parallel step: {e}"));
         let world = self.world.clone();
-        let gp = crate::distributed::combine_dense(world.as_ref(), &gp, &model, &self.device, share).map_err(dist)?;
+        let gp =
+            crate::distributed::combine_dense(world.as_ref(), &gp, &model, &self.device, share).map_err(dist_error)?;
         self.model = Some(self.optim.step(self.lr * factor, model, gp));
         let local: crate::distributed::RowGrads =
             (0..self.store.n_tables()).map(|t| self.store.row_gradients(t, &b.rows, &b.masks, gx)).collect();
-        let mut merged =
-            crate::distributed::merge_row_gradients(world.as_ref(), &local, self.store.dim(), share).map_err(dist)?;
+        let mut merged = crate::distributed::merge_row_gradients(world.as_ref(), &local, self.store.dim(), share)
+            .map_err(dist_error)?;
         self.store.apply_row_gradients(&mut merged, factor as f32);
         Ok(())
     }
+}
+
+fn dist_error(e: recdiff_dist::DistError) -> TrainError {
+    TrainError::Other(format!("data-parallel step: {e}"))
 }
 
 #[cfg(test)]
