@@ -8,7 +8,9 @@
 
 use crate::metrics::MetricSpec;
 use crate::record::RunRecord;
+use recdiff_dist::Collective;
 use std::path::Path;
+use std::sync::Arc;
 
 /// A family's error, boxed so the layer can carry any family's typed error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -25,7 +27,7 @@ pub trait Family: Sync {
 }
 
 /// Where one seed of an experiment trains.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunPlan<'a> {
     pub seed: u64,
     /// The run directory.
@@ -34,6 +36,29 @@ pub struct RunPlan<'a> {
     pub cache: Option<&'a Path>,
     /// Continue an interrupted run from its last checkpoint where the family keeps one.
     pub resume: bool,
+    /// The data-parallel world this process is a rank of (`mpirun … --distributed`); `None` is
+    /// one process.
+    pub world: Option<Arc<dyn Collective>>,
+}
+
+impl RunPlan<'_> {
+    /// The world to train in: the plan's, or a world of one.
+    pub fn world(&self) -> Arc<dyn Collective> {
+        self.world.clone().unwrap_or_else(|| Arc::new(recdiff_dist::Single))
+    }
+}
+
+impl std::fmt::Debug for RunPlan<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ranks = self.world.as_ref().map_or(1, |w| w.size());
+        f.debug_struct("RunPlan")
+            .field("seed", &self.seed)
+            .field("out", &self.out)
+            .field("cache", &self.cache)
+            .field("resume", &self.resume)
+            .field("ranks", &ranks)
+            .finish()
+    }
 }
 
 /// A checked, resolved experiment config of some family.

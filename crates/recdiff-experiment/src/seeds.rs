@@ -30,7 +30,7 @@ pub fn seed_runs(
             Some(r) => (r, true),
             None => {
                 tracing::info!("training {} seed {seed} in {}", exp.name(), out.display());
-                (exp.run(&RunPlan { seed, out: &out, cache, resume: true })?, false)
+                (exp.run(&RunPlan { seed, out: &out, cache, resume: true, world: None })?, false)
             }
         };
         if record.config_hash != hash {

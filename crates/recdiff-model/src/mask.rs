@@ -56,6 +56,32 @@ impl MaskMatrix {
         self.bits.extend_from_slice(&other.bits);
     }
 
+    /// Rows `range` as a mask of their own.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Self {
+        let w = self.words_per_row;
+        Self { fields: self.fields, words_per_row: w, bits: self.bits[range.start * w..range.end * w].to_vec() }
+    }
+
+    /// The bit words, `fields.div_ceil(64)` per row (what a data-parallel step exchanges).
+    pub fn words(&self) -> &[u64] {
+        &self.bits
+    }
+
+    /// A mask of `fields` fields from [`MaskMatrix::words`]; `None` when `words` is not a whole
+    /// number of rows or sets a bit past the last field.
+    pub fn from_words(fields: usize, words: Vec<u64>) -> Option<Self> {
+        let m = Self::new(0, fields);
+        let per = m.words_per_row;
+        let spare = (per * 64 - fields) % 64;
+        let last_ok = |w: &u64| spare == 0 || w >> (64 - spare) == 0;
+        let whole = words.len().is_multiple_of(per);
+        (whole && words.chunks(per).all(|r| r.last().is_none_or(last_ok))).then_some(Self {
+            fields,
+            words_per_row: per,
+            bits: words,
+        })
+    }
+
     /// The mask as a `[rows, fields]` row-major 0/1 matrix.
     pub fn to_f32(&self) -> Vec<f32> {
         let mut out = Vec::with_capacity(self.rows() * self.fields);

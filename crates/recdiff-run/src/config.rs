@@ -40,6 +40,44 @@ pub struct ExperimentConfig {
     pub model: ModelConfig,
     #[serde(default)]
     pub train: TrainConfig,
+    /// Data-parallel settings, read only by `recdiff train --distributed` (left out of the
+    /// resolved config at their defaults, so older runs keep their hashes).
+    #[serde(default, skip_serializing_if = "DistributedConfig::is_default")]
+    pub distributed: DistributedConfig,
+}
+
+/// `[distributed]`: how a data-parallel run (`mpirun -np N recdiff train <config> --distributed`)
+/// keeps its ranks together.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DistributedConfig {
+    /// Every this many steps the ranks compare an xxh3 checksum of their replicated state
+    /// (embedding tables and dense weights) and stop with an error naming the first rank that
+    /// differs; 0 = never.
+    pub checksum_every_steps: u64,
+    /// Where embedding rows live: `replicated` (every rank holds every table) or `row_wise`
+    /// (rank `r` holds the rows with `row % N == r`, for tables larger than one machine).
+    pub tables: TablePlacement,
+}
+
+impl Default for DistributedConfig {
+    fn default() -> Self {
+        Self { checksum_every_steps: 100, tables: TablePlacement::Replicated }
+    }
+}
+
+impl DistributedConfig {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Where a data-parallel run keeps its embedding rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TablePlacement {
+    Replicated,
+    RowWise,
 }
 
 fn default_seed() -> u64 {

@@ -4,6 +4,7 @@
 use rand::Rng;
 use rand::seq::index::sample;
 use recdiff_data::{Row, SplitFile};
+use recdiff_dist::{Collective, DistError};
 use recdiff_model::diffusion::feature_dropout::feature_dropout;
 use recdiff_model::{MaskMatrix, NoisePlan};
 
@@ -18,6 +19,11 @@ pub struct Batch<'a> {
     pub copy_masks: Vec<Vec<f32>>,
     /// Samples in the batch (`rows.len()` is `samples * (1 + copies)`).
     pub samples: usize,
+    /// Where these samples start in their global batch (0 outside data-parallel training).
+    pub offset: usize,
+    /// Samples in the global batch this one is a shard of (`samples` outside data-parallel
+    /// training): the engine draws latent noise for all of them and keeps its shard's.
+    pub global_samples: usize,
 }
 
 /// The range of a global batch's `samples` that rank `rank` of `ranks` trains on: contiguous
@@ -54,6 +60,8 @@ impl<'a> Batch<'a> {
             clean_mask: cut(&self.clean_mask),
             copy_masks: self.copy_masks.iter().map(|m| cut(m)).collect(),
             samples: range.len(),
+            offset: self.offset + range.start,
+            global_samples: self.global_samples,
         }
     }
 }
@@ -111,20 +119,63 @@ pub fn build<'a>(
     let labels = clean_rows.iter().map(|r| r.label()).collect();
     let clean = MaskMatrix::from_rows(&clean_rows, fields);
     let copies = corrupt(&clean, plan, groups, rng);
+    assemble(clean_rows, labels, &clean, &copies)
+}
+
+/// A batch of `clean_rows` (with their `clean` masks) and the corrupted `copies` stacked under.
+fn assemble<'a>(clean_rows: Vec<Row<'a>>, labels: Vec<f32>, clean: &MaskMatrix, copies: &[MaskMatrix]) -> Batch<'a> {
     let mut rows = clean_rows.clone();
     let mut masks = clean.clone();
-    for c in &copies {
+    for c in copies {
         rows.extend_from_slice(&clean_rows);
         masks.extend(c);
     }
+    let samples = clean_rows.len();
     Batch {
-        samples: clean_rows.len(),
+        samples,
         rows,
         masks,
         labels,
         clean_mask: clean.to_f32(),
         copy_masks: copies.iter().map(MaskMatrix::to_f32).collect(),
+        offset: 0,
+        global_samples: samples,
     }
+}
+
+/// Rank `c.rank()`'s shard of the global batch `indices`, reading only the shard's rows
+/// ([`shard_range`]): the ranks all-gather their rows' missing masks (one bit per field), so each
+/// rank corrupts the whole global batch as one process would, drawing the same numbers from
+/// `rng`, and keeps its shard's copies. The result equals [`build`] of `indices` then
+/// [`Batch::shard`].
+#[allow(clippy::too_many_arguments)]
+pub fn build_shard<'a>(
+    split: &'a SplitFile,
+    indices: &[u32],
+    fields: usize,
+    plan: NoisePlan,
+    groups: &[usize],
+    rng: &mut impl Rng,
+    c: &dyn Collective,
+) -> Result<Batch<'a>, DistError> {
+    let range = shard_range(indices.len(), c.rank(), c.size());
+    let clean_rows: Vec<Row<'a>> = indices[range.clone()].iter().map(|&i| split.row(i as usize)).collect();
+    let labels = clean_rows.iter().map(|r| r.label()).collect();
+    let clean = MaskMatrix::from_rows(&clean_rows, fields);
+    let all = c.all_gather(&clean.words().iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>())?;
+    let mut global = MaskMatrix::new(0, fields);
+    for (rank, bytes) in all.iter().enumerate() {
+        let words = bytes.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default())).collect();
+        let theirs = MaskMatrix::from_words(fields, words)
+            .filter(|m| bytes.len() % 8 == 0 && m.rows() == shard_range(indices.len(), rank, c.size()).len())
+            .ok_or_else(|| DistError::Peer { rank, message: "sent a malformed batch mask".into() })?;
+        global.extend(&theirs);
+    }
+    let copies: Vec<MaskMatrix> = corrupt(&global, plan, groups, rng).iter().map(|m| m.slice(range.clone())).collect();
+    let mut b = assemble(clean_rows, labels, &clean, &copies);
+    b.offset = range.start;
+    b.global_samples = indices.len();
+    Ok(b)
 }
 
 /// What evaluation hides on top of each sample's own missing fields.
@@ -169,5 +220,14 @@ pub fn build_eval<'a>(
         }
     }
     let samples = rows.len();
-    Batch { clean_mask: masks.to_f32(), rows, masks, labels, copy_masks: vec![], samples }
+    Batch {
+        clean_mask: masks.to_f32(),
+        rows,
+        masks,
+        labels,
+        copy_masks: vec![],
+        samples,
+        offset: 0,
+        global_samples: samples,
+    }
 }

@@ -4,6 +4,7 @@
 use crate::TrainError;
 use crate::batch::Batch;
 use crate::checkpoint::{self, LoopState};
+use crate::world::dist_error;
 use burn::optim::AdamConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -59,6 +60,11 @@ impl Engine {
         self
     }
 
+    /// The world this engine is a rank of.
+    pub fn world(&self) -> &Arc<dyn Collective> {
+        &self.world
+    }
+
     pub fn model(&self) -> &CtrModel {
         self.model.as_ref().unwrap_or_else(|| unreachable!("the model is only taken inside step()"))
     }
@@ -97,21 +103,33 @@ impl Engine {
         rng: &mut impl RngCore,
         step: u64,
     ) -> Result<StepLosses, TrainError> {
-        let mut noise = self.model().enhance().latent_noise(b.samples, self.latent_dim, rng);
-        let global_samples = b.samples;
+        let global_samples = b.global_samples;
+        let mut noise = self.model().enhance().latent_noise(global_samples, self.latent_dim, rng);
         let (rank, ranks) = (self.world.rank(), self.world.size());
         let sharded;
-        let b = if ranks > 1 {
-            let range = crate::batch::shard_range(b.samples, rank, ranks);
-            if let Some(n) = noise.as_mut() {
-                n.eps = n.eps[range.start * self.latent_dim..range.end * self.latent_dim].to_vec();
-                n.t = if n.t.is_empty() { vec![] } else { n.t[range.clone()].to_vec() };
-            }
-            sharded = b.shard(range);
+        // A global batch is cut here; a shard built by `batch::build_shard` is used as it is
+        // (cutting rank 0's shard again gives the same range).
+        let b = if ranks > 1 && b.offset == 0 && b.samples == global_samples {
+            sharded = b.shard(crate::batch::shard_range(global_samples, rank, ranks));
             &sharded
         } else {
             b
         };
+        if let Some(n) = noise.as_mut().filter(|_| b.samples != global_samples) {
+            let range = b.offset..b.offset + b.samples;
+            n.eps = n.eps[range.start * self.latent_dim..range.end * self.latent_dim].to_vec();
+            n.t = if n.t.is_empty() { vec![] } else { n.t[range].to_vec() };
+        }
+        if b.samples == 0 {
+            // A rank whose shard of a short last batch is empty adds nothing but still joins
+            // every collective of the step.
+            if !self.all_finite(0.0)? {
+                return Ok(StepLosses { total: f64::NAN, main: 0.0, extra: vec![] });
+            }
+            let model = self.model.take().ok_or_else(|| TrainError::Other("model missing".into()))?;
+            self.distributed_update(model, GradientsParams::new(), b, &[], factor, 0.0)?;
+            return Ok(StepLosses { total: 0.0, main: 0.0, extra: vec![] });
+        }
         let (n, width, fields) = (b.rows.len(), self.store.width(), self.store.fields());
         buf.resize(n * width, 0.0);
         self.store.gather(&b.rows, &b.masks, buf);
@@ -125,8 +143,11 @@ impl Engine {
             noise: noise.as_ref().map(|n| (self.tensor(n.eps.clone(), [bs, self.latent_dim]), n.t.as_slice())),
             step,
         };
-        let losses =
-            recdiff_model::seeding::seeded_forward(&self.device, self.seed, step, || self.model().losses(inputs));
+        // Ranks draw their dropout masks from streams of their own: the same seed on every rank
+        // would give every shard the same masks.
+        let seed =
+            if ranks > 1 { self.seed ^ (rank as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03) } else { self.seed };
+        let losses = recdiff_model::seeding::seeded_forward(&self.device, seed, step, || self.model().losses(inputs));
         let scalar = |t: Tensor<1>| -> f64 { t.into_scalar::<f32>() as f64 };
         let parts = StepLosses {
             total: scalar(losses.total.clone()),
@@ -134,7 +155,9 @@ impl Engine {
             extra: losses.extra.iter().map(|(name, t)| (*name, scalar(t.clone()))).collect(),
         };
         if !self.all_finite(parts.total)? {
-            return Ok(parts);
+            // Another rank's loss diverged: every rank reports it, so all of them stop.
+            let total = if parts.total.is_finite() { f64::NAN } else { parts.total };
+            return Ok(StepLosses { total, ..parts });
         }
         let mut grads = losses.total.backward();
         let gx =
@@ -181,10 +204,6 @@ impl Engine {
         self.store.apply_row_gradients(&mut merged, factor as f32);
         Ok(())
     }
-}
-
-fn dist_error(e: recdiff_dist::DistError) -> TrainError {
-    TrainError::Other(format!("data-parallel step: {e}"))
 }
 
 #[cfg(test)]

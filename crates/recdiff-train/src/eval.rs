@@ -71,17 +71,33 @@ pub fn predict_split(
     probe: &batch::Probe,
     how: Scoring<'_>,
 ) -> Result<Vec<f32>, EvalError> {
+    predict_rows(model, store, split, 0..split.len(), device, probe, how)
+}
+
+/// Click probabilities for rows `range` of `split` (a rank's shard in distributed evaluation),
+/// as [`predict_split`] scores them. The probe's random choices start from `how.seed` at the
+/// range's first row, so a shard other than the whole split matches [`predict_split`] only for
+/// probes that draw nothing (`Probe::NONE`, `Probe::Fields`).
+pub fn predict_rows(
+    model: &CtrModel,
+    store: &EmbeddingStore,
+    split: &SplitFile,
+    range: std::ops::Range<usize>,
+    device: &Device,
+    probe: &batch::Probe,
+    how: Scoring<'_>,
+) -> Result<Vec<f32>, EvalError> {
     let fields = store.fields();
     let batch_size = how.batch_size.max(1);
     let mut rng = ChaCha8Rng::seed_from_u64(how.seed);
     let bar = recdiff_experiment::progress::bar(
         how.progress.is_some(),
         how.progress.unwrap_or_default(),
-        split.len().div_ceil(batch_size) as u64,
+        range.len().div_ceil(batch_size) as u64,
     );
-    let mut probs = Vec::with_capacity(split.len());
+    let mut probs = Vec::with_capacity(range.len());
     let mut buf = Vec::new();
-    let all: Vec<u32> = (0..split.len() as u32).collect();
+    let all: Vec<u32> = (range.start as u32..range.end as u32).collect();
     for chunk in all.chunks(batch_size) {
         let b = batch::build_eval(split, chunk, fields, probe, &mut rng);
         probs.extend(score_batch(model, store, &b, device, &mut buf)?);

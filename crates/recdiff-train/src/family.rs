@@ -80,6 +80,6 @@ impl Experiment for CtrExperiment {
         if cfg.data.encoded.is_none() {
             cfg.data.encoded = plan.cache.map(Path::to_path_buf);
         }
-        Ok(crate::run(&cfg, plan.resume)?.record)
+        Ok(crate::run_in(&cfg, plan.resume, plan.world())?.record)
     }
 }

@@ -14,10 +14,11 @@ pub mod plot;
 pub mod predict;
 pub mod robustness;
 pub mod train;
+pub mod world;
 
 pub use config::ExperimentConfig;
 pub use eval::EvalMetrics;
-pub use train::{RunSummary, Session, run};
+pub use train::{RunSummary, Session, run, run_in};
 
 use std::path::PathBuf;
 

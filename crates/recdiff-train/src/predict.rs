@@ -108,13 +108,16 @@ pub fn predict(run: &Path, input: &Path, output: &Path) -> Result<PredictSummary
             let w = encoder.layout.words_per_row();
             let views: Vec<Row<'_>> = words.chunks(w).map(|c| Row { words: c, layout: encoder.layout }).collect();
             let masks = MaskMatrix::from_rows(&views, encoder.layout.fields);
+            let n = views.len();
             let batch = Batch {
-                labels: vec![0.0; views.len()],
-                samples: views.len(),
+                labels: vec![0.0; n],
+                samples: n,
                 rows: views,
                 clean_mask: masks.to_f32(),
                 masks,
                 copy_masks: vec![],
+                offset: 0,
+                global_samples: n,
             };
             let probs = eval::score_batch(model, store, &batch, &device, &mut buf)
                 .map_err(|e| recdiff_data::DataError::Invalid(e.to_string()))?;

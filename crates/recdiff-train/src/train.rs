@@ -15,11 +15,13 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use recdiff_data::{EncodedMeta, SplitFile};
+use recdiff_dist::{Collective, Single};
 use recdiff_experiment::{EarlyStopping, RunRecord, StopState, Verdict};
 use recdiff_model::EmbeddingStore;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// One line of `log.jsonl`.
@@ -55,6 +57,8 @@ pub struct Session {
     pub data_dir: PathBuf,
     /// The architecture fingerprint its checkpoints carry.
     pub fingerprint: String,
+    /// The data-parallel world ([`Single`] for one process); rank 0 writes the run.
+    world: Arc<dyn Collective>,
 }
 
 /// Learning-rate factor at `step` of `total` steps (epoch boundaries for step decay).
@@ -80,13 +84,22 @@ impl Session {
     /// run as it was. A checkpoint switch cut short by a crash is recovered first, and the log
     /// loses the lines written after the checkpoint resumed from.
     pub fn new(cfg: &ExperimentConfig, resume: bool) -> Result<Self, TrainError> {
+        Self::new_in(cfg, resume, Arc::new(Single))
+    }
+
+    /// [`Session::new`] as one rank of `world`: the world is checked first (same binary, same
+    /// resolved config), the data is prepared rank by rank, and only rank 0 writes into the run;
+    /// every rank trains on its shard of each batch (`crate::world`).
+    pub fn new_in(cfg: &ExperimentConfig, resume: bool, world: Arc<dyn Collective>) -> Result<Self, TrainError> {
+        crate::world::check_identity(world.as_ref(), cfg)?;
+        let root = world.rank() == 0;
         let out = cfg.output_dir();
         std::fs::create_dir_all(&out).map_err(|e| TrainError::io(&out, e))?;
         let last = out.join("last");
         if resume {
             check_same_config(cfg, &out)?;
         }
-        let (meta, data_dir) = data::prepare(cfg, &out)?;
+        let (meta, data_dir) = crate::world::in_turns(world.as_ref(), || data::prepare(cfg, &out))?;
         let fingerprint = recdiff_run::ctr::fingerprint(cfg, &meta);
         let device = Device::flex().autodiff();
         let m = &cfg.model;
@@ -101,23 +114,28 @@ impl Session {
             cfg.seed,
         );
         let mut state = LoopState { epoch: 0, step: 0, stop: StopState::default() };
-        let mut engine = Engine::new(device, model, optim, store, m.base.latent_dim(), cfg.train.lr, cfg.seed);
+        let mut engine = Engine::new(device, model, optim, store, m.base.latent_dim(), cfg.train.lr, cfg.seed)
+            .with_world(world.clone());
         if resume {
-            for name in ["last", "best"] {
+            for name in ["last", "best"].into_iter().filter(|_| root) {
                 recdiff_run::manifest::recover(&out.join(name)).map_err(|e| TrainError::Other(e.to_string()))?;
             }
+            crate::world::barrier(world.as_ref())?;
             if last.exists() {
                 state = engine.load_checkpoint(&last, &fingerprint, true)?;
                 tracing::info!("resumed from {} at epoch {}, step {}", last.display(), state.epoch, state.step);
             }
         }
         let resolved = toml::to_string_pretty(cfg).map_err(|e| TrainError::Other(e.to_string()))?;
-        recdiff_data::write_atomic(&out.join("config.resolved.toml"), resolved.as_bytes())?;
-        // The codecs and vocabularies travel with the run, so `recdiff serve` needs only the run dir.
-        let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| TrainError::Other(e.to_string()))?;
-        recdiff_data::write_atomic(&out.join(recdiff_data::encode::META_FILE), &meta_json)?;
-        trim_log(&out.join("log.jsonl"), resume.then_some(state.step))?;
-        Ok(Self { cfg: cfg.clone(), meta, engine, state, out, data_dir, fingerprint })
+        if root {
+            recdiff_data::write_atomic(&out.join("config.resolved.toml"), resolved.as_bytes())?;
+            // The codecs and vocabularies travel with the run, so `recdiff serve` needs only the run dir.
+            let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| TrainError::Other(e.to_string()))?;
+            recdiff_data::write_atomic(&out.join(recdiff_data::encode::META_FILE), &meta_json)?;
+            trim_log(&out.join("log.jsonl"), resume.then_some(state.step))?;
+        }
+        crate::world::check_shared_run_dir(world.as_ref(), &out, resolved.as_bytes())?;
+        Ok(Self { cfg: cfg.clone(), meta, engine, state, out, data_dir, fingerprint, world })
     }
 
     pub fn split(&self, s: u8) -> Result<SplitFile, TrainError> {
@@ -133,10 +151,18 @@ impl Session {
         rng: &mut ChaCha8Rng,
     ) -> Result<StepLosses, TrainError> {
         let parts = self.engine.step(b, factor, buf, rng, self.state.step)?;
+        let share = b.samples as f64 / b.global_samples.max(1) as f64;
+        let parts = crate::world::global_losses(self.world.as_ref(), parts, share)?;
         if !parts.total.is_finite() {
             return Err(TrainError::Diverged { step: self.state.step, loss: parts.total });
         }
         self.state.step += 1;
+        let every = self.cfg.distributed.checksum_every_steps;
+        if self.world.size() > 1 && every > 0 && self.state.step.is_multiple_of(every) {
+            let e = &self.engine;
+            let sum = crate::world::state_checksum(e.model(), &e.store, true);
+            crate::world::check_replicas(self.world.as_ref(), sum, self.state.step)?;
+        }
         Ok(parts)
     }
 
@@ -149,13 +175,28 @@ impl Session {
         let how = eval::Scoring {
             batch_size: t.eval_batch_size,
             seed: self.cfg.seed,
-            progress: t.progress.then_some(label.as_str()),
+            progress: (t.progress && self.is_root()).then_some(label.as_str()),
         };
-        let probs = eval::predict_split(&valid_model, &self.engine.store, split, &device, probe, how)?;
-        Ok(eval::metrics(&probs, split)?)
+        let (c, store) = (self.world.as_ref(), &self.engine.store);
+        if c.size() == 1 {
+            let probs = eval::predict_split(&valid_model, store, split, &device, probe, how)?;
+            return Ok(eval::metrics(&probs, split)?);
+        }
+        // Each rank scores its shard of the rows; the metrics are computed over all the scores.
+        let range = batch::shard_range(split.len(), c.rank(), c.size());
+        let mine = eval::predict_rows(&valid_model, store, split, range, &device, probe, how)?;
+        Ok(eval::metrics(&crate::world::gather_f32(c, &mine)?, split)?)
+    }
+
+    /// Whether this process writes the run (rank 0, or the only process).
+    pub fn is_root(&self) -> bool {
+        self.world.rank() == 0
     }
 
     fn log(&self, record: &EvalRecord) -> Result<(), TrainError> {
+        if !self.is_root() {
+            return Ok(());
+        }
         let path = self.out.join("log.jsonl");
         let mut f =
             std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| TrainError::io(&path, e))?;
@@ -210,7 +251,8 @@ impl Session {
         let fields = self.engine.store.fields();
         let mut buf = Vec::new();
         let mut sums = LossSums::default();
-        let progress = recdiff_experiment::progress::bar(t.progress, &self.cfg.name, steps_per_epoch);
+        let progress = recdiff_experiment::progress::bar(t.progress && self.is_root(), &self.cfg.name, steps_per_epoch);
+        let world = self.world.clone();
         while self.state.epoch < t.epochs {
             let epoch = self.state.epoch;
             let mut order: Vec<u32> = (0..train.len() as u32).collect();
@@ -227,7 +269,12 @@ impl Session {
                 let factor = lr_factor(t.schedule, t.warmup_steps, self.state.step, total, steps_per_epoch);
                 lr = t.lr * factor;
                 let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed.wrapping_mul(0x9E37_79B9) ^ self.state.step);
-                let b = batch::build(&train, chunk, fields, plan, &groups, &mut rng);
+                let b = if world.size() == 1 {
+                    batch::build(&train, chunk, fields, plan, &groups, &mut rng)
+                } else {
+                    batch::build_shard(&train, chunk, fields, plan, &groups, &mut rng, world.as_ref())
+                        .map_err(crate::world::dist_error)?
+                };
                 let parts = self.step(&b, factor, &mut buf, &mut rng)?;
                 let rate = (sums.samples + b.samples) as f64 / started.elapsed().as_secs_f64();
                 progress.message(format!("loss {:.4}, {rate:.0} samples/s", parts.total));
@@ -253,7 +300,11 @@ impl Session {
         Ok(())
     }
 
+    /// Rank 0 writes the checkpoint (the state every rank holds alike).
     fn save_checkpoint(&self, name: &str) -> Result<(), TrainError> {
+        if !self.is_root() {
+            return Ok(());
+        }
         let e = &self.engine;
         Ok(checkpoint::save(&self.out.join(name), &self.fingerprint, e.model(), &e.optim, &e.store, &self.state)?)
     }
@@ -266,6 +317,8 @@ impl Session {
 
     /// Replaces the weights with the best checkpoint's; returns its loop state.
     pub fn load_best(&mut self) -> Result<LoopState, TrainError> {
+        // Every rank reads what rank 0 wrote.
+        crate::world::barrier(self.world.as_ref())?;
         let best = self.out.join("best");
         self.engine.load_checkpoint(&best, &self.fingerprint, false)
     }
@@ -294,8 +347,10 @@ impl Session {
             valid: valid.to_metrics(),
             test: test.to_metrics(),
         };
-        crate::plot::write_curves(&self.out)?;
-        record.save(&self.out).map_err(|e| TrainError::Other(e.to_string()))?;
+        if self.is_root() {
+            crate::plot::write_curves(&self.out)?;
+            record.save(&self.out).map_err(|e| TrainError::Other(e.to_string()))?;
+        }
         Ok(RunSummary { record, valid, test })
     }
 }
@@ -362,8 +417,13 @@ impl LossSums {
 
 /// Trains an experiment end to end and returns its summary.
 pub fn run(cfg: &ExperimentConfig, resume: bool) -> Result<RunSummary, TrainError> {
+    run_in(cfg, resume, Arc::new(Single))
+}
+
+/// [`run`] as one rank of `world` (data-parallel training; rank 0 writes the run).
+pub fn run_in(cfg: &ExperimentConfig, resume: bool, world: Arc<dyn Collective>) -> Result<RunSummary, TrainError> {
     let started = Instant::now();
-    let mut session = Session::new(cfg, resume)?;
+    let mut session = Session::new_in(cfg, resume, world)?;
     session.fit()?;
     session.finish(started)
 }

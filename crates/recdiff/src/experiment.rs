@@ -36,6 +36,22 @@ pub struct TrainArgs {
     /// Cap on the config's training epochs.
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Train data-parallel as one rank of an MPI world (`mpirun -np N recdiff train cfg.toml
+    /// --distributed`; `srun` on Slurm): each rank trains on its shard of every batch, rank 0
+    /// writes the run. Needs a build with `--features mpi`.
+    #[arg(long, conflicts_with = "seeds")]
+    pub distributed: bool,
+}
+
+/// The MPI world of this process (`--distributed`).
+#[cfg(feature = "mpi")]
+fn mpi_world() -> Result<std::sync::Arc<dyn recdiff_dist::Collective>> {
+    Ok(std::sync::Arc::new(recdiff_dist::mpi::MpiWorld::init().context("starting MPI")?))
+}
+
+#[cfg(not(feature = "mpi"))]
+fn mpi_world() -> Result<std::sync::Arc<dyn recdiff_dist::Collective>> {
+    bail!("--distributed needs a recdiff built with MPI: cargo build --release -p recdiff --features mpi")
 }
 
 /// Loads `path` with the command line's overrides applied.
@@ -73,6 +89,9 @@ pub fn train(args: TrainArgs) -> Result<()> {
     if args.configs.len() > 1 && args.output.is_some() {
         bail!("--output applies to one config; give each config its own `output`");
     }
+    let world = if args.distributed { Some(mpi_world()?) } else { None };
+    // Rank 0 speaks for the world; the other ranks print only their errors.
+    let root = world.as_ref().is_none_or(|w| w.rank() == 0);
     for path in &args.configs {
         let exp = load(path, &args)?;
         let columns = exp.columns();
@@ -85,11 +104,13 @@ pub fn train(args: TrainArgs) -> Result<()> {
                     out.display()
                 );
             }
-            let plan = RunPlan { seed: exp.seed(), out: &out, cache: None, resume: args.resume };
+            let plan = RunPlan { seed: exp.seed(), out: &out, cache: None, resume: args.resume, world: world.clone() };
             let r =
                 exp.run(&plan).map_err(|e| anyhow::anyhow!(e)).with_context(|| format!("training '{}'", exp.name()))?;
-            print_record(&r, &columns);
-            println!("run directory: {}", out.display());
+            if root {
+                print_record(&r, &columns);
+                println!("run directory: {}", out.display());
+            }
             continue;
         }
         let root = exp.output_dir();

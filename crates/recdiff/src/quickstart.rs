@@ -68,6 +68,7 @@ pub(crate) fn experiment(
             ..ModelConfig::default()
         },
         train: TrainConfig { batch_size: 2048, epochs, lr: 1e-3, patience: 2, ..TrainConfig::default() },
+        distributed: Default::default(),
     }
 }
 
