@@ -1,6 +1,6 @@
 //! `mpirun -np N mpi_world [config-hash]`: the MPI collectives and the start-up check on a real
 //! world, checked (`.ci/run` runs it with 2 and 3 ranks). Rank `r` contributes `r + 1` to a sum
-//! and `r + 1` bytes to a gather, and every rank exits 1 unless it got the right sum and every
+//! and `r + 1` bytes to a gather and sends rank `k` its own buffer by all-to-all-v, and every rank exits 1 unless it got the right sum and every
 //! buffer in rank order; also exits 1, with the check's error, when the world is refused (as it
 //! must be when one rank is given another config hash through `RECDIFF_TEST_CONFIG_RANK1`).
 //! With `RECDIFF_TEST_KILL_RANK=r`, rank `r` aborts before the first sum: `mpirun` must end the
@@ -30,11 +30,16 @@ fn main() {
     let all = world.all_gather(&vec![rank as u8; rank + 1]).expect("all_gather");
     let want_sum = vec![(size * (size + 1) / 2) as f32, 0.5 * size as f32];
     let want_all: Vec<Vec<u8>> = (0..size).map(|r| vec![r as u8; r + 1]).collect();
-    if v != want_sum || all != want_all {
-        eprintln!("rank {rank}/{size}: sum {v:?} (want {want_sum:?}), gathered {all:?} (want {want_all:?})");
+    let send: Vec<Vec<u8>> = (0..size).map(|to| vec![(10 * rank + to) as u8; to + rank + 1]).collect();
+    let got = world.all_to_all(&send).expect("all_to_all");
+    let want_got: Vec<Vec<u8>> = (0..size).map(|from| vec![(10 * from + rank) as u8; rank + from + 1]).collect();
+    if v != want_sum || all != want_all || got != want_got {
+        eprintln!(
+            "rank {rank}/{size}: sum {v:?} (want {want_sum:?}), gathered {all:?} (want {want_all:?}), all-to-all {got:?} (want {want_got:?})"
+        );
         std::process::exit(1);
     }
-    println!("rank {rank}/{size}: sum {v:?}, gathered {} buffers in rank order", all.len());
+    println!("rank {rank}/{size}: sum {v:?}, gathered {} buffers in rank order, all-to-all delivered", all.len());
 }
 
 #[cfg(not(feature = "mpi"))]

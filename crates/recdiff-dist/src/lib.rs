@@ -43,6 +43,44 @@ pub trait Collective: Send + Sync {
     fn all_reduce_sum(&self, values: &mut [f32]) -> Result<(), DistError>;
     /// Every rank's `mine`, in rank order.
     fn all_gather(&self, mine: &[u8]) -> Result<Vec<Vec<u8>>, DistError>;
+    /// Personalised exchange (all-to-all-v): `send[k]` goes to rank `k`; returns what each rank
+    /// sent this one, in rank order. This default goes through [`Collective::all_gather`] (every
+    /// rank receives every buffer: right, but `N` times the bytes); MPI overrides it with
+    /// `MPI_Alltoallv`.
+    fn all_to_all(&self, send: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, DistError> {
+        let n = self.size();
+        if send.len() != n {
+            let message = format!("{} buffers for {n} ranks", send.len());
+            return Err(DistError::Collective { op: "all_to_all", message });
+        }
+        let mut packed = Vec::new();
+        for b in send {
+            packed.extend((b.len() as u64).to_le_bytes());
+            packed.extend_from_slice(b);
+        }
+        let me = self.rank();
+        let all = self.all_gather(&packed)?;
+        all.iter()
+            .enumerate()
+            .map(|(rank, p)| {
+                piece(p, me, n).ok_or(DistError::Peer { rank, message: "sent a malformed all-to-all buffer".into() })
+            })
+            .collect()
+    }
+}
+
+/// Buffer `k` of `n` length-prefixed buffers packed in `p`.
+fn piece(p: &[u8], k: usize, n: usize) -> Option<Vec<u8>> {
+    let mut at = 0usize;
+    for i in 0..n {
+        let len = u64::from_le_bytes(p.get(at..at + 8)?.try_into().ok()?) as usize;
+        let body = p.get(at + 8..at.checked_add(8 + len)?)?;
+        if i == k {
+            return Some(body.to_vec());
+        }
+        at += 8 + len;
+    }
+    None
 }
 
 /// One process: the collectives of a world of one.
@@ -61,5 +99,26 @@ impl Collective for Single {
     }
     fn all_gather(&self, mine: &[u8]) -> Result<Vec<Vec<u8>>, DistError> {
         Ok(vec![mine.to_vec()])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::LocalWorld;
+
+    #[test]
+    fn all_to_all_delivers_each_buffer_to_its_rank_only() {
+        let out = LocalWorld::run(3, |c| {
+            let send: Vec<Vec<u8>> = (0..3).map(|to| vec![(10 * c.rank() + to) as u8; to + c.rank()]).collect();
+            c.all_to_all(&send).map_err(|e| e.to_string())
+        });
+        for (me, got) in out.into_iter().enumerate() {
+            let got = got.unwrap().unwrap();
+            let want: Vec<Vec<u8>> = (0..3).map(|from| vec![(10 * from + me) as u8; me + from]).collect();
+            assert_eq!(got, want, "rank {me}");
+        }
+        let err = LocalWorld::run(2, |c| c.all_to_all(&[vec![1]]).map_err(|e| e.to_string()));
+        assert!(err[0].as_ref().unwrap().as_ref().unwrap_err().contains("1 buffers for 2 ranks"));
     }
 }

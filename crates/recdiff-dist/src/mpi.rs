@@ -62,7 +62,37 @@ impl Collective for MpiWorld {
             let mut part = PartitionMut::new(&mut buf[..], &lens[..], &displs[..]);
             self.world.all_gather_varcount_into(mine, &mut part);
         }
-        let _ = Partition::new(&buf[..], &lens[..], &displs[..]);
         Ok(lens.iter().zip(&displs).map(|(&l, &d)| buf[d as usize..(d + l) as usize].to_vec()).collect())
+    }
+
+    fn all_to_all(&self, send: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, DistError> {
+        let n = self.size();
+        let too_big =
+            |what: usize| DistError::Collective { op: "all_to_all", message: format!("{what} bytes is over 2 GiB") };
+        if send.len() != n {
+            return Err(DistError::Collective {
+                op: "all_to_all",
+                message: format!("{} buffers for {n} ranks", send.len()),
+            });
+        }
+        let counts = send
+            .iter()
+            .map(|b| i32::try_from(b.len()).map_err(|_| too_big(b.len())))
+            .collect::<Result<Vec<i32>, _>>()?;
+        let mut recv_counts = vec![0i32; n];
+        self.world.all_to_all_into(&counts[..], &mut recv_counts[..]);
+        let offsets =
+            |c: &[i32]| -> Vec<i32> { c.iter().scan(0i32, |at, &l| Some(std::mem::replace(at, *at + l))).collect() };
+        let (sd, rd) = (offsets(&counts), offsets(&recv_counts));
+        let flat: Vec<u8> = send.concat();
+        let total: usize = recv_counts.iter().map(|&c| c as usize).sum();
+        i32::try_from(total).map_err(|_| too_big(total))?;
+        let mut buf = vec![0u8; total];
+        {
+            let sp = Partition::new(&flat[..], &counts[..], &sd[..]);
+            let mut rp = PartitionMut::new(&mut buf[..], &recv_counts[..], &rd[..]);
+            self.world.all_to_all_varcount_into(&sp, &mut rp);
+        }
+        Ok(recv_counts.iter().zip(&rd).map(|(&l, &d)| buf[d as usize..(d + l) as usize].to_vec()).collect())
     }
 }

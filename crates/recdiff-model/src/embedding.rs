@@ -8,6 +8,7 @@
 //! value, and a missing (or dropped) field zeros. The backward pass reads the gradient of that
 //! input and, per field, sums the gradient of duplicate ids before one optimiser update per row.
 
+pub use crate::embedding_shard::Shard;
 use crate::mask::MaskMatrix;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -95,16 +96,43 @@ impl EmbeddingStore {
         init_std: f32,
         seed: u64,
     ) -> Self {
+        Self::new_shard(fields, dim, optimizer, l2, init_std, seed, Shard::WHOLE)
+    }
+
+    /// The rows of [`EmbeddingStore::new`]'s tables that `shard` owns (global row `g` at local
+    /// row `shard.local(g)`), with the values the whole tables would hold: each table's stream
+    /// is drawn in full and the shard keeps its rows.
+    pub fn new_shard(
+        fields: &[FieldMeta],
+        dim: usize,
+        optimizer: SparseOptimizer,
+        l2: f32,
+        init_std: f32,
+        seed: u64,
+        shard: Shard,
+    ) -> Self {
         let normal = Normal::new(0.0f32, init_std.max(1e-12)).unwrap_or_else(|_| unreachable!());
         let (owners, slots) = table_owners(fields);
         let tables = owners
             .par_iter()
             .enumerate()
             .map(|(t, meta)| {
-                let rows = meta.cardinality().max(1) as usize;
+                let global_rows = meta.cardinality().max(1) as usize;
+                let rows = shard.rows_of(global_rows);
                 let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
                 let mut weights = table_vec(rows * dim);
-                weights.extend((0..rows * dim).map(|_| normal.sample(&mut rng)));
+                if shard == Shard::WHOLE {
+                    weights.extend((0..rows * dim).map(|_| normal.sample(&mut rng)));
+                } else {
+                    for g in 0..global_rows {
+                        let row = (0..dim).map(|_| normal.sample(&mut rng));
+                        if shard.owns(g) {
+                            weights.extend(row);
+                        } else {
+                            row.for_each(drop);
+                        }
+                    }
+                }
                 let zeros = |n: usize| {
                     let mut v = table_vec(n);
                     v.resize(n, 0.0);
@@ -148,6 +176,19 @@ impl EmbeddingStore {
 
     /// Writes the pooled embeddings of `rows` (masked per `masks`) into `out` (`rows.len() * width`).
     pub fn gather(&self, rows: &[Row<'_>], masks: &MaskMatrix, out: &mut [f32]) {
+        let dim = self.dim;
+        self.gather_with(rows, masks, out, |t, id| &self.tables[t].weights[id * dim..(id + 1) * dim]);
+    }
+
+    /// [`EmbeddingStore::gather`] with each `(table, row)`'s values from `row_of` (rows fetched
+    /// from the ranks that own them, for row-wise sharded tables).
+    pub fn gather_with<'s>(
+        &self,
+        rows: &[Row<'_>],
+        masks: &MaskMatrix,
+        out: &mut [f32],
+        row_of: impl Fn(usize, usize) -> &'s [f32] + Sync,
+    ) {
         let (dim, width) = (self.dim, self.width());
         out.par_chunks_mut(width).zip(rows.par_iter()).enumerate().for_each(|(b, (dst, row))| {
             dst.fill(0.0);
@@ -155,10 +196,10 @@ impl EmbeddingStore {
                 if masks.get(b, f) {
                     continue;
                 }
-                let table = &self.tables[self.slots[f].table].weights;
+                let table = self.slots[f].table;
                 let d = &mut dst[f * dim..(f + 1) * dim];
                 lookups_of(self.slots[f], f, row, |id, w| {
-                    let src = &table[id * dim..(id + 1) * dim];
+                    let src = row_of(table, id);
                     d.iter_mut().zip(src).for_each(|(o, s)| *o += w * s);
                 });
             }
@@ -211,6 +252,23 @@ impl EmbeddingStore {
                 update_row(table, *id, dim, grad, l2, step, opt);
             }
         });
+    }
+
+    /// The distinct rows of each table that `rows` (masked per `masks`) read, ascending.
+    pub fn touched_ids(&self, rows: &[Row<'_>], masks: &MaskMatrix) -> Vec<Vec<u32>> {
+        let mut out = vec![Vec::new(); self.tables.len()];
+        for (f, s) in self.slots.iter().enumerate() {
+            for (b, row) in rows.iter().enumerate() {
+                if !masks.get(b, f) {
+                    lookups_of(*s, f, row, |id, _| out[s.table].push(id as u32));
+                }
+            }
+        }
+        for ids in &mut out {
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        out
     }
 
     /// The gradient of each touched row of table `t` (all uses summed), without updating.

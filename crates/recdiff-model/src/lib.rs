@@ -11,6 +11,7 @@ pub mod diffusion;
 pub mod dropout;
 pub mod embedding;
 pub mod embedding_io;
+pub mod embedding_shard;
 pub mod enhancer;
 pub mod init;
 pub mod legacy;
@@ -21,6 +22,6 @@ pub mod seq;
 pub mod topk;
 
 pub use ctr::{CtrModel, CtrModelConfig, Losses, TrainInputs};
-pub use embedding::{EmbeddingStore, SparseOptimizer};
+pub use embedding::{EmbeddingStore, Shard, SparseOptimizer};
 pub use enhancer::{Enhance, EnhancerConfig, LatentNoise, NoisePlan};
 pub use mask::MaskMatrix;

@@ -21,7 +21,7 @@ use crate::manifest::Manifest;
 use burn::store::ModuleSnapshot;
 use burn::tensor::Device;
 use recdiff_data::{EncodedMeta, SplitFile};
-use recdiff_model::{CtrModel, EmbeddingStore};
+use recdiff_model::{CtrModel, EmbeddingStore, Shard};
 use std::path::{Path, PathBuf};
 
 /// The resolved config a run was trained under.
@@ -85,6 +85,11 @@ impl CtrRun {
         if !applied.missing.is_empty() {
             return Err(RunError::at(&dense_path, format!("missing tensors {:?}", applied.missing)));
         }
+        let shards: Vec<Shard> = manifest.files.keys().filter_map(|n| Shard::of_file_name(n)).collect();
+        if shards != [Shard::WHOLE] {
+            let store = assemble_shards(&best, &manifest, &shards, &meta, m)?;
+            return Ok(Self { dir: run.to_path_buf(), cfg, meta, model, store, device });
+        }
         let emb_path = best.join(EMBEDDINGS_FILE);
         let file = std::fs::File::open(&emb_path).map_err(|e| RunError::at(&emb_path, e))?;
         // SAFETY: checkpoints are written to a temporary directory and renamed into place, never
@@ -114,4 +119,32 @@ impl CtrRun {
 /// Where a run's encoded splits live: the config's shared cache, or `<run>/data`.
 pub fn data_dir(run: &Path, cfg: &ExperimentConfig) -> PathBuf {
     cfg.data.encoded.clone().unwrap_or_else(|| run.join("data"))
+}
+
+/// The whole tables of a checkpoint written with row-wise sharded tables (one file per rank of
+/// the world that trained it), for scoring in one process; optimiser state is dropped.
+fn assemble_shards(
+    best: &Path,
+    manifest: &Manifest,
+    shards: &[Shard],
+    meta: &EncodedMeta,
+    m: &crate::config::ModelConfig,
+) -> Result<EmbeddingStore, RunError> {
+    let files = shards
+        .iter()
+        .map(|s| {
+            let path = best.join(s.file_name());
+            let bytes = std::fs::read(&path).map_err(|e| RunError::at(&path, e))?;
+            manifest.check(best, &s.file_name(), &bytes)?;
+            Ok((*s, bytes))
+        })
+        .collect::<Result<Vec<_>, RunError>>()?;
+    let parts: Vec<(Shard, &[u8])> = files.iter().map(|(s, b)| (*s, b.as_slice())).collect();
+    let optimizer = recdiff_model::SparseOptimizer::Adagrad { lr: 0.0, eps: 0.0 };
+    let mut store = EmbeddingStore::new_shard(&meta.fields, m.embedding_dim, optimizer, 0.0, 1.0, 0, Shard::WHOLE);
+    store.load_resharded(Shard::WHOLE, &parts).map_err(|e| RunError::at(best, e))?;
+    for t in &mut store.tables {
+        (t.m, t.v) = (Vec::new(), Vec::new());
+    }
+    Ok(store)
 }

@@ -8,7 +8,8 @@ use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::ModuleOptimizer;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Tensor;
-use recdiff_model::{CtrModel, EmbeddingStore};
+use recdiff_dist::Collective;
+use recdiff_model::{CtrModel, EmbeddingStore, Shard};
 use recdiff_run::ctr::{DENSE_FILE, EMBEDDINGS_FILE};
 use recdiff_run::manifest::{self, KillPoint, Manifest};
 use serde::{Deserialize, Serialize};
@@ -118,17 +119,9 @@ pub fn save(
     let tmp = manifest::sibling(dir, ".tmp");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-    let mut dense = SafetensorsStore::from_bytes(None);
-    model.save_into(&mut dense).map_err(|e| fmt_err(&tmp, e))?;
-    let mut ids = IdCollector(Vec::new());
-    model.visit(&mut ids);
-    let files: [(&str, Vec<u8>); 5] = [
-        (DENSE_FILE, dense.get_bytes().map_err(|e| fmt_err(&tmp, e))?),
-        ("optimizer.bin", optim.into_bytes().map_err(|e| fmt_err(&tmp, e))?.to_vec()),
-        (EMBEDDINGS_FILE, store.to_safetensors(true).map_err(|e| fmt_err(&tmp, e))?),
-        ("param_ids.json", serde_json::to_vec(&ids.0).map_err(|e| fmt_err(&tmp, e))?),
-        ("state.json", serde_json::to_vec_pretty(state).map_err(|e| fmt_err(&tmp, e))?),
-    ];
+    let [dense, optimizer, ids, loop_state] = replicated_files(model, optim, state, &tmp)?;
+    let embeddings = (EMBEDDINGS_FILE, store.to_safetensors(true).map_err(|e| fmt_err(&tmp, e))?);
+    let files = [dense, optimizer, embeddings, ids, loop_state];
     for (i, (name, bytes)) in files.iter().enumerate() {
         if i == 2 && stop == Some(KillPoint::MidWrite) {
             return Err(run_err(manifest::killed(dir, KillPoint::MidWrite)));
@@ -140,14 +133,82 @@ pub fn save(
     manifest::switch_into_place(dir, stop).map_err(run_err)
 }
 
+/// Writes a checkpoint of a data-parallel rank with row-wise sharded tables, on every rank
+/// together: each rank writes its shard's tables (`embeddings.rank-<r>-of-<N>.safetensors`)
+/// into `<dir>.tmp` and sends rank 0 its checksum; rank 0 writes the replicated state and the
+/// manifest listing every file, and switches the checkpoint into place.
+#[allow(clippy::too_many_arguments)]
+pub fn save_sharded(
+    c: &dyn Collective,
+    shard: Shard,
+    dir: &Path,
+    fingerprint: &str,
+    model: &CtrModel,
+    optim: &ModuleOptimizer,
+    store: &EmbeddingStore,
+    state: &LoopState,
+) -> Result<(), CheckpointError> {
+    let tmp = manifest::sibling(dir, ".tmp");
+    let dist = |e: recdiff_dist::DistError| fmt_err(dir, e.to_string());
+    if c.rank() == 0 {
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+    }
+    c.all_reduce_sum(&mut [0.0]).map_err(dist)?;
+    let name = shard.file_name();
+    let bytes = store.to_safetensors(true).map_err(|e| fmt_err(&tmp, e))?;
+    write_file(&tmp.join(&name), &bytes)?;
+    let all = c.all_gather(format!("{name}\t{}", manifest::checksum(&bytes)).as_bytes()).map_err(dist)?;
+    if c.rank() == 0 {
+        let mut listed = Vec::new();
+        let files = replicated_files(model, optim, state, &tmp)?;
+        for (name, bytes) in &files {
+            write_file(&tmp.join(name), bytes)?;
+            listed.push((*name, bytes.as_slice()));
+        }
+        let mut m = Manifest::new(fingerprint.to_string(), &listed);
+        for entry in &all {
+            let text = String::from_utf8_lossy(entry);
+            let (name, sum) = text.split_once('\t').ok_or_else(|| fmt_err(&tmp, "a rank sent a malformed checksum"))?;
+            m.files.insert(name.to_string(), sum.to_string());
+        }
+        m.save(&tmp).map_err(run_err)?;
+        manifest::switch_into_place(dir, None).map_err(run_err)?;
+    }
+    c.all_reduce_sum(&mut [0.0]).map_err(dist)?;
+    Ok(())
+}
+
+/// The files of the state every rank holds alike: dense weights, optimiser, parameter ids, loop.
+fn replicated_files(
+    model: &CtrModel,
+    optim: &ModuleOptimizer,
+    state: &LoopState,
+    tmp: &Path,
+) -> Result<[(&'static str, Vec<u8>); 4], CheckpointError> {
+    let mut dense = SafetensorsStore::from_bytes(None);
+    model.save_into(&mut dense).map_err(|e| fmt_err(tmp, e))?;
+    let mut ids = IdCollector(Vec::new());
+    model.visit(&mut ids);
+    Ok([
+        (DENSE_FILE, dense.get_bytes().map_err(|e| fmt_err(tmp, e))?),
+        ("optimizer.bin", optim.into_bytes().map_err(|e| fmt_err(tmp, e))?.to_vec()),
+        ("param_ids.json", serde_json::to_vec(&ids.0).map_err(|e| fmt_err(tmp, e))?),
+        ("state.json", serde_json::to_vec_pretty(state).map_err(|e| fmt_err(tmp, e))?),
+    ])
+}
+
 /// Loads the checkpoint in `dir` (verified against its manifest and `fingerprint`, weights
-/// checked finite) into freshly initialised `model`, `optim` and `store` of the same shapes.
+/// checked finite) into freshly initialised `model`, `optim` and `store` of the same shapes;
+/// `store` holds the rows of `shard` (every row: [`Shard::WHOLE`]), taken from the checkpoint's
+/// tables however they were sharded when it was written.
 pub fn load(
     dir: &Path,
     fingerprint: &str,
     mut model: CtrModel,
     optim: ModuleOptimizer,
     store: &mut EmbeddingStore,
+    shard: Shard,
 ) -> Result<(CtrModel, ModuleOptimizer, LoopState), CheckpointError> {
     let manifest = Manifest::load(dir).map_err(run_err)?;
     manifest.check_fingerprint(dir, fingerprint).map_err(run_err)?;
@@ -166,7 +227,15 @@ pub fn load(
     }
     let optim =
         optim.from_bytes(burn::tensor::Bytes::from_bytes_vec(read("optimizer.bin")?)).map_err(|e| fmt_err(dir, e))?;
-    store.load_safetensors(&read(EMBEDDINGS_FILE)?).map_err(|e| fmt_err(dir, e))?;
+    let shards: Vec<Shard> = manifest.files.keys().filter_map(|n| Shard::of_file_name(n)).collect();
+    if shards == [Shard::WHOLE] && shard == Shard::WHOLE {
+        store.load_safetensors(&read(EMBEDDINGS_FILE)?).map_err(|e| fmt_err(dir, e))?;
+    } else {
+        let files =
+            shards.iter().map(|s| Ok((*s, read(&s.file_name())?))).collect::<Result<Vec<_>, CheckpointError>>()?;
+        let parts: Vec<(Shard, &[u8])> = files.iter().map(|(s, b)| (*s, b.as_slice())).collect();
+        store.load_resharded(shard, &parts).map_err(|e| fmt_err(dir, e))?;
+    }
     let ids: Vec<u64> = serde_json::from_slice(&read("param_ids.json")?).map_err(|e| fmt_err(dir, e))?;
     let model = model.map(&mut IdAssigner { ids, next: 0 });
     let state = serde_json::from_slice(&read("state.json")?).map_err(|e| fmt_err(dir, e))?;

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 /// Per-table `(row, gradient)` lists, each row once.
 pub type RowGrads = Vec<Vec<(usize, Vec<f32>)>>;
 
-fn encode(rows: &RowGrads) -> Vec<u8> {
+pub(crate) fn encode_rows(rows: &RowGrads) -> Vec<u8> {
     let mut out = Vec::new();
     for table in rows {
         out.extend((table.len() as u32).to_le_bytes());
@@ -37,7 +37,7 @@ fn encode(rows: &RowGrads) -> Vec<u8> {
     out
 }
 
-fn decode(bytes: &[u8], tables: usize, dim: usize, rank: usize) -> Result<RowGrads, DistError> {
+pub(crate) fn decode_rows(bytes: &[u8], tables: usize, dim: usize, rank: usize) -> Result<RowGrads, DistError> {
     let bad = || DistError::Peer { rank, message: "sent malformed row gradients".into() };
     let mut words = bytes.chunks_exact(4).map(|b| [b[0], b[1], b[2], b[3]]);
     if !bytes.len().is_multiple_of(4) {
@@ -65,10 +65,10 @@ fn decode(bytes: &[u8], tables: usize, dim: usize, rank: usize) -> Result<RowGra
 pub fn merge_row_gradients(c: &dyn Collective, mine: &RowGrads, dim: usize, share: f32) -> Result<RowGrads, DistError> {
     let weighted: RowGrads =
         mine.iter().map(|t| t.iter().map(|(id, g)| (*id, g.iter().map(|v| v * share).collect())).collect()).collect();
-    let all = c.all_gather(&encode(&weighted))?;
+    let all = c.all_gather(&encode_rows(&weighted))?;
     let mut merged: Vec<BTreeMap<usize, Vec<f32>>> = vec![BTreeMap::new(); mine.len()];
     for (rank, bytes) in all.iter().enumerate() {
-        for (t, table) in decode(bytes, mine.len(), dim, rank)?.into_iter().enumerate() {
+        for (t, table) in decode_rows(bytes, mine.len(), dim, rank)?.into_iter().enumerate() {
             for (id, g) in table {
                 let acc = merged[t].entry(id).or_insert_with(|| vec![0.0; dim]);
                 acc.iter_mut().zip(&g).for_each(|(a, g)| *a += g);
@@ -243,10 +243,10 @@ mod tests {
 
     #[test]
     fn malformed_row_gradients_from_a_rank_are_an_error_naming_it() {
-        let err = decode(&[1, 0, 0, 0, 7, 0], 1, 2, 3).unwrap_err().to_string();
+        let err = decode_rows(&[1, 0, 0, 0, 7, 0], 1, 2, 3).unwrap_err().to_string();
         assert_eq!(err, "rank 3: sent malformed row gradients");
-        let truncated = encode(&vec![vec![(1, vec![0.5, 0.25])]]);
-        assert!(decode(&truncated[..truncated.len() - 4], 1, 2, 1).is_err());
-        assert_eq!(decode(&truncated, 1, 2, 0).unwrap(), vec![vec![(1, vec![0.5, 0.25])]]);
+        let truncated = encode_rows(&vec![vec![(1, vec![0.5, 0.25])]]);
+        assert!(decode_rows(&truncated[..truncated.len() - 4], 1, 2, 1).is_err());
+        assert_eq!(decode_rows(&truncated, 1, 2, 0).unwrap(), vec![vec![(1, vec![0.5, 0.25])]]);
     }
 }

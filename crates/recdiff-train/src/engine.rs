@@ -10,7 +10,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::RngCore;
 use recdiff_dist::{Collective, Single};
-use recdiff_model::{CtrModel, EmbeddingStore, TrainInputs};
+use recdiff_model::{CtrModel, EmbeddingStore, Shard, TrainInputs};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -36,6 +36,9 @@ pub struct Engine {
     pub seed: u64,
     /// The data-parallel world this engine is a rank of ([`Single`] unless set).
     world: Arc<dyn Collective>,
+    /// The rows of every table this rank holds when tables are sharded row-wise (`None`:
+    /// every rank holds every row).
+    shard: Option<Shard>,
 }
 
 impl Engine {
@@ -48,7 +51,7 @@ impl Engine {
         lr: f64,
         seed: u64,
     ) -> Self {
-        Self { device, model: Some(model), optim, store, latent_dim, lr, seed, world: Arc::new(Single) }
+        Self { device, model: Some(model), optim, store, latent_dim, lr, seed, world: Arc::new(Single), shard: None }
     }
 
     /// This engine as one rank of `world`: [`Engine::step`] then trains on the rank's shard of
@@ -58,6 +61,19 @@ impl Engine {
     pub fn with_world(mut self, world: Arc<dyn Collective>) -> Self {
         self.world = world;
         self
+    }
+
+    /// Row-wise sharded tables: `store` holds only `shard`'s rows
+    /// ([`EmbeddingStore::new_shard`]), and each step fetches the rows its batch reads from their
+    /// owners and pushes their gradients back (`crate::sharded`).
+    pub fn with_row_wise_tables(mut self, shard: Shard) -> Self {
+        self.shard = (shard != Shard::WHOLE).then_some(shard);
+        self
+    }
+
+    /// The rows this rank's store holds.
+    pub fn shard(&self) -> Shard {
+        self.shard.unwrap_or(Shard::WHOLE)
     }
 
     /// The world this engine is a rank of.
@@ -79,7 +95,8 @@ impl Engine {
     ) -> Result<LoopState, TrainError> {
         let model = self.model.take().ok_or_else(|| TrainError::Other("model missing".into()))?;
         let optim = std::mem::replace(&mut self.optim, AdamConfig::new().init());
-        let (model, optim, state) = checkpoint::load(dir, fingerprint, model, optim, &mut self.store)?;
+        let shard = self.shard();
+        let (model, optim, state) = checkpoint::load(dir, fingerprint, model, optim, &mut self.store, shard)?;
         self.model = Some(model);
         if restore_optimizer {
             self.optim = optim;
@@ -126,13 +143,14 @@ impl Engine {
             if !self.all_finite(0.0)? {
                 return Ok(StepLosses { total: f64::NAN, main: 0.0, extra: vec![] });
             }
+            self.gather(b, buf)?;
             let model = self.model.take().ok_or_else(|| TrainError::Other("model missing".into()))?;
             self.distributed_update(model, GradientsParams::new(), b, &[], factor, 0.0)?;
             return Ok(StepLosses { total: 0.0, main: 0.0, extra: vec![] });
         }
         let (n, width, fields) = (b.rows.len(), self.store.width(), self.store.fields());
         buf.resize(n * width, 0.0);
-        self.store.gather(&b.rows, &b.masks, buf);
+        self.gather(b, buf)?;
         let x = self.tensor(buf.clone(), [n, width]).require_grad();
         let bs = b.samples;
         let inputs = TrainInputs {
@@ -175,6 +193,20 @@ impl Engine {
         Ok(parts)
     }
 
+    /// The embedded input of `b` into `buf`: from this rank's tables, or, sharded, from the rows
+    /// fetched from their owners (every rank joins the fetch, an empty shard too).
+    pub fn gather(&self, b: &Batch<'_>, buf: &mut [f32]) -> Result<(), TrainError> {
+        match self.shard {
+            None => self.store.gather(&b.rows, &b.masks, buf),
+            Some(me) => {
+                let wanted = self.store.touched_ids(&b.rows, &b.masks);
+                let f = crate::sharded::fetch(self.world.as_ref(), &self.store, me, wanted).map_err(dist_error)?;
+                self.store.gather_with(&b.rows, &b.masks, buf, |t, id| f.row(t, id));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether every rank's loss is finite (a step is skipped on all ranks or on none).
     fn all_finite(&self, total: f64) -> Result<bool, TrainError> {
         let mut bad = [f32::from(u8::from(!total.is_finite()))];
@@ -199,8 +231,11 @@ impl Engine {
         self.model = Some(self.optim.step(self.lr * factor, model, gp));
         let local: crate::distributed::RowGrads =
             (0..self.store.n_tables()).map(|t| self.store.row_gradients(t, &b.rows, &b.masks, gx)).collect();
-        let mut merged = crate::distributed::merge_row_gradients(world.as_ref(), &local, self.store.dim(), share)
-            .map_err(dist_error)?;
+        let mut merged = match self.shard {
+            None => crate::distributed::merge_row_gradients(world.as_ref(), &local, self.store.dim(), share),
+            Some(me) => crate::sharded::push(world.as_ref(), &self.store, me, &local, share),
+        }
+        .map_err(dist_error)?;
         self.store.apply_row_gradients(&mut merged, factor as f32);
         Ok(())
     }

@@ -126,10 +126,25 @@ pub fn score_batch(
     device: &Device,
     buf: &mut Vec<f32>,
 ) -> Result<Vec<f32>, EvalError> {
-    let (n, width, fields) = (b.rows.len(), store.width(), store.fields());
-    buf.resize(n * width, 0.0);
+    buf.resize(b.rows.len() * store.width(), 0.0);
     store.gather(&b.rows, &b.masks, buf);
-    let x = Tensor::<2>::from_data(TensorData::new(buf.clone(), [n, width]), device);
+    score_gathered(model, b, buf, store.fields(), device)
+}
+
+/// Probabilities of batch `b` from its embedded input `x` (`[rows, fields * dim]`, gathered).
+pub fn score_gathered(
+    model: &CtrModel,
+    b: &batch::Batch<'_>,
+    x: &[f32],
+    fields: usize,
+    device: &Device,
+) -> Result<Vec<f32>, EvalError> {
+    let n = b.rows.len();
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let width = x.len() / n;
+    let x = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [n, width]), device);
     let s = Tensor::<2>::from_data(TensorData::new(b.masks.to_f32(), [n, fields]), device);
     let p = sigmoid(model.logits(x, s));
     p.into_data().try_into_vec::<f32>().map_err(|e| EvalError::Tensor(format!("{e:?}")))

@@ -17,7 +17,8 @@ use rand_chacha::ChaCha8Rng;
 use recdiff_data::{EncodedMeta, SplitFile};
 use recdiff_dist::{Collective, Single};
 use recdiff_experiment::{EarlyStopping, RunRecord, StopState, Verdict};
-use recdiff_model::EmbeddingStore;
+use recdiff_model::{EmbeddingStore, Shard};
+use recdiff_run::config::TablePlacement;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -105,17 +106,21 @@ impl Session {
         let m = &cfg.model;
         let model = m.ctr().init(meta.fields.len(), m.embedding_dim, cfg.seed, &device);
         let optim = recdiff_experiment::optim::adam(cfg.train.weight_decay);
-        let store = EmbeddingStore::new(
+        let row_wise = cfg.distributed.tables == TablePlacement::RowWise && world.size() > 1;
+        let shard = if row_wise { Shard { rank: world.rank(), ranks: world.size() } } else { Shard::WHOLE };
+        let store = EmbeddingStore::new_shard(
             &meta.fields,
             m.embedding_dim,
             m.embedding_optimizer,
             m.embedding_l2,
             m.embedding_init_std,
             cfg.seed,
+            shard,
         );
         let mut state = LoopState { epoch: 0, step: 0, stop: StopState::default() };
         let mut engine = Engine::new(device, model, optim, store, m.base.latent_dim(), cfg.train.lr, cfg.seed)
-            .with_world(world.clone());
+            .with_world(world.clone())
+            .with_row_wise_tables(shard);
         if resume {
             for name in ["last", "best"].into_iter().filter(|_| root) {
                 recdiff_run::manifest::recover(&out.join(name)).map_err(|e| TrainError::Other(e.to_string()))?;
@@ -160,7 +165,7 @@ impl Session {
         let every = self.cfg.distributed.checksum_every_steps;
         if self.world.size() > 1 && every > 0 && self.state.step.is_multiple_of(every) {
             let e = &self.engine;
-            let sum = crate::world::state_checksum(e.model(), &e.store, true);
+            let sum = crate::world::state_checksum(e.model(), &e.store, e.shard() == Shard::WHOLE);
             crate::world::check_replicas(self.world.as_ref(), sum, self.state.step)?;
         }
         Ok(parts)
@@ -184,8 +189,37 @@ impl Session {
         }
         // Each rank scores its shard of the rows; the metrics are computed over all the scores.
         let range = batch::shard_range(split.len(), c.rank(), c.size());
-        let mine = eval::predict_rows(&valid_model, store, split, range, &device, probe, how)?;
+        let mine = if self.engine.shard() == Shard::WHOLE {
+            eval::predict_rows(&valid_model, store, split, range, &device, probe, how)?
+        } else {
+            self.predict_sharded(&valid_model, split, range, probe)?
+        };
         Ok(eval::metrics(&crate::world::gather_f32(c, &mine)?, split)?)
+    }
+
+    /// Scores rows `range` of `split` with row-wise sharded tables: every rank takes as many
+    /// batches as the largest shard needs (an empty one still joins each row fetch).
+    fn predict_sharded(
+        &self,
+        model: &recdiff_model::CtrModel,
+        split: &SplitFile,
+        range: std::ops::Range<usize>,
+        probe: &Probe,
+    ) -> Result<Vec<f32>, TrainError> {
+        let (c, bs) = (self.world.as_ref(), self.cfg.train.eval_batch_size.max(1));
+        let batches = split.len().div_ceil(c.size()).div_ceil(bs);
+        let (device, fields) = (self.engine.device.clone().inner(), self.engine.store.fields());
+        let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed);
+        let (mut probs, mut buf) = (Vec::with_capacity(range.len()), Vec::new());
+        let rows: Vec<u32> = (range.start as u32..range.end as u32).collect();
+        for i in 0..batches {
+            let chunk = rows.get(i * bs..((i + 1) * bs).min(rows.len())).unwrap_or_default();
+            let b = batch::build_eval(split, chunk, fields, probe, &mut rng);
+            buf.resize(b.rows.len() * self.engine.store.width(), 0.0);
+            self.engine.gather(&b, &mut buf)?;
+            probs.extend(eval::score_gathered(model, &b, &buf, fields, &device)?);
+        }
+        Ok(probs)
     }
 
     /// Whether this process writes the run (rank 0, or the only process).
@@ -300,13 +334,18 @@ impl Session {
         Ok(())
     }
 
-    /// Rank 0 writes the checkpoint (the state every rank holds alike).
+    /// Rank 0 writes the checkpoint (the state every rank holds alike); with row-wise sharded
+    /// tables every rank writes its shard's tables into it as well.
     fn save_checkpoint(&self, name: &str) -> Result<(), TrainError> {
+        let (e, dir) = (&self.engine, self.out.join(name));
+        if e.shard() != Shard::WHOLE {
+            let (c, fp) = (self.world.as_ref(), &self.fingerprint);
+            return Ok(checkpoint::save_sharded(c, e.shard(), &dir, fp, e.model(), &e.optim, &e.store, &self.state)?);
+        }
         if !self.is_root() {
             return Ok(());
         }
-        let e = &self.engine;
-        Ok(checkpoint::save(&self.out.join(name), &self.fingerprint, e.model(), &e.optim, &e.store, &self.state)?)
+        Ok(checkpoint::save(&dir, &self.fingerprint, e.model(), &e.optim, &e.store, &self.state)?)
     }
 
     fn finish_epoch(&mut self, stopped: bool) -> Result<(), TrainError> {

@@ -177,3 +177,66 @@ fn diverged_replicas_stop_every_rank_with_an_error_naming_the_rank() {
         assert!(e.starts_with("step 40: rank 2's replicated state"), "{e}");
     }
 }
+
+fn row_wise(cfg: &ExperimentConfig) -> ExperimentConfig {
+    let mut c = cfg.clone();
+    c.distributed.tables = recdiff_train::config::TablePlacement::RowWise;
+    c
+}
+
+#[test]
+fn row_wise_sharded_tables_train_the_run_replicated_tables_train_and_reshard_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    for asym in [false, true] {
+        let cfg = experiment(dir.path(), asym, 25);
+        let replicated = dir.path().join(format!("replicated-{asym}"));
+        let want = train_on(2, &into(&cfg, &replicated))[0];
+        let want_log = log(&replicated);
+        for n in [2, 3] {
+            let out = dir.path().join(format!("rows-{n}-{asym}"));
+            let got = train_on(n, &row_wise(&into(&cfg, &out)));
+            assert!(close(got[0], want, 1e-3), "row-wise on {n} ranks: test AUC {} vs {want}", got[0]);
+            for (a, b) in want_log.iter().zip(&log(&out)) {
+                assert!(
+                    close(a.train_loss, b.train_loss, 1e-4),
+                    "row-wise {n}, step {}: {} vs {}",
+                    a.step,
+                    a.train_loss,
+                    b.train_loss
+                );
+            }
+            let best =
+                std::fs::read_dir(out.join("best")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap());
+            let shards = best.filter(|n| n.starts_with("embeddings.rank-")).count();
+            assert_eq!(shards, n, "each rank wrote its shard of the tables");
+            // A single process assembles the shards to score the run read-only.
+            let run = recdiff_run::CtrRun::open(&out).unwrap();
+            let m = recdiff_train::eval::evaluate_run(
+                &run,
+                &run.split(recdiff_data::split::TEST).unwrap(),
+                &recdiff_train::batch::Probe::NONE,
+            )
+            .unwrap();
+            assert!(
+                close(m.auc, got[0], 1e-5),
+                "the assembled tables score as the shards did: {} vs {}",
+                m.auc,
+                got[0]
+            );
+        }
+    }
+    // One epoch on 3 sharded ranks, the rest on 2 sharded ranks: re-sharded on load.
+    let cfg = experiment(dir.path(), true, 25);
+    let whole = train_on(1, &into(&cfg, &dir.path().join("whole-run")))[0];
+    let out = dir.path().join("reshard");
+    let first = ExperimentConfig {
+        train: recdiff_train::config::TrainConfig { epochs: 1, ..cfg.train.clone() },
+        ..into(&cfg, &out)
+    };
+    train_on(3, &row_wise(&first));
+    let resumed = LocalWorld::run(2, |c| {
+        recdiff_train::run_in(&row_wise(&into(&cfg, &out)), true, c).map(|s| s.test.auc).map_err(|e| e.to_string())
+    });
+    let got = *resumed[0].as_ref().unwrap().as_ref().unwrap();
+    assert!(close(got, whole, 1e-3), "3 then 2 sharded ranks: {got} vs one process {whole}");
+}
