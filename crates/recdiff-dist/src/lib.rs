@@ -19,6 +19,7 @@ pub mod identity;
 pub mod local;
 #[cfg(feature = "mpi")]
 pub mod mpi;
+pub mod timed;
 
 /// Errors of the distributed layer; each names the rank or the value at fault.
 #[derive(Debug, thiserror::Error)]

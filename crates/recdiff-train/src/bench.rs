@@ -13,10 +13,14 @@ use recdiff_data::codec::Codec;
 use recdiff_data::format::{RowBuilder, RowLayout, SplitWriter};
 use recdiff_data::schema::FieldKind;
 use recdiff_data::{FieldMeta, SplitFile};
+use recdiff_dist::Collective;
+use recdiff_dist::timed::Counters;
+use recdiff_model::Shard;
 use recdiff_model::base::BaseConfig;
 use recdiff_model::base::dcn::DcnV2Config;
 use recdiff_model::enhancer::asymdiffrec::AsymDiffRecConfig;
 use recdiff_model::{CtrModelConfig, EmbeddingStore, EnhancerConfig, SparseOptimizer};
+use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Debug, Clone)]
@@ -40,6 +44,13 @@ pub struct TrainBenchResult {
     /// implementation must reproduce to show it built the same network.
     pub dense_params: usize,
     pub embedding_params: usize,
+    /// In a world of several ranks: the median seconds per step inside collectives, and the
+    /// bytes this rank sent per step (mean); zero for one process.
+    pub median_comm_s: f64,
+    pub bytes_per_step: f64,
+    /// Distinct embedding rows this rank's shard of a step reads, summed over tables (mean):
+    /// what sizes the sparse exchange.
+    pub distinct_rows: f64,
 }
 
 pub(crate) fn fields(n: usize, rows: u32) -> Vec<FieldMeta> {
@@ -85,6 +96,17 @@ pub(crate) fn synthetic_split(
 
 /// Runs `warmup + steps` training steps and times the last `steps`.
 pub fn run(cfg: &TrainBench) -> Result<TrainBenchResult, TrainError> {
+    run_in(cfg, None, false)
+}
+
+/// [`run`] as one rank of `world` (each rank steps on its shard of every global batch of
+/// `cfg.batch`, reading only its rows), with row-wise sharded tables when `row_wise`; the
+/// collectives are timed, so the step splits into compute and communication.
+pub fn run_in(
+    cfg: &TrainBench,
+    world: Option<Arc<recdiff_dist::timed::Timed>>,
+    row_wise: bool,
+) -> Result<TrainBenchResult, TrainError> {
     let dir = std::env::temp_dir().join(format!("recdiff-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
     let split = synthetic_split(&dir, cfg.batch * 8, cfg.fields, cfg.rows_per_table);
@@ -96,26 +118,44 @@ pub fn run(cfg: &TrainBench) -> Result<TrainBenchResult, TrainError> {
         if cfg.asymdiffrec { EnhancerConfig::AsymDiffRec(AsymDiffRecConfig::default()) } else { EnhancerConfig::None };
     let base = BaseConfig::DcnV2(DcnV2Config { deep: vec![512, 256], ..DcnV2Config::default() });
     let model = CtrModelConfig { base: base.clone(), enhancer: enhancer.clone() }.init(cfg.fields, cfg.dim, 1, &device);
-    let store = EmbeddingStore::new(&metas, cfg.dim, SparseOptimizer::default(), 0.0, 0.01, 1);
+    let shard = match &world {
+        Some(w) if row_wise => Shard { rank: w.rank(), ranks: w.size() },
+        _ => Shard::WHOLE,
+    };
+    let store = EmbeddingStore::new_shard(&metas, cfg.dim, SparseOptimizer::default(), 0.0, 0.01, 1, shard);
     let dense_params = model.num_params();
     let embedding_params = store.tables.iter().map(|t| t.weights.len()).sum();
     let plan = model.enhance().noise_plan();
     let mut engine =
         Engine::new(device, model, recdiff_experiment::optim::adam(0.0), store, base.latent_dim(), 1e-3, 1);
+    if let Some(w) = &world {
+        engine = engine.with_world(w.clone()).with_row_wise_tables(shard);
+    }
+    let counters = || world.as_ref().map_or(Counters { seconds: 0.0, bytes: 0 }, |w| w.counters());
+    let (mut comm, mut bytes, mut distinct) = (Vec::new(), 0u64, 0usize);
     let groups = vec![0; cfg.fields];
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let (mut buf, mut times) = (Vec::new(), Vec::new());
     for step in 0..cfg.warmup + cfg.steps {
         let start = (step % 8) * cfg.batch;
         let idx: Vec<u32> = (start as u32..(start + cfg.batch) as u32).collect();
-        let t = Instant::now();
-        let b = batch::build(&split, &idx, cfg.fields, plan, &groups, &mut rng);
+        let (t, before) = (Instant::now(), counters());
+        let b = match &world {
+            None => batch::build(&split, &idx, cfg.fields, plan, &groups, &mut rng),
+            Some(w) => batch::build_shard(&split, &idx, cfg.fields, plan, &groups, &mut rng, w.as_ref())
+                .map_err(crate::world::dist_error)?,
+        };
         engine.step(&b, 1.0, &mut buf, &mut rng, step as u64)?;
         if step >= cfg.warmup {
             times.push(t.elapsed().as_secs_f64());
+            let after = counters();
+            comm.push(after.seconds - before.seconds);
+            bytes += after.bytes - before.bytes;
+            distinct += engine.store.touched_ids(&b.rows, &b.masks).iter().map(Vec::len).sum::<usize>();
         }
     }
     times.sort_by(f64::total_cmp);
+    comm.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
     Ok(TrainBenchResult {
         median_step_s: median,
@@ -123,5 +163,8 @@ pub fn run(cfg: &TrainBench) -> Result<TrainBenchResult, TrainError> {
         samples_per_s: cfg.batch as f64 / median,
         dense_params,
         embedding_params,
+        median_comm_s: comm[comm.len() / 2],
+        bytes_per_step: bytes as f64 / cfg.steps.max(1) as f64,
+        distinct_rows: distinct as f64 / cfg.steps.max(1) as f64,
     })
 }

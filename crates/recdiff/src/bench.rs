@@ -24,6 +24,9 @@ pub enum BenchCommand {
     Serve(crate::serve::ServeBenchArgs),
     /// Resident memory of `recdiff serve` over rounds of a reload plus concurrent traffic.
     Reload(crate::bench_reload::ReloadBenchArgs),
+    /// Data-parallel training under `mpirun -np N` (build `--features mpi`): step time split into
+    /// compute and communication, and the bytes each rank sends per step.
+    Dist(crate::bench_dist::DistBenchArgs),
 }
 
 #[derive(Args)]
@@ -105,6 +108,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     let b = match cmd {
         BenchCommand::Encode(b) => b,
         BenchCommand::Train(t) => return bench_train(t),
+        BenchCommand::Dist(d) => return crate::bench_dist::run(d),
         BenchCommand::Serve(s) => return crate::serve::bench_serve(s),
         BenchCommand::Reload(r) => return crate::bench_reload::bench_reload(r),
         BenchCommand::Seq(s) => return crate::seq::bench(s),

@@ -5,6 +5,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
+mod bench_dist;
 mod bench_reload;
 mod bench_topk;
 mod data;

@@ -74,8 +74,7 @@ fn train(n: usize, cfg: &Path, out: &Path, extra: &[&str]) -> Output {
     if n > 1 {
         c.arg("--distributed");
     }
-    let o = c.output().expect("mpirun is needed on the PATH (Debian: openmpi-bin)");
-    o
+    c.output().expect("mpirun is needed on the PATH (Debian: openmpi-bin)")
 }
 
 fn ok(o: Output) -> Output {
