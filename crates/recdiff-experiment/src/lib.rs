@@ -14,6 +14,7 @@
 //! Nothing here prints: logs go through `tracing`, progress through [`progress`], results are returned.
 
 pub mod compare;
+pub mod data_parallel;
 pub mod family;
 pub mod fused_adam;
 pub mod hash;

@@ -8,4 +8,4 @@ pub mod family;
 pub mod train;
 
 pub use recdiff_run::seq_config::{SeqDataConfig, SeqExperimentConfig, SeqTrainConfig};
-pub use train::{SeqRunSummary, run};
+pub use train::{SeqRunSummary, run, run_in};

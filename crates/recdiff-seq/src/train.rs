@@ -11,6 +11,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use recdiff_data::histories::Window;
+use recdiff_experiment::data_parallel::Ranks;
 use recdiff_experiment::{EarlyStopping, RunRecord, StopState, Verdict};
 use recdiff_model::seq::{SeqModel, ids_tensor};
 use recdiff_run::seq::{ITEMS_FILE, WEIGHTS_FILE, load_data};
@@ -58,28 +59,54 @@ pub fn train_epoch(
     rng: &mut ChaCha8Rng,
     device: &Device,
 ) -> Result<f64, SeqError> {
+    train_epoch_in(model, optim, cfg, windows, rng, device, &mut Ranks::single())
+}
+
+/// [`train_epoch`] as one rank of `ranks`: the order is shuffled alike on every rank, each rank
+/// steps on its shard of every batch (its model draws from its own stream), and the dense
+/// gradients of the whole batch update every rank's replica alike.
+pub fn train_epoch_in(
+    model: &mut Option<SeqModel>,
+    optim: &mut ModuleOptimizer,
+    cfg: &SeqExperimentConfig,
+    windows: &[Window],
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+    ranks: &mut Ranks,
+) -> Result<f64, SeqError> {
     let mut order: Vec<usize> = (0..windows.len()).collect();
     order.shuffle(rng);
     let (mut total, mut batches) = (0.0, 0usize);
     let bar = recdiff_experiment::progress::bar(
-        cfg.train.progress,
+        cfg.train.progress && ranks.dp.is_root(),
         &cfg.name,
         order.len().div_ceil(cfg.train.batch_size) as u64,
     );
-    for chunk in order.chunks(cfg.train.batch_size) {
+    let seed = ranks.dp.rank_seed(cfg.seed);
+    for global in order.chunks(cfg.train.batch_size) {
+        let chunk = ranks.dp.shard(global);
         let inputs: Vec<Vec<u32>> = chunk.iter().map(|&i| windows[i].inputs.clone()).collect();
         let targets: Vec<u32> = chunk.iter().flat_map(|&i| windows[i].targets.iter().copied()).collect();
         let m = model.take().ok_or_else(|| SeqError::Other("model missing".into()))?;
         // burn's dropout masks for this batch come from a stream of the experiment seed.
         let stream = rng.random::<u64>();
-        let loss = recdiff_model::seeding::seeded_forward(device, cfg.seed, stream, || {
-            m.loss(ids_tensor(&inputs, device), &targets, rng)
-        });
-        let value = loss.clone().into_scalar::<f32>() as f64;
+        let (grads, value) = if chunk.is_empty() {
+            // A rank whose shard of a short last batch is empty still joins the exchange.
+            (GradientsParams::new(), 0.0)
+        } else {
+            let draws = ranks.draws(rng);
+            let loss = recdiff_model::seeding::seeded_forward(device, seed, stream, || {
+                m.loss(ids_tensor(&inputs, device), &targets, draws)
+            });
+            let value = loss.clone().into_scalar::<f32>() as f64;
+            (GradientsParams::from_grads(loss.backward(), &m), value)
+        };
+        let (grads, value) = ranks
+            .combine(grads, value, &m, device, (chunk.len(), global.len()))
+            .map_err(|e| SeqError::Other(e.to_string()))?;
         if !value.is_finite() {
             return Err(SeqError::Other(format!("loss became {value} at batch {batches}")));
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &m);
         *model = Some(optim.step(cfg.train.lr, m, grads));
         total += value;
         batches += 1;
@@ -91,15 +118,29 @@ pub fn train_epoch(
 
 /// Trains `cfg` to convergence (early stopping) and evaluates the best epoch on the test targets.
 pub fn run(cfg: &SeqExperimentConfig) -> Result<SeqRunSummary, SeqError> {
+    run_in(cfg, Ranks::single())
+}
+
+/// [`run`] as one rank of a data-parallel world (`recdiff train --distributed`): the world is
+/// checked first, each rank trains on its shard of every batch ([`train_epoch_in`]), every rank
+/// evaluates its (identical) replica, and rank 0 alone writes the run.
+pub fn run_in(cfg: &SeqExperimentConfig, mut ranks: Ranks) -> Result<SeqRunSummary, SeqError> {
     let started_run = Instant::now();
     let out = cfg.output_dir();
-    std::fs::create_dir_all(&out).map_err(|e| SeqError::Other(format!("{}: {e}", out.display())))?;
     let resolved = toml::to_string_pretty(cfg).map_err(|e| SeqError::Other(e.to_string()))?;
-    recdiff_data::write_atomic(&out.join("config.resolved.toml"), resolved.as_bytes())?;
+    ranks
+        .dp
+        .check(&resolved, cfg.train.batch_size)
+        .map_err(|e| SeqError::Other(format!("data-parallel training: {e}")))?;
+    let root = ranks.dp.is_root();
+    std::fs::create_dir_all(&out).map_err(|e| SeqError::Other(format!("{}: {e}", out.display())))?;
+    let write =
+        |name: &str, bytes: &[u8]| if root { recdiff_data::write_atomic(&out.join(name), bytes) } else { Ok(()) };
+    write("config.resolved.toml", resolved.as_bytes())?;
     let (data, split) = load_data(cfg)?;
     // Item keys by id travel with the run, so serving needs no access to the training data.
     let items = serde_json::to_vec(&data.items).map_err(|e| SeqError::Other(e.to_string()))?;
-    recdiff_data::write_atomic(&out.join(ITEMS_FILE), &items)?;
+    write(ITEMS_FILE, &items)?;
     let windows = split.windows(cfg.data.max_len);
     let positions = windows.iter().map(|w| w.targets.iter().filter(|&&t| t != 0).count()).sum();
     let device = Device::flex().autodiff();
@@ -113,7 +154,7 @@ pub fn run(cfg: &SeqExperimentConfig) -> Result<SeqRunSummary, SeqError> {
     let mut log = String::new();
     for epoch in 1..=cfg.train.epochs {
         let started = Instant::now();
-        let loss = train_epoch(&mut model, &mut optim, cfg, &windows, &mut rng, &device)?;
+        let loss = train_epoch_in(&mut model, &mut optim, cfg, &windows, &mut rng, &device, &mut ranks)?;
         train_secs += started.elapsed().as_secs_f64();
         epochs_run = epoch;
         if epoch % cfg.train.eval_every_epochs != 0 && epoch != cfg.train.epochs {
@@ -128,7 +169,7 @@ pub fn run(cfg: &SeqExperimentConfig) -> Result<SeqRunSummary, SeqError> {
         let record = LogRecord { epoch, loss, seconds: started.elapsed().as_secs_f64(), valid: &valid };
         log.push_str(&serde_json::to_string(&record).map_err(|e| SeqError::Other(e.to_string()))?);
         log.push('\n');
-        recdiff_data::write_atomic(&out.join("log.jsonl"), log.as_bytes())?;
+        write("log.jsonl", log.as_bytes())?;
         tracing::info!(
             "{} epoch {epoch}: loss {loss:.4}, valid {} {}",
             cfg.name,
@@ -142,11 +183,13 @@ pub fn run(cfg: &SeqExperimentConfig) -> Result<SeqRunSummary, SeqError> {
         }
     }
     let best = best.ok_or_else(|| SeqError::Other("no evaluation ran".into()))?;
-    let weights = recdiff_run::manifest::save_weights(&best, &out.join(WEIGHTS_FILE))?;
-    let fingerprint = recdiff_run::seq::fingerprint(cfg, data.items.len());
-    recdiff_run::manifest::Manifest::new(fingerprint, &[(WEIGHTS_FILE, &weights), (ITEMS_FILE, &items)])
-        .save(&out)
-        .map_err(|e| SeqError::Other(e.to_string()))?;
+    if root {
+        let weights = recdiff_run::manifest::save_weights(&best, &out.join(WEIGHTS_FILE))?;
+        let fingerprint = recdiff_run::seq::fingerprint(cfg, data.items.len());
+        recdiff_run::manifest::Manifest::new(fingerprint, &[(WEIGHTS_FILE, &weights), (ITEMS_FILE, &items)])
+            .save(&out)
+            .map_err(|e| SeqError::Other(e.to_string()))?;
+    }
     let valid = evaluate(&best, &data, &split, false, &spec, &inner)?;
     let test = evaluate(&best, &data, &split, true, &spec, &inner)?;
     let steps_per_epoch = windows.len().div_ceil(cfg.train.batch_size) as u64;
@@ -165,6 +208,8 @@ pub fn run(cfg: &SeqExperimentConfig) -> Result<SeqRunSummary, SeqError> {
         valid: valid.to_metrics(),
         test: test.to_metrics(),
     };
-    record.save(&out).map_err(|e| SeqError::Other(e.to_string()))?;
+    if root {
+        record.save(&out).map_err(|e| SeqError::Other(e.to_string()))?;
+    }
     Ok(SeqRunSummary { record, train_positions: positions, valid, test })
 }

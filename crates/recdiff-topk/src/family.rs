@@ -72,9 +72,7 @@ impl Experiment for TopKExperiment {
         let mut cfg = self.0.clone();
         cfg.seed = plan.seed;
         cfg.output = Some(plan.out.to_path_buf());
-        if plan.world().size() > 1 {
-            return Err("this family does not train data-parallel yet: run it without --distributed".into());
-        }
-        Ok(crate::run(&cfg)?.record)
+        let ranks = recdiff_experiment::data_parallel::Ranks::new(plan.world(), cfg.seed);
+        Ok(crate::run_in(&cfg, ranks)?.record)
     }
 }

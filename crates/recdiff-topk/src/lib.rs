@@ -10,4 +10,4 @@ pub mod family;
 pub mod train;
 
 pub use recdiff_run::topk_config::{TopKDataConfig, TopKExperimentConfig, TopKTrainConfig};
-pub use train::{TopKRunSummary, run};
+pub use train::{TopKRunSummary, run, run_in};

@@ -14,6 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use recdiff_data::histories::Interactions;
 use recdiff_data::user_item::UserItemSplit;
+use recdiff_experiment::data_parallel::Ranks;
 use recdiff_experiment::fused_adam::FusedAdam;
 use recdiff_experiment::{EarlyStopping, RunRecord, StopState, Verdict};
 use recdiff_model::topk::timesteps::StepSampler;
@@ -87,6 +88,8 @@ pub struct Trainer<'a> {
     rng: ChaCha8Rng,
     step: u64,
     device: Device,
+    /// The data-parallel world and this rank's own stream ([`Ranks::single`] for one process).
+    ranks: Ranks,
 }
 
 impl<'a> Trainer<'a> {
@@ -104,7 +107,16 @@ impl<'a> Trainer<'a> {
             cfg,
             split,
             device,
+            ranks: Ranks::single(),
         })
+    }
+
+    /// This trainer as one rank of a data-parallel world: users are shuffled alike on every
+    /// rank, each rank steps on its shard of every batch (its model draws from its own stream),
+    /// and the dense gradients of the whole batch update every replica alike.
+    pub fn in_world(mut self, ranks: Ranks) -> Self {
+        self.ranks = ranks;
+        self
     }
 
     /// One epoch over the users with training items; returns the mean batch loss.
@@ -119,20 +131,29 @@ impl<'a> Trainer<'a> {
         let mut users = split.train_users();
         users.shuffle(&mut self.rng);
         let (mut total, mut batches) = (0.0, 0usize);
-        for chunk in users.chunks(cfg.train.batch_size).take(max_steps) {
-            let x = train_rows(split, chunk, cfg.model.recency(), &self.device);
-            let ids = user_ids(chunk, &self.device);
+        let seed = self.ranks.dp.rank_seed(cfg.seed);
+        for global in users.chunks(cfg.train.batch_size).take(max_steps) {
+            let chunk = self.ranks.dp.shard(global);
             let m = self.model.take().ok_or_else(|| other("model missing"))?;
             let stream = self.rng.random::<u64>();
-            let (rng, sampler, step) = (&mut self.rng, &mut self.sampler, self.step);
-            let loss = recdiff_model::seeding::seeded_forward(&self.device, cfg.seed, stream, || {
-                m.loss(x, ids, &mut StepContext { step, rng, sampler })
-            });
-            let value = loss.clone().into_scalar::<f32>() as f64;
+            let (grads, value) = if chunk.is_empty() {
+                // A rank whose shard of a short last batch is empty still joins the exchange.
+                (GradientsParams::new(), 0.0)
+            } else {
+                let x = train_rows(split, chunk, cfg.model.recency(), &self.device);
+                let ids = user_ids(chunk, &self.device);
+                let (rng, sampler, step) = (self.ranks.draws(&mut self.rng), &mut self.sampler, self.step);
+                let loss = recdiff_model::seeding::seeded_forward(&self.device, seed, stream, || {
+                    m.loss(x, ids, &mut StepContext { step, rng, sampler })
+                });
+                let value = loss.clone().into_scalar::<f32>() as f64;
+                (GradientsParams::from_grads(loss.backward(), &m), value)
+            };
+            let (grads, value) =
+                self.ranks.combine(grads, value, &m, &self.device, (chunk.len(), global.len())).map_err(other)?;
             if !value.is_finite() {
                 return Err(other(format!("loss became {value} at step {}", self.step)));
             }
-            let grads = GradientsParams::from_grads(loss.backward(), &m);
             self.model = Some(self.optim.step(cfg.train.lr, m, grads).map_err(other)?);
             self.step += 1;
             total += value;
@@ -149,18 +170,29 @@ impl<'a> Trainer<'a> {
 
 /// Trains `cfg` with early stopping and evaluates the best epoch on the test items.
 pub fn run(cfg: &TopKExperimentConfig) -> Result<TopKRunSummary, TopKError> {
+    run_in(cfg, Ranks::single())
+}
+
+/// [`run`] as one rank of a data-parallel world (`recdiff train --distributed`): the world is
+/// checked first, each rank trains on its shard of every batch ([`Trainer::in_world`]), every
+/// rank evaluates its (identical) replica, and rank 0 alone writes the run.
+pub fn run_in(cfg: &TopKExperimentConfig, ranks: Ranks) -> Result<TopKRunSummary, TopKError> {
     let started_run = Instant::now();
     let out = cfg.output_dir();
-    std::fs::create_dir_all(&out).map_err(|e| other(format!("{}: {e}", out.display())))?;
     let resolved = toml::to_string_pretty(cfg).map_err(other)?;
-    recdiff_data::write_atomic(&out.join("config.resolved.toml"), resolved.as_bytes())?;
+    ranks.dp.check(&resolved, cfg.train.batch_size).map_err(|e| other(format!("data-parallel training: {e}")))?;
+    let root = ranks.dp.is_root();
+    std::fs::create_dir_all(&out).map_err(|e| other(format!("{}: {e}", out.display())))?;
+    let write =
+        |name: &str, bytes: &[u8]| if root { recdiff_data::write_atomic(&out.join(name), bytes) } else { Ok(()) };
+    write("config.resolved.toml", resolved.as_bytes())?;
     let (data, split) = load_data(cfg)?;
     let items = serde_json::to_vec(&data.items[1..]).map_err(other)?;
-    recdiff_data::write_atomic(&out.join(ITEMS_FILE), &items)?;
-    let mut trainer = Trainer::new(cfg, &split)?;
+    write(ITEMS_FILE, &items)?;
+    let mut trainer = Trainer::new(cfg, &split)?.in_world(ranks);
     if let Some(TopKModel::Ldiffrec(m)) = &trainer.model {
         let groups = serde_json::to_vec(&m.groups().items).map_err(other)?;
-        recdiff_data::write_atomic(&out.join(GROUPS_FILE), &groups)?;
+        write(GROUPS_FILE, &groups)?;
     }
     let inner = Device::flex();
     let rule = EarlyStopping { higher_is_better: true, patience: cfg.train.patience };
@@ -181,7 +213,7 @@ pub fn run(cfg: &TopKExperimentConfig) -> Result<TopKRunSummary, TopKError> {
         let record = LogRecord { epoch, loss, seconds: started.elapsed().as_secs_f64(), valid: &valid.values };
         log.push_str(&serde_json::to_string(&record).map_err(other)?);
         log.push('\n');
-        recdiff_data::write_atomic(&out.join("log.jsonl"), log.as_bytes())?;
+        write("log.jsonl", log.as_bytes())?;
         tracing::info!("{} epoch {epoch}: loss {loss:.4}, valid {} {:?}", cfg.name, cfg.train.metric, score);
         match verdict {
             Verdict::Improved => best = Some(current),
@@ -190,12 +222,14 @@ pub fn run(cfg: &TopKExperimentConfig) -> Result<TopKRunSummary, TopKError> {
         }
     }
     let best = best.ok_or_else(|| other("no validation ran"))?;
-    let weights = recdiff_run::manifest::save_weights(&best, &out.join(WEIGHTS_FILE))
-        .map_err(|e| TopKError::Other(e.to_string()))?;
-    let fingerprint = recdiff_run::manifest::fingerprint(&(&cfg.model, split.n_users, split.n_items));
-    recdiff_run::manifest::Manifest::new(fingerprint, &[(WEIGHTS_FILE, &weights), (ITEMS_FILE, &items)])
-        .save(&out)
-        .map_err(other)?;
+    if root {
+        let weights = recdiff_run::manifest::save_weights(&best, &out.join(WEIGHTS_FILE))
+            .map_err(|e| TopKError::Other(e.to_string()))?;
+        let fingerprint = recdiff_run::manifest::fingerprint(&(&cfg.model, split.n_users, split.n_items));
+        recdiff_run::manifest::Manifest::new(fingerprint, &[(WEIGHTS_FILE, &weights), (ITEMS_FILE, &items)])
+            .save(&out)
+            .map_err(other)?;
+    }
     let valid = evaluate(&best, &split, false, cfg, &inner)?;
     let test = evaluate(&best, &split, true, cfg, &inner)?;
     let steps_per_epoch = split.train_users().len().div_ceil(cfg.train.batch_size) as u64;
@@ -214,6 +248,8 @@ pub fn run(cfg: &TopKExperimentConfig) -> Result<TopKRunSummary, TopKError> {
         valid: valid.to_metrics(),
         test: test.to_metrics(),
     };
-    record.save(&out).map_err(other)?;
+    if root {
+        record.save(&out).map_err(other)?;
+    }
     Ok(TopKRunSummary { record, valid, test, train_seconds_per_epoch: train_secs / epochs_run.max(1) as f64 })
 }

@@ -26,13 +26,7 @@ pub struct Batch<'a> {
     pub global_samples: usize,
 }
 
-/// The range of a global batch's `samples` that rank `rank` of `ranks` trains on: contiguous
-/// and as equal as the count allows (the first `samples % ranks` ranks take one more).
-pub fn shard_range(samples: usize, rank: usize, ranks: usize) -> std::ops::Range<usize> {
-    let (base, extra) = (samples / ranks, samples % ranks);
-    let start = rank * base + rank.min(extra);
-    start..start + base + usize::from(rank < extra)
-}
+pub use recdiff_experiment::data_parallel::shard_range;
 
 impl<'a> Batch<'a> {
     /// Samples `range` of this batch, with the same samples of every corrupted copy: what one

@@ -16,10 +16,8 @@
 //! in-process ranks). Wire format of the sparse entries, little-endian: per table, a `u32` count,
 //! then per row a `u32` id and `dim` `f32`s.
 
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::GradientsParams;
-use burn::tensor::{Device, Tensor, TensorData};
 use recdiff_dist::{Collective, DistError};
+pub use recdiff_experiment::data_parallel::combine_dense;
 use std::collections::BTreeMap;
 
 /// Per-table `(row, gradient)` lists, each row once.
@@ -76,65 +74,6 @@ pub fn merge_row_gradients(c: &dyn Collective, mine: &RowGrads, dim: usize, shar
         }
     }
     Ok(merged.into_iter().map(|t| t.into_iter().collect()).collect())
-}
-
-/// Collects each float parameter's gradient, in visit order.
-struct Flatten<'a> {
-    grads: &'a GradientsParams,
-    out: Vec<(burn::module::ParamId, Vec<usize>, Vec<f32>)>,
-}
-
-impl ModuleVisitor for Flatten<'_> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let shape = param.val().shape().dims::<D>().to_vec();
-        let n = shape.iter().product();
-        let g = self.grads.get::<D>(param.id).and_then(|g| g.into_data().try_into_vec::<f32>().ok());
-        self.out.push((param.id, shape, g.unwrap_or_else(|| vec![0.0; n])));
-    }
-}
-
-/// Every dense gradient of `model` weighted by this rank's `share` of the global batch and summed
-/// over ranks (a parameter without a gradient on a rank counts as zeros there), as a new
-/// `GradientsParams`.
-pub fn combine_dense<M: Module>(
-    c: &dyn Collective,
-    grads: &GradientsParams,
-    model: &M,
-    device: &Device,
-    share: f32,
-) -> Result<GradientsParams, DistError> {
-    let mut f = Flatten { grads, out: Vec::new() };
-    model.visit(&mut f);
-    let mut flat: Vec<f32> = f.out.iter().flat_map(|(_, _, g)| g.iter().map(|v| v * share)).collect();
-    c.all_reduce_sum(&mut flat)?;
-    let mut out = GradientsParams::new();
-    let mut at = 0;
-    for (id, shape, g) in f.out {
-        let values = flat[at..at + g.len()].to_vec();
-        at += g.len();
-        register(&mut out, id, values, &shape, device)?;
-    }
-    Ok(out)
-}
-
-fn register(
-    out: &mut GradientsParams,
-    id: burn::module::ParamId,
-    v: Vec<f32>,
-    shape: &[usize],
-    device: &Device,
-) -> Result<(), DistError> {
-    match *shape {
-        [a] => out.register::<1>(id, Tensor::from_data(TensorData::new(v, [a]), device)),
-        [a, b] => out.register::<2>(id, Tensor::from_data(TensorData::new(v, [a, b]), device)),
-        [a, b, c] => out.register::<3>(id, Tensor::from_data(TensorData::new(v, [a, b, c]), device)),
-        [a, b, c, d] => out.register::<4>(id, Tensor::from_data(TensorData::new(v, [a, b, c, d]), device)),
-        _ => {
-            let message = format!("parameter {id} has {} dimensions (1 to 4 supported)", shape.len());
-            return Err(DistError::Collective { op: "combine_dense", message });
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -92,7 +92,7 @@ impl Session {
     /// resolved config), the data is prepared rank by rank, and only rank 0 writes into the run;
     /// every rank trains on its shard of each batch (`crate::world`).
     pub fn new_in(cfg: &ExperimentConfig, resume: bool, world: Arc<dyn Collective>) -> Result<Self, TrainError> {
-        crate::world::check_identity(world.as_ref(), cfg)?;
+        crate::world::check_identity(&world, cfg)?;
         let root = world.rank() == 0;
         let out = cfg.output_dir();
         std::fs::create_dir_all(&out).map_err(|e| TrainError::io(&out, e))?;

@@ -13,9 +13,10 @@ use crate::engine::StepLosses;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::Tensor;
 use recdiff_dist::Collective;
-use recdiff_dist::identity::{Identity, check_world};
+use recdiff_experiment::data_parallel::DataParallel;
 use recdiff_model::EmbeddingStore;
 use std::path::Path;
+use std::sync::Arc;
 
 pub(crate) fn dist_error(e: recdiff_dist::DistError) -> TrainError {
     TrainError::Other(format!("data-parallel training: {e}"))
@@ -24,15 +25,9 @@ pub(crate) fn dist_error(e: recdiff_dist::DistError) -> TrainError {
 /// Refuses a world whose ranks run another binary or another resolved config (every key,
 /// the seed included: the config hash of a run leaves the seed out), or has more ranks than
 /// samples in a batch.
-pub fn check_identity(c: &dyn Collective, cfg: &ExperimentConfig) -> Result<(), TrainError> {
-    if c.size() == 1 {
-        return Ok(());
-    }
+pub fn check_identity(c: &Arc<dyn Collective>, cfg: &ExperimentConfig) -> Result<(), TrainError> {
     let text = toml::to_string(cfg).map_err(|e| TrainError::Other(e.to_string()))?;
-    let hash = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()));
-    let me = Identity::of_this_process(&hash, env!("CARGO_PKG_VERSION"))
-        .map_err(|e| TrainError::Other(format!("hashing this executable: {e}")))?;
-    check_world(c, &me, cfg.train.batch_size).map_err(dist_error)
+    DataParallel::new(c.clone()).check(&text, cfg.train.batch_size).map_err(dist_error)
 }
 
 /// Waits until every rank gets here.

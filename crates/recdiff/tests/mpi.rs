@@ -208,3 +208,20 @@ fn a_rank_killed_mid_run_fails_the_job_and_resume_finishes_it_from_the_last_chec
     let (x, y) = (ta["auc"].as_f64().unwrap(), tb["auc"].as_f64().unwrap());
     assert!(close(x, y, 1e-3), "resumed test AUC {y} vs uninterrupted {x}");
 }
+
+#[test]
+fn the_sequential_and_top_k_families_train_data_parallel_under_mpirun() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let data = root.join("../shared/data/ml-100k/u.data");
+    assert!(data.exists(), "MovieLens-100K is missing: {} (this test needs ../shared/data/ml-100k)", data.display());
+    let dir = tempfile::tempdir().unwrap();
+    for (config, metric) in [("topk-ml100k-diffrec.toml", "ndcg@10"), ("seq-ml100k-sasrec.toml", "hr@10")] {
+        let out = dir.path().join(config);
+        let o = ok(train(2, &root.join("configs").join(config), &out, &["--epochs", "1"]));
+        let printed = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(printed.matches("run directory").count(), 1, "only rank 0 prints: {printed}");
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+        let v = r["test"][metric].as_f64().unwrap();
+        assert!(v > 0.02, "{config} on 2 ranks, 1 epoch: test {metric} {v} (chance about 0.007)");
+    }
+}
