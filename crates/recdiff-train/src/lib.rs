@@ -13,6 +13,7 @@ pub mod family;
 pub mod plot;
 pub mod predict;
 pub mod robustness;
+mod run_log;
 pub mod sharded;
 pub mod train;
 pub mod world;

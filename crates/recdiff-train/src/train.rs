@@ -8,6 +8,8 @@ use crate::checkpoint::{self, LoopState};
 use crate::config::{ExperimentConfig, Schedule};
 use crate::engine::{Engine, StepLosses};
 use crate::eval::{self, EvalMetrics};
+pub use crate::run_log::EvalRecord;
+use crate::run_log::{LossSums, trim_log};
 use crate::{TrainError, data};
 use burn::module::Module;
 use burn::tensor::Device;
@@ -19,26 +21,10 @@ use recdiff_dist::{Collective, Single};
 use recdiff_experiment::{EarlyStopping, RunRecord, StopState, Verdict};
 use recdiff_model::{EmbeddingStore, Shard};
 use recdiff_run::config::TablePlacement;
-use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// One line of `log.jsonl`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EvalRecord {
-    pub epoch: usize,
-    pub step: u64,
-    pub train_loss: f64,
-    pub train_main: f64,
-    /// The enhancer's extra loss terms (e.g. recon, aux, kl, ssl), averaged.
-    pub train_extra: std::collections::BTreeMap<String, f64>,
-    pub lr: f64,
-    pub samples_per_s: f64,
-    pub valid: EvalMetrics,
-    pub improved: bool,
-}
 
 /// What a finished run reports: its `results.json` record, and the CTR metrics behind it.
 #[derive(Debug, Clone)]
@@ -409,51 +395,6 @@ pub fn field_groups(meta: &EncodedMeta) -> Vec<usize> {
         .collect()
 }
 
-/// Running sums of training losses between evaluations.
-#[derive(Default)]
-struct LossSums {
-    total: f64,
-    main: f64,
-    extra: std::collections::BTreeMap<String, f64>,
-    batches: usize,
-    samples: usize,
-}
-
-impl LossSums {
-    fn add(&mut self, p: &StepLosses, samples: usize) {
-        self.total += p.total;
-        self.main += p.main;
-        for (name, v) in &p.extra {
-            *self.extra.entry(name.to_string()).or_default() += v;
-        }
-        self.batches += 1;
-        self.samples += samples;
-    }
-
-    fn record(
-        &self,
-        epoch: usize,
-        step: u64,
-        lr: f64,
-        started: Instant,
-        valid: EvalMetrics,
-        improved: bool,
-    ) -> EvalRecord {
-        let n = self.batches.max(1) as f64;
-        EvalRecord {
-            epoch,
-            step,
-            train_loss: self.total / n,
-            train_main: self.main / n,
-            train_extra: self.extra.iter().map(|(k, v)| (k.clone(), v / n)).collect(),
-            lr,
-            samples_per_s: self.samples as f64 / started.elapsed().as_secs_f64().max(1e-9),
-            valid,
-            improved,
-        }
-    }
-}
-
 /// Trains an experiment end to end and returns its summary.
 pub fn run(cfg: &ExperimentConfig, resume: bool) -> Result<RunSummary, TrainError> {
     run_in(cfg, resume, Arc::new(Single))
@@ -470,33 +411,6 @@ pub fn run_in(cfg: &ExperimentConfig, resume: bool, world: Arc<dyn Collective>) 
 /// The config hash of `cfg` (what keys its run directory).
 pub fn config_hash(cfg: &ExperimentConfig) -> Result<String, TrainError> {
     recdiff_experiment::hash::config_hash(cfg).map_err(|e| TrainError::Other(e.to_string()))
-}
-
-/// Keeps the lines of `log.jsonl` up to `step` (the checkpoint resumed from), so steps replayed
-/// after a resume are not logged twice; without a step (a fresh run) the log is removed.
-fn trim_log(path: &Path, step: Option<u64>) -> Result<(), TrainError> {
-    let Some(step) = step else {
-        return match std::fs::remove_file(path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(TrainError::io(path, e)),
-            _ => Ok(()),
-        };
-    };
-    let Ok(text) = std::fs::read_to_string(path) else { return Ok(()) };
-    let mut kept = String::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        // A line cut short by a crash does not parse: it is dropped with the lines after it.
-        match serde_json::from_str::<EvalRecord>(line) {
-            Ok(r) if r.step <= step => {
-                kept.push_str(line);
-                kept.push('\n');
-            }
-            _ => break,
-        }
-    }
-    if kept.len() != text.len() {
-        recdiff_data::write_atomic(path, kept.as_bytes())?;
-    }
-    Ok(())
 }
 
 /// Resuming continues only the run of the same config: a changed config would mix two experiments.
