@@ -80,6 +80,8 @@ pub fn merge_row_gradients(c: &dyn Collective, mine: &RowGrads, dim: usize, shar
 mod tests {
     use super::*;
     use burn::nn::{Linear, LinearConfig};
+    use burn::optim::GradientsParams;
+    use burn::tensor::{Device, Tensor, TensorData};
     use recdiff_data::codec::Codec;
     use recdiff_data::format::{RowBuilder, RowLayout};
     use recdiff_data::schema::FieldKind;
