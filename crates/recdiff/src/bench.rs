@@ -29,23 +29,30 @@ pub enum BenchCommand {
     Dist(crate::bench_dist::DistBenchArgs),
 }
 
+/// The training step a benchmark times (`bench train`, `bench dist`).
 #[derive(Args)]
-pub struct TrainBenchArgs {
-    /// Samples per training step.
+pub struct StepShape {
+    /// Samples per (global) training step.
     #[arg(long, default_value_t = 2048)]
-    batch: usize,
+    pub batch: usize,
     /// Embedded fields per sample.
     #[arg(long, default_value_t = 20)]
-    fields: usize,
+    pub fields: usize,
     /// Embedding width per field.
     #[arg(long, default_value_t = 16)]
-    dim: usize,
+    pub dim: usize,
     /// Timed training steps per configuration.
     #[arg(long, default_value_t = 30)]
-    steps: usize,
+    pub steps: usize,
     /// Untimed steps before the timed ones.
     #[arg(long, default_value_t = 5)]
-    warmup: usize,
+    pub warmup: usize,
+}
+
+#[derive(Args)]
+pub struct TrainBenchArgs {
+    #[command(flatten)]
+    shape: StepShape,
     /// Rows per embedding table, one configuration each.
     #[arg(long, value_delimiter = ',', default_values_t = [50_000u32, 1_000_000])]
     rows: Vec<u32>,
@@ -245,11 +252,11 @@ fn bench_train(t: TrainBenchArgs) -> Result<()> {
         let (model, rows) = single.split_once(':').context("--single model:rows")?;
         let cfg = recdiff_train::bench::TrainBench {
             rows_per_table: rows.parse()?,
-            fields: t.fields,
-            dim: t.dim,
-            batch: t.batch,
-            steps: t.steps,
-            warmup: t.warmup,
+            fields: t.shape.fields,
+            dim: t.shape.dim,
+            batch: t.shape.batch,
+            steps: t.shape.steps,
+            warmup: t.shape.warmup,
             asymdiffrec: model == "asymdiffrec",
         };
         let r = recdiff_train::bench::run(&cfg)?;
@@ -260,7 +267,7 @@ fn bench_train(t: TrainBenchArgs) -> Result<()> {
     }
     println!(
         "recdiff bench train: batch {}, {} fields x {} dims, DCN-V2 (3 cross layers, deep 512-256, z 128), {} timed steps after {} warm-up",
-        t.batch, t.fields, t.dim, t.steps, t.warmup
+        t.shape.batch, t.shape.fields, t.shape.dim, t.shape.steps, t.shape.warmup
     );
     println!(
         "{:<22} {:>12} {:>10} {:>12} {:>10} {:>14} {:>13}",
@@ -268,15 +275,15 @@ fn bench_train(t: TrainBenchArgs) -> Result<()> {
     );
     let common = [
         "--batch".to_string(),
-        t.batch.to_string(),
+        t.shape.batch.to_string(),
         "--fields".into(),
-        t.fields.to_string(),
+        t.shape.fields.to_string(),
         "--dim".into(),
-        t.dim.to_string(),
+        t.shape.dim.to_string(),
         "--steps".into(),
-        t.steps.to_string(),
+        t.shape.steps.to_string(),
         "--warmup".into(),
-        t.warmup.to_string(),
+        t.shape.warmup.to_string(),
     ];
     for model in ["base", "asymdiffrec"] {
         for rows in &t.rows {

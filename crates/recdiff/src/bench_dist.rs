@@ -17,24 +17,11 @@ pub enum Tables {
 
 #[derive(Args)]
 pub struct DistBenchArgs {
-    /// Samples per global step (each of N ranks steps on B/N of them).
-    #[arg(long, default_value_t = 2048)]
-    batch: usize,
-    /// Embedded fields per sample.
-    #[arg(long, default_value_t = 20)]
-    fields: usize,
-    /// Embedding width per field.
-    #[arg(long, default_value_t = 16)]
-    dim: usize,
+    #[command(flatten)]
+    shape: crate::bench::StepShape,
     /// Rows per embedding table.
     #[arg(long, default_value_t = 1_000_000)]
     rows: u32,
-    /// Timed steps.
-    #[arg(long, default_value_t = 30)]
-    steps: usize,
-    /// Untimed steps before the timed ones.
-    #[arg(long, default_value_t = 5)]
-    warmup: usize,
     /// Where the embedding rows live.
     #[arg(long, value_enum, default_value = "replicated")]
     tables: Tables,
@@ -69,8 +56,8 @@ fn world() -> Result<Arc<dyn Collective>> {
 pub fn run(a: DistBenchArgs) -> Result<()> {
     let world = world()?;
     let (rank, ranks) = (world.rank(), world.size());
-    if ranks > a.batch {
-        bail!("{ranks} ranks but a batch of {}: at most one rank per sample", a.batch);
+    if ranks > a.shape.batch {
+        bail!("{ranks} ranks but a batch of {}: at most one rank per sample", a.shape.batch);
     }
     let timed = Arc::new(Timed::new(world));
     if a.header && rank == 0 {
@@ -82,11 +69,11 @@ pub fn run(a: DistBenchArgs) -> Result<()> {
     for asymdiffrec in [false, true].into_iter().filter(|&x| !(x && a.base_only)) {
         let cfg = TrainBench {
             rows_per_table: a.rows,
-            fields: a.fields,
-            dim: a.dim,
-            batch: a.batch,
-            steps: a.steps,
-            warmup: a.warmup,
+            fields: a.shape.fields,
+            dim: a.shape.dim,
+            batch: a.shape.batch,
+            steps: a.shape.steps,
+            warmup: a.shape.warmup,
             asymdiffrec,
         };
         let r = run_in(&cfg, Some(timed.clone()), a.tables == Tables::RowWise)?;
@@ -108,9 +95,9 @@ pub fn run(a: DistBenchArgs) -> Result<()> {
                 let line = format!(
                     "{},{ranks},{tables},{model},{},{},{},{},{},{},{},{},{}\n",
                     a.label,
-                    a.batch,
-                    a.fields,
-                    a.dim,
+                    a.shape.batch,
+                    a.shape.fields,
+                    a.shape.dim,
                     a.rows,
                     r.median_step_s,
                     r.median_comm_s,
