@@ -24,6 +24,12 @@ pub fn shard_range(samples: usize, rank: usize, ranks: usize) -> Range<usize> {
     start..start + base + usize::from(rank < extra)
 }
 
+/// A seed of rank `rank`'s own stream: `seed` itself in a world of one, distinct per rank
+/// otherwise.
+pub fn rank_seed(seed: u64, rank: usize, ranks: usize) -> u64 {
+    if ranks == 1 { seed } else { seed ^ (rank as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03) }
+}
+
 /// A training loop's handle on its world.
 #[derive(Clone)]
 pub struct DataParallel {
@@ -77,7 +83,7 @@ impl DataParallel {
     /// A seed of this rank's own stream: the same `seed` in a world of one, distinct per rank
     /// otherwise (so ranks do not draw the same noise or dropout masks for their shards).
     pub fn rank_seed(&self, seed: u64) -> u64 {
-        if self.ranks() == 1 { seed } else { seed ^ (self.rank() as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03) }
+        rank_seed(seed, self.rank(), self.ranks())
     }
 
     /// The global batch's loss from each rank's shard loss weighted by its `share`; NaN on every

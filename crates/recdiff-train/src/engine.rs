@@ -123,30 +123,10 @@ impl Engine {
         let global_samples = b.global_samples;
         let mut noise = self.model().enhance().latent_noise(global_samples, self.latent_dim, rng);
         let (rank, ranks) = (self.world.rank(), self.world.size());
-        let sharded;
-        // A global batch is cut here; a shard built by `batch::build_shard` is used as it is
-        // (cutting rank 0's shard again gives the same range).
-        let b = if ranks > 1 && b.offset == 0 && b.samples == global_samples {
-            sharded = b.shard(crate::batch::shard_range(global_samples, rank, ranks));
-            &sharded
-        } else {
-            b
-        };
-        if let Some(n) = noise.as_mut().filter(|_| b.samples != global_samples) {
-            let range = b.offset..b.offset + b.samples;
-            n.eps = n.eps[range.start * self.latent_dim..range.end * self.latent_dim].to_vec();
-            n.t = if n.t.is_empty() { vec![] } else { n.t[range].to_vec() };
-        }
+        let cut = self.this_rank(b, &mut noise);
+        let b = cut.as_ref().unwrap_or(b);
         if b.samples == 0 {
-            // A rank whose shard of a short last batch is empty adds nothing but still joins
-            // every collective of the step.
-            if !self.all_finite(0.0)? {
-                return Ok(StepLosses { total: f64::NAN, main: 0.0, extra: vec![] });
-            }
-            self.gather(b, buf)?;
-            let model = self.model.take().ok_or_else(|| TrainError::Other("model missing".into()))?;
-            self.distributed_update(model, GradientsParams::new(), b, &[], factor, 0.0)?;
-            return Ok(StepLosses { total: 0.0, main: 0.0, extra: vec![] });
+            return self.empty_step(b, buf, factor);
         }
         let (n, width, fields) = (b.rows.len(), self.store.width(), self.store.fields());
         buf.resize(n * width, 0.0);
@@ -163,8 +143,7 @@ impl Engine {
         };
         // Ranks draw their dropout masks from streams of their own: the same seed on every rank
         // would give every shard the same masks.
-        let seed =
-            if ranks > 1 { self.seed ^ (rank as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03) } else { self.seed };
+        let seed = recdiff_experiment::data_parallel::rank_seed(self.seed, rank, ranks);
         let losses = recdiff_model::seeding::seeded_forward(&self.device, seed, step, || self.model().losses(inputs));
         let scalar = |t: Tensor<1>| -> f64 { t.into_scalar::<f32>() as f64 };
         let parts = StepLosses {
@@ -191,6 +170,34 @@ impl Engine {
         let share = (b.samples as f64 / global_samples as f64) as f32;
         self.distributed_update(model, gp, b, &gx, factor, share)?;
         Ok(parts)
+    }
+
+    /// This rank's part of `b` when `b` is a global batch (`None`: `b` is already this rank's,
+    /// built by `batch::build_shard`, or the world is one process), with `noise`, drawn for the
+    /// global batch, cut to the same samples.
+    fn this_rank<'a>(&self, b: &Batch<'a>, noise: &mut Option<recdiff_model::LatentNoise>) -> Option<Batch<'a>> {
+        let (rank, ranks) = (self.world.rank(), self.world.size());
+        let cut = (ranks > 1 && b.offset == 0 && b.samples == b.global_samples)
+            .then(|| b.shard(crate::batch::shard_range(b.global_samples, rank, ranks)));
+        let mine = cut.as_ref().unwrap_or(b);
+        if let Some(n) = noise.as_mut().filter(|_| mine.samples != mine.global_samples) {
+            let range = mine.offset..mine.offset + mine.samples;
+            n.eps = n.eps[range.start * self.latent_dim..range.end * self.latent_dim].to_vec();
+            n.t = if n.t.is_empty() { vec![] } else { n.t[range].to_vec() };
+        }
+        cut
+    }
+
+    /// The step of a rank whose shard of a short last batch is empty: it adds nothing but joins
+    /// every collective of the step.
+    fn empty_step(&mut self, b: &Batch<'_>, buf: &mut [f32], factor: f64) -> Result<StepLosses, TrainError> {
+        if !self.all_finite(0.0)? {
+            return Ok(StepLosses { total: f64::NAN, main: 0.0, extra: vec![] });
+        }
+        self.gather(b, buf)?;
+        let model = self.model.take().ok_or_else(|| TrainError::Other("model missing".into()))?;
+        self.distributed_update(model, GradientsParams::new(), b, &[], factor, 0.0)?;
+        Ok(StepLosses { total: 0.0, main: 0.0, extra: vec![] })
     }
 
     /// The embedded input of `b` into `buf`: from this rank's tables, or, sharded, from the rows
