@@ -155,3 +155,30 @@ pub fn check_replicas(c: &dyn Collective, checksum: u64, step: u64) -> Result<()
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::{Linear, LinearConfig};
+    use burn::tensor::Device;
+    use recdiff_model::SparseOptimizer;
+
+    #[test]
+    fn the_replica_checksum_moves_with_any_dense_weight_table_row_or_optimiser_moment() {
+        let device = Device::flex();
+        let model: Linear = recdiff_model::init::build_seeded(3, || LinearConfig::new(4, 2).init(&device));
+        let store = EmbeddingStore::new(&crate::bench::fields(2, 9), 4, SparseOptimizer::default(), 0.0, 0.1, 1);
+        let base = state_checksum(&model, &store, true);
+        assert_eq!(base, state_checksum(&model, &store.clone(), true), "the same state, the same sum");
+        let mut row = store.clone();
+        row.tables[1].weights[13] += 1e-6;
+        assert_ne!(base, state_checksum(&model, &row, true), "a table weight");
+        let without = state_checksum(&model, &store, false);
+        assert_eq!(without, state_checksum(&model, &row, false), "tables left out for row-wise shards");
+        let mut moment = store.clone();
+        moment.tables[0].v[3] = 0.5;
+        assert_ne!(base, state_checksum(&model, &moment, true), "an optimiser moment");
+        let other: Linear = recdiff_model::init::build_seeded(4, || LinearConfig::new(4, 2).init(&device));
+        assert_ne!(base, state_checksum(&other, &store, true), "a dense weight");
+    }
+}

@@ -225,3 +225,25 @@ fn the_sequential_and_top_k_families_train_data_parallel_under_mpirun() {
         assert!(v > 0.02, "{config} on 2 ranks, 1 epoch: test {metric} {v} (chance about 0.007)");
     }
 }
+
+#[test]
+fn ranks_started_on_different_configs_are_refused_naming_the_rank() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (fixture(dir.path(), false, "replicated", 2), fixture(dir.path(), false, "replicated", 3));
+    let out = dir.path().join("mixed");
+    let bin = env!("CARGO_BIN_EXE_recdiff");
+    // MPMD: rank 0 runs one config, rank 1 another (3 epochs instead of 2).
+    let mut c = Command::new("mpirun");
+    c.env("OMPI_ALLOW_RUN_AS_ROOT", "1").env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+    for cfg in [&a, &b] {
+        if cfg == &b {
+            c.arg(":");
+        }
+        c.args(["--oversubscribe", "-np", "1", bin, "train"]).arg(cfg).arg("--output").arg(&out).arg("--distributed");
+    }
+    let o = c.output().expect("mpirun is needed on the PATH (Debian: openmpi-bin)");
+    assert!(!o.status.success(), "a world of two configs trained");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("rank 1 runs config (hash of the resolved config)"), "{err}");
+    assert!(!out.join("log.jsonl").exists(), "nothing was trained");
+}
