@@ -99,14 +99,14 @@ impl DataParallel {
         self.world.all_reduce_sum(&mut v)?;
         Ok(if v[1] > 0.0 { f64::NAN } else { v[0] as f64 })
     }
+}
 
-    /// Waits until every rank gets here.
-    pub fn barrier(&self) -> Result<(), DistError> {
-        if self.ranks() > 1 {
-            self.world.all_reduce_sum(&mut [0.0])?;
-        }
-        Ok(())
+/// Waits until every rank of `c` gets here (nothing in a world of one).
+pub fn barrier(c: &dyn Collective) -> Result<(), DistError> {
+    if c.size() > 1 {
+        c.all_reduce_sum(&mut [0.0])?;
     }
+    Ok(())
 }
 
 /// Collects each float parameter's gradient, in visit order.

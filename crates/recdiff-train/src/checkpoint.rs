@@ -154,7 +154,7 @@ pub fn save_sharded(
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
     }
-    c.all_reduce_sum(&mut [0.0]).map_err(dist)?;
+    recdiff_experiment::data_parallel::barrier(c).map_err(dist)?;
     let name = shard.file_name();
     let bytes = store.to_safetensors(true).map_err(|e| fmt_err(&tmp, e))?;
     write_file(&tmp.join(&name), &bytes)?;
@@ -175,7 +175,7 @@ pub fn save_sharded(
         m.save(&tmp).map_err(run_err)?;
         manifest::switch_into_place(dir, None).map_err(run_err)?;
     }
-    c.all_reduce_sum(&mut [0.0]).map_err(dist)?;
+    recdiff_experiment::data_parallel::barrier(c).map_err(dist)?;
     Ok(())
 }
 

@@ -76,11 +76,6 @@ impl Engine {
         self.shard.unwrap_or(Shard::WHOLE)
     }
 
-    /// The world this engine is a rank of.
-    pub fn world(&self) -> &Arc<dyn Collective> {
-        &self.world
-    }
-
     pub fn model(&self) -> &CtrModel {
         self.model.as_ref().unwrap_or_else(|| unreachable!("the model is only taken inside step()"))
     }

@@ -169,11 +169,8 @@ impl Session {
             progress: (t.progress && self.is_root()).then_some(label.as_str()),
         };
         let (c, store) = (self.world.as_ref(), &self.engine.store);
-        if c.size() == 1 {
-            let probs = eval::predict_split(&valid_model, store, split, &device, probe, how)?;
-            return Ok(eval::metrics(&probs, split)?);
-        }
-        // Each rank scores its shard of the rows; the metrics are computed over all the scores.
+        // Each rank scores its shard of the rows (one process: all of them); the metrics are
+        // computed over all the scores.
         let range = batch::shard_range(split.len(), c.rank(), c.size());
         let mine = if self.engine.shard() == Shard::WHOLE {
             eval::predict_rows(&valid_model, store, split, range, &device, probe, how)?

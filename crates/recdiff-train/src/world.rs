@@ -32,10 +32,7 @@ pub fn check_identity(c: &Arc<dyn Collective>, cfg: &ExperimentConfig) -> Result
 
 /// Waits until every rank gets here.
 pub fn barrier(c: &dyn Collective) -> Result<(), TrainError> {
-    if c.size() > 1 {
-        c.all_reduce_sum(&mut [0.0]).map_err(dist_error)?;
-    }
-    Ok(())
+    recdiff_experiment::data_parallel::barrier(c).map_err(dist_error)
 }
 
 /// Runs `f` on one rank at a time, rank 0 first (so the others find what it wrote, e.g. the
