@@ -6,8 +6,10 @@ use serde::Serialize;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Keys that do not change what a run computes: its label, where it writes, which seed (the seed
-/// loop's own key), whether a progress bar shows, and where encoded data is cached.
-pub const IGNORED_KEYS: [&str; 5] = ["name", "output", "seed", "train.progress", "data.encoded"];
+/// loop's own key), whether a progress bar shows, how often `last/` is written, and where encoded
+/// data is cached.
+pub const IGNORED_KEYS: [&str; 6] =
+    ["name", "output", "seed", "train.progress", "train.checkpoint_seconds", "data.encoded"];
 
 #[derive(Debug, thiserror::Error)]
 #[error("config hash: {0}")]
@@ -38,6 +40,15 @@ pub fn computed_part<T: Serialize>(cfg: &T) -> Result<toml::Table, HashError> {
 /// 16 hex digits of xxh3-64 over the canonical TOML (keys sorted) of [`computed_part`].
 pub fn config_hash<T: Serialize>(cfg: &T) -> Result<String, HashError> {
     let text = toml::to_string(&computed_part(cfg)?).map_err(|e| HashError(e.to_string()))?;
+    Ok(format!("{:016x}", xxh3_64(text.as_bytes())))
+}
+
+/// What a checkpoint must have been written under for a run to resume from it: the config hash
+/// less `train.epochs`, so a run can be continued for more epochs but not under another config.
+pub fn resume_key<T: Serialize>(cfg: &T) -> Result<String, HashError> {
+    let mut table = computed_part(cfg)?;
+    remove_key(&mut table, "train.epochs");
+    let text = toml::to_string(&table).map_err(|e| HashError(e.to_string()))?;
     Ok(format!("{:016x}", xxh3_64(text.as_bytes())))
 }
 

@@ -315,6 +315,18 @@ impl ExperimentConfig {
     }
 }
 
+/// Default least seconds between two `last/` checkpoints of the epoch-based families.
+pub const DEFAULT_CHECKPOINT_SECONDS: f64 = 60.0;
+
+/// `train.checkpoint_seconds` must be a finite, non-negative number of seconds.
+pub fn check_checkpoint_seconds(s: f64) -> Result<(), String> {
+    if s.is_finite() && s >= 0.0 {
+        Ok(())
+    } else {
+        Err(format!("train.checkpoint_seconds must be a finite number of seconds >= 0, got {s}"))
+    }
+}
+
 /// The checks every ranking family's `[train]` shares: positive sizes, a positive finite learning
 /// rate, and positive cut-offs.
 pub fn check_ranking_train(sizes: [usize; 4], lr: f64, ks: &[usize]) -> Result<(), String> {

@@ -3,27 +3,33 @@
 //!
 //! * [`config`]: the CTR experiment config (`[data]`, `[model] kind = "ctr"`, `[train]`).
 //! * [`ctr`]: a trained CTR run opened read-only (eval, predict, robustness, serve).
+//! * [`checkpoint`]: a checkpoint directory of any family (files + manifest, switched into place),
+//!   dense weights as bytes and the parameter ids optimiser state is keyed by.
 //! * [`manifest`]: checkpoint checksums, architecture fingerprints and crash-safe switching.
 //! * [`seq_config`]: the sequential experiment config (`[model] kind = "sasrec" | "dreamrec" |
 //!   "dimerec" | "preferdiff"`).
 //! * [`seq`]: a trained sequential run opened read-only (eval, retrieval serving).
+//! * [`topk`]: a trained top-K run opened read-only (eval, recommendation serving).
 //! * [`topk_config`]: the top-K collaborative-filtering experiment config (`[model] kind =
 //!   "multivae" | "cdae" | "diffrec" | "ldiffrec" | "tdiffrec"`).
 //!
 //! This crate depends on the data and model crates only, so serving needs no training or
 //! plotting code.
 
+pub mod checkpoint;
 pub mod config;
 pub mod ctr;
 pub mod manifest;
 pub mod seq;
 pub mod seq_config;
+pub mod topk;
 pub mod topk_config;
 
 pub use config::ExperimentConfig;
 pub use ctr::CtrRun;
 pub use seq::SeqRun;
 pub use seq_config::SeqExperimentConfig;
+pub use topk::TopKRun;
 
 use std::path::{Path, PathBuf};
 

@@ -68,6 +68,14 @@ pub struct SeqTrainConfig {
     pub eval_batch_size: usize,
     pub ks: Vec<usize>,
     pub progress: bool,
+    /// Least seconds between two `last/` checkpoints a run resumes from (0: after every
+    /// validation); the last validation is always checkpointed.
+    #[serde(skip_serializing_if = "is_default_checkpoint")]
+    pub checkpoint_seconds: f64,
+}
+
+fn is_default_checkpoint(s: &f64) -> bool {
+    *s == crate::config::DEFAULT_CHECKPOINT_SECONDS
 }
 
 impl Default for SeqTrainConfig {
@@ -83,6 +91,7 @@ impl Default for SeqTrainConfig {
             eval_batch_size: 512,
             ks: vec![10, 20, 50],
             progress: true,
+            checkpoint_seconds: crate::config::DEFAULT_CHECKPOINT_SECONDS,
         }
     }
 }
@@ -119,6 +128,7 @@ impl SeqExperimentConfig {
 
     pub fn validate(&self) -> Result<(), String> {
         let t = &self.train;
+        crate::config::check_checkpoint_seconds(t.checkpoint_seconds)?;
         crate::config::check_ranking_train(
             [t.batch_size, t.epochs, t.eval_batch_size, t.eval_every_epochs],
             t.lr,

@@ -5,7 +5,8 @@
 
 pub mod eval;
 pub mod family;
+pub mod task;
 pub mod train;
 
 pub use recdiff_run::seq_config::{SeqDataConfig, SeqExperimentConfig, SeqTrainConfig};
-pub use train::{SeqRunSummary, run, run_in};
+pub use train::{run, run_in};

@@ -70,7 +70,7 @@ fn the_same_seed_gives_identical_metrics_with_dropout_on_and_another_seed_differ
             let mut c = cfg.clone();
             c.seed = seed;
             c.output = Some(dir.path().join(sub));
-            recdiff_seq::run(&c).unwrap().record
+            recdiff_seq::run(&c).unwrap()
         };
         let (a, b, other) = (run(3, "a"), run(3, "b"), run(4, "c"));
         assert_eq!(a.test, b.test, "{name}: seed 3 trained twice gave different test metrics");
@@ -116,7 +116,7 @@ fn two_data_parallel_ranks_keep_identical_replicas_and_learn_as_one_process_does
     cfg.train.epochs = 3;
     let runs = LocalWorld::run(2, |c| {
         let ranks = Ranks::new(c, cfg.seed);
-        recdiff_seq::run_in(&cfg, ranks).map(|s| s.test).map_err(|e| e.to_string())
+        recdiff_seq::run_in(&cfg, ranks, false).map(|s| s.test).map_err(|e| e.to_string())
     });
     let (a, b) = (runs[0].as_ref().unwrap().as_ref().unwrap(), runs[1].as_ref().unwrap().as_ref().unwrap());
     assert_eq!(a, b, "both ranks hold the same weights, so evaluate alike");

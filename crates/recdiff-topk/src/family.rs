@@ -73,6 +73,6 @@ impl Experiment for TopKExperiment {
         cfg.seed = plan.seed;
         cfg.output = Some(plan.out.to_path_buf());
         let ranks = recdiff_experiment::data_parallel::Ranks::new(plan.world(), cfg.seed);
-        Ok(crate::run_in(&cfg, ranks)?.record)
+        Ok(crate::run_in(&cfg, ranks, plan.resume)?)
     }
 }

@@ -7,7 +7,8 @@
 pub mod batch;
 pub mod eval;
 pub mod family;
+pub mod task;
 pub mod train;
 
 pub use recdiff_run::topk_config::{TopKDataConfig, TopKExperimentConfig, TopKTrainConfig};
-pub use train::{TopKRunSummary, run, run_in};
+pub use train::{run, run_in};

@@ -1,33 +1,27 @@
-//! Training a top-K model: the users with training items in seeded random order, batches
-//! densified per batch, Adam, validation every few epochs with early stopping on the configured
-//! metric, the best weights kept and saved (`best.safetensors` with `items.json` and a manifest),
-//! test metrics of the best weights, `log.jsonl` per validation and `results.json` (and L-DiffRec's
-//! item groups, `groups.json`).
+//! Training a top-K model: one epoch is the users with training items in seeded random order,
+//! batches densified per batch, each an Adam step ([`Trainer`]); the epochs, validation, early
+//! stopping, the `last/` checkpoint, the best weights (`best.safetensors` with `items.json`, and
+//! L-DiffRec's item groups `groups.json`, under a manifest), `log.jsonl` and `results.json` are
+//! the experiment layer's [`fit`], driving this family's [`TopKTask`].
 
 use crate::batch::{train_rows, user_ids};
-use crate::eval::{TopKMetrics, evaluate};
+use crate::task::TopKTask;
 use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Device;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use recdiff_data::histories::Interactions;
 use recdiff_data::user_item::UserItemSplit;
 use recdiff_experiment::data_parallel::Ranks;
+use recdiff_experiment::fit::{FitSpec, fit};
 use recdiff_experiment::fused_adam::FusedAdam;
-use recdiff_experiment::{EarlyStopping, RunRecord, StopState, Verdict};
+use recdiff_experiment::{EarlyStopping, RunRecord};
 use recdiff_model::topk::timesteps::StepSampler;
 use recdiff_model::topk::{StepContext, TopKModel};
 use recdiff_run::topk_config::TopKExperimentConfig;
-use recdiff_run::topk_config::{Positives, SplitOrder};
-use serde::Serialize;
-use std::time::Instant;
 
-pub const WEIGHTS_FILE: &str = "best.safetensors";
-/// L-DiffRec's item groups (item ids per group), which its weights are laid out by.
-pub const GROUPS_FILE: &str = "groups.json";
-pub const ITEMS_FILE: &str = "items.json";
+pub use recdiff_run::topk::{GROUPS_FILE, ITEMS_FILE, WEIGHTS_FILE, load_data};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TopKError {
@@ -35,45 +29,14 @@ pub enum TopKError {
     Data(#[from] recdiff_data::DataError),
     #[error(transparent)]
     Metric(#[from] recdiff_metrics::MetricError),
+    #[error(transparent)]
+    Fit(#[from] recdiff_experiment::fit::FitError),
     #[error("{0}")]
     Other(String),
 }
 
-fn other(e: impl std::fmt::Display) -> TopKError {
+pub(crate) fn other(e: impl std::fmt::Display) -> TopKError {
     TopKError::Other(e.to_string())
-}
-
-#[derive(Debug, Clone)]
-pub struct TopKRunSummary {
-    pub record: RunRecord,
-    pub valid: TopKMetrics,
-    pub test: TopKMetrics,
-    /// Training seconds per epoch (no evaluation).
-    pub train_seconds_per_epoch: f64,
-}
-
-#[derive(Serialize)]
-struct LogRecord<'a> {
-    epoch: usize,
-    loss: f64,
-    seconds: f64,
-    valid: &'a [(String, f64)],
-}
-
-/// The data a config names: the interactions (all, or the label-positive ones; time order where
-/// the schema has a timestamp) and their per-user split (random, or by time).
-pub fn load_data(cfg: &TopKExperimentConfig) -> Result<(Interactions, UserItemSplit), TopKError> {
-    let schema = recdiff_data::Schema::load(&cfg.data.schema)?;
-    let (order, positives) = (cfg.data.order, cfg.data.positives);
-    if order == SplitOrder::Time && schema.keys.timestamp.is_none() {
-        return Err(other(format!("data.order = \"time\": schema '{}' has no timestamp key", schema.name)));
-    }
-    let data = Interactions::load_filtered(&schema, None, false, positives == Positives::Label)?;
-    let split = match order {
-        SplitOrder::Random => UserItemSplit::new(&data, cfg.data.ratios, cfg.data.split_seed),
-        SplitOrder::Time => UserItemSplit::by_time(&data, cfg.data.ratios),
-    };
-    Ok((data, split))
 }
 
 /// The training state carried across epochs.
@@ -81,12 +44,11 @@ pub struct Trainer<'a> {
     pub cfg: &'a TopKExperimentConfig,
     pub split: &'a UserItemSplit,
     pub model: Option<TopKModel>,
-    /// burn's Adam, bit for bit, in one pass per weight (top-K runs do not resume, so its moments
-    /// need no record).
-    optim: FusedAdam,
-    sampler: StepSampler,
-    rng: ChaCha8Rng,
-    step: u64,
+    /// burn's Adam, bit for bit, in one pass per weight.
+    pub(crate) optim: FusedAdam,
+    pub(crate) sampler: StepSampler,
+    pub(crate) rng: ChaCha8Rng,
+    pub(crate) step: u64,
     device: Device,
     /// The data-parallel world and this rank's own stream ([`Ranks::single`] for one process).
     ranks: Ranks,
@@ -169,15 +131,15 @@ impl<'a> Trainer<'a> {
 }
 
 /// Trains `cfg` with early stopping and evaluates the best epoch on the test items.
-pub fn run(cfg: &TopKExperimentConfig) -> Result<TopKRunSummary, TopKError> {
-    run_in(cfg, Ranks::single())
+pub fn run(cfg: &TopKExperimentConfig) -> Result<RunRecord, TopKError> {
+    run_in(cfg, Ranks::single(), false)
 }
 
-/// [`run`] as one rank of a data-parallel world (`recdiff train --distributed`): the world is
-/// checked first, each rank trains on its shard of every batch ([`Trainer::in_world`]), every
-/// rank evaluates its (identical) replica, and rank 0 alone writes the run.
-pub fn run_in(cfg: &TopKExperimentConfig, ranks: Ranks) -> Result<TopKRunSummary, TopKError> {
-    let started_run = Instant::now();
+/// [`run`] as one rank of a data-parallel world (`recdiff train --distributed`), continuing the
+/// run's `last/` checkpoint when `resume` is set: the world is checked first, each rank trains on
+/// its shard of every batch ([`Trainer::in_world`]), every rank evaluates its (identical)
+/// replica, and rank 0 alone writes the run. The loop is the experiment layer's [`fit`].
+pub fn run_in(cfg: &TopKExperimentConfig, ranks: Ranks, resume: bool) -> Result<RunRecord, TopKError> {
     let out = cfg.output_dir();
     let resolved = toml::to_string_pretty(cfg).map_err(other)?;
     ranks.dp.check(&resolved, cfg.train.batch_size).map_err(|e| other(format!("data-parallel training: {e}")))?;
@@ -189,67 +151,31 @@ pub fn run_in(cfg: &TopKExperimentConfig, ranks: Ranks) -> Result<TopKRunSummary
     let (data, split) = load_data(cfg)?;
     let items = serde_json::to_vec(&data.items[1..]).map_err(other)?;
     write(ITEMS_FILE, &items)?;
-    let mut trainer = Trainer::new(cfg, &split)?.in_world(ranks);
-    if let Some(TopKModel::Ldiffrec(m)) = &trainer.model {
-        let groups = serde_json::to_vec(&m.groups().items).map_err(other)?;
-        write(GROUPS_FILE, &groups)?;
+    let trainer = Trainer::new(cfg, &split)?.in_world(ranks);
+    let groups = match &trainer.model {
+        Some(TopKModel::Ldiffrec(m)) => Some(serde_json::to_vec(&m.groups().items).map_err(other)?),
+        _ => None,
+    };
+    if let Some(groups) = &groups {
+        write(GROUPS_FILE, groups)?;
     }
-    let inner = Device::flex();
-    let rule = EarlyStopping { higher_is_better: true, patience: cfg.train.patience };
-    let (mut stop, mut best, mut epochs_run, mut train_secs) = (StopState::default(), None, 0, 0.0);
-    let mut log = String::new();
-    for epoch in 1..=cfg.train.epochs {
-        let started = Instant::now();
-        let loss = trainer.epoch()?;
-        train_secs += started.elapsed().as_secs_f64();
-        epochs_run = epoch;
-        if epoch % cfg.train.eval_every_epochs != 0 && epoch != cfg.train.epochs {
-            continue;
-        }
-        let current = trainer.current()?;
-        let valid = evaluate(&current, &split, false, cfg, &inner)?;
-        let score = valid.get(&cfg.train.metric);
-        let verdict = rule.observe(&mut stop, &cfg.train.metric, score, epoch as u64).map_err(other)?;
-        let record = LogRecord { epoch, loss, seconds: started.elapsed().as_secs_f64(), valid: &valid.values };
-        log.push_str(&serde_json::to_string(&record).map_err(other)?);
-        log.push('\n');
-        write("log.jsonl", log.as_bytes())?;
-        tracing::info!("{} epoch {epoch}: loss {loss:.4}, valid {} {:?}", cfg.name, cfg.train.metric, score);
-        match verdict {
-            Verdict::Improved => best = Some(current),
-            Verdict::Continue => {}
-            Verdict::Stop => break,
-        }
-    }
-    let best = best.ok_or_else(|| other("no validation ran"))?;
-    if root {
-        let weights = recdiff_run::manifest::save_weights(&best, &out.join(WEIGHTS_FILE))
-            .map_err(|e| TopKError::Other(e.to_string()))?;
-        let fingerprint = recdiff_run::manifest::fingerprint(&(&cfg.model, split.n_users, split.n_items));
-        recdiff_run::manifest::Manifest::new(fingerprint, &[(WEIGHTS_FILE, &weights), (ITEMS_FILE, &items)])
-            .save(&out)
-            .map_err(other)?;
-    }
-    let valid = evaluate(&best, &split, false, cfg, &inner)?;
-    let test = evaluate(&best, &split, true, cfg, &inner)?;
-    let steps_per_epoch = split.train_users().len().div_ceil(cfg.train.batch_size) as u64;
-    let record = RunRecord {
-        name: cfg.name.clone(),
-        family: crate::family::FAMILY.into(),
+    let mut task = TopKTask::new(trainer, items, groups);
+    let spec = FitSpec {
+        name: &cfg.name,
+        family: crate::family::FAMILY,
         model: cfg.model.name().into(),
         seed: cfg.seed,
         config_hash: recdiff_experiment::hash::config_hash(cfg).map_err(other)?,
-        epochs: epochs_run,
-        steps: steps_per_epoch * epochs_run as u64,
-        best_epoch: stop.best_at as usize,
-        best_step: steps_per_epoch * stop.best_at,
-        seconds: started_run.elapsed().as_secs_f64(),
-        seconds_per_epoch: train_secs / epochs_run.max(1) as f64,
-        valid: valid.to_metrics(),
-        test: test.to_metrics(),
+        resume_key: recdiff_experiment::hash::resume_key(cfg).map_err(other)?,
+        fingerprint: task.fingerprint(),
+        epochs: cfg.train.epochs,
+        eval_every: cfg.train.eval_every_epochs,
+        rule: EarlyStopping { higher_is_better: true, patience: cfg.train.patience },
+        metric: &cfg.train.metric,
+        out: &out,
+        root,
+        resume,
+        checkpoint_seconds: cfg.train.checkpoint_seconds,
     };
-    if root {
-        record.save(&out).map_err(other)?;
-    }
-    Ok(TopKRunSummary { record, valid, test, train_seconds_per_epoch: train_secs / epochs_run.max(1) as f64 })
+    Ok(fit(&spec, &mut task)?)
 }

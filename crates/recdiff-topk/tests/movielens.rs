@@ -114,7 +114,7 @@ fn two_data_parallel_ranks_keep_identical_replicas_and_learn_as_one_process_does
     cfg.train.epochs = 8;
     let runs = LocalWorld::run(2, |c| {
         let ranks = Ranks::new(c, cfg.seed);
-        recdiff_topk::run_in(&cfg, ranks).map(|s| s.test).map_err(|e| e.to_string())
+        recdiff_topk::run_in(&cfg, ranks, false).map(|s| s.test).map_err(|e| e.to_string())
     });
     let (a, b) = (runs[0].as_ref().unwrap().as_ref().unwrap(), runs[1].as_ref().unwrap().as_ref().unwrap());
     assert_eq!(a, b, "both ranks hold the same weights, so evaluate alike");

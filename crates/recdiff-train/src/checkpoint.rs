@@ -4,10 +4,8 @@
 //! fingerprint). It is written under `<name>.tmp`, fsynced and switched into place through
 //! [`recdiff_run::manifest`], so a crash at any point leaves one complete checkpoint to recover.
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::ModuleOptimizer;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
-use burn::tensor::Tensor;
 use recdiff_dist::Collective;
 use recdiff_model::{CtrModel, EmbeddingStore, Shard};
 use recdiff_run::ctr::{DENSE_FILE, EMBEDDINGS_FILE};
@@ -45,31 +43,6 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     let mut f = std::fs::File::create(path).map_err(io(path))?;
     f.write_all(bytes).map_err(io(path))?;
     f.sync_all().map_err(io(path))
-}
-
-/// The dense optimiser's state is keyed by parameter id, so a resumed model must carry the ids
-/// it was saved with: they are stored in visit order and put back on load.
-struct IdCollector(Vec<u64>);
-
-impl ModuleVisitor for IdCollector {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.0.push(param.id.val());
-    }
-}
-
-struct IdAssigner {
-    ids: Vec<u64>,
-    next: usize,
-}
-
-impl ModuleMapper for IdAssigner {
-    fn map_float<const D: usize>(&mut self, mut param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        if let Some(&id) = self.ids.get(self.next) {
-            param.id = ParamId::from(id);
-        }
-        self.next += 1;
-        param
-    }
 }
 
 thread_local! {
@@ -188,12 +161,11 @@ fn replicated_files(
 ) -> Result<[(&'static str, Vec<u8>); 4], CheckpointError> {
     let mut dense = SafetensorsStore::from_bytes(None);
     model.save_into(&mut dense).map_err(|e| fmt_err(tmp, e))?;
-    let mut ids = IdCollector(Vec::new());
-    model.visit(&mut ids);
+    let ids = recdiff_run::checkpoint::param_ids(model);
     Ok([
         (DENSE_FILE, dense.get_bytes().map_err(|e| fmt_err(tmp, e))?),
         ("optimizer.bin", optim.into_bytes().map_err(|e| fmt_err(tmp, e))?.to_vec()),
-        ("param_ids.json", serde_json::to_vec(&ids.0).map_err(|e| fmt_err(tmp, e))?),
+        ("param_ids.json", serde_json::to_vec(&ids).map_err(|e| fmt_err(tmp, e))?),
         ("state.json", serde_json::to_vec_pretty(state).map_err(|e| fmt_err(tmp, e))?),
     ])
 }
@@ -237,7 +209,7 @@ pub fn load(
         store.load_resharded(shard, &parts).map_err(|e| fmt_err(dir, e))?;
     }
     let ids: Vec<u64> = serde_json::from_slice(&read("param_ids.json")?).map_err(|e| fmt_err(dir, e))?;
-    let model = model.map(&mut IdAssigner { ids, next: 0 });
+    let model = recdiff_run::checkpoint::assign_param_ids(model, ids);
     let state = serde_json::from_slice(&read("state.json")?).map_err(|e| fmt_err(dir, e))?;
     Ok((model, optim, state))
 }

@@ -35,8 +35,10 @@ pub fn share(s: &str) -> Result<f64, String> {
 }
 
 pub fn eval(args: EvalArgs) -> Result<()> {
-    if crate::experiment::family_of_run(&args.run)? == recdiff_seq::family::FAMILY {
-        return crate::seq::eval_run(&args.run, &[], &[]);
+    match crate::experiment::family_of_run(&args.run)? {
+        recdiff_seq::family::FAMILY => return crate::seq::eval_run(&args.run, &[], &[]),
+        recdiff_topk::family::FAMILY => return eval_topk(&args),
+        _ => {}
     }
     let run = recdiff_run::CtrRun::open(&args.run).context("opening the run")?;
     let s = match args.split {
@@ -60,6 +62,29 @@ pub fn eval(args: EvalArgs) -> Result<()> {
         m.uauc_users,
         m.logloss
     );
+    Ok(())
+}
+
+/// A top-K run's metrics on its validation or test items, the user's other known items masked.
+fn eval_topk(args: &EvalArgs) -> Result<()> {
+    let test = match args.split {
+        SplitArg::Valid => false,
+        SplitArg::Test => true,
+        SplitArg::Train => {
+            anyhow::bail!("top-K runs are evaluated on --split valid or test (train items are the input)")
+        }
+    };
+    if args.remove > 0.0 {
+        anyhow::bail!("--remove applies to CTR runs (fields removed from each sample)");
+    }
+    let device = burn::tensor::Device::flex();
+    let run = recdiff_run::TopKRun::open(&args.run, &device).context("opening the run")?;
+    let m = recdiff_topk::eval::evaluate(&run.model, &run.split, test, &run.cfg, &device)?;
+    let name = if test { "test" } else { "valid" };
+    println!("{} ({}), {name} split, {} users:", args.run.display(), run.cfg.model.name(), m.users);
+    for (metric, value) in &m.values {
+        println!("  {metric:<14} {value:.5}");
+    }
     Ok(())
 }
 

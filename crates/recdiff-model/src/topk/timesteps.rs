@@ -10,7 +10,8 @@
 use rand::{Rng, RngCore};
 use std::collections::VecDeque;
 
-#[derive(Debug, Clone)]
+/// Serialisable, so a resumed run continues its loss history.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct StepSampler {
     importance: bool,
     history: usize,
