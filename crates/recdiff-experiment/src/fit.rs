@@ -24,8 +24,9 @@ use crate::stopping::{EarlyStopping, StopState, Verdict};
 use crate::{BoxError, record};
 use recdiff_run::RunError;
 use recdiff_run::checkpoint::{self, Checkpoint};
+use recdiff_run::epoch::EpochExperiment;
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// The checkpoint a run resumes from, inside the run directory.
@@ -73,12 +74,110 @@ pub struct FitSpec<'a> {
     pub rule: EarlyStopping,
     pub metric: &'a str,
     /// The run directory.
-    pub out: &'a Path,
+    pub out: PathBuf,
     /// Whether this process writes the run (rank 0, or one process).
     pub root: bool,
     pub resume: bool,
     /// Least seconds between two `last/` checkpoints (0: after every validation).
     pub checkpoint_seconds: f64,
+}
+
+impl<'a> FitSpec<'a> {
+    /// The spec of `cfg` for `family`: its identity, hashes and `[train]` schedule; early stopping
+    /// watches a higher-is-better metric.
+    pub fn new(
+        cfg: &'a impl EpochExperiment,
+        family: &'a str,
+        fingerprint: String,
+        run: &RunDir,
+        resume: bool,
+    ) -> Result<Self, FitError> {
+        let s = cfg.schedule();
+        Ok(Self {
+            name: cfg.name(),
+            family,
+            model: cfg.model_name().into(),
+            seed: cfg.seed(),
+            config_hash: crate::hash::config_hash(cfg)?,
+            resume_key: crate::hash::resume_key(cfg)?,
+            fingerprint,
+            epochs: s.epochs,
+            eval_every: s.eval_every,
+            rule: EarlyStopping { higher_is_better: true, patience: s.patience },
+            metric: s.metric,
+            out: run.out.clone(),
+            root: run.root,
+            resume,
+            checkpoint_seconds: s.checkpoint_seconds,
+        })
+    }
+}
+
+/// A run directory opened for training: the world checked against the resolved config, the
+/// directory made, `config.resolved.toml` written (by the root only, as every file).
+#[derive(Debug)]
+pub struct RunDir {
+    pub out: PathBuf,
+    /// Whether this process writes the run.
+    pub root: bool,
+}
+
+impl RunDir {
+    pub fn open(cfg: &impl EpochExperiment, dp: &crate::data_parallel::DataParallel) -> Result<Self, FitError> {
+        let out = cfg.run_dir();
+        let resolved = toml::to_string_pretty(cfg)
+            .map_err(|e| FitError::Resume { path: out.display().to_string(), message: e.to_string() })?;
+        dp.check(&resolved, cfg.schedule().batch_size)?;
+        std::fs::create_dir_all(&out).map_err(|e| RunError::at(&out, e))?;
+        let run = Self { out, root: dp.is_root() };
+        run.write("config.resolved.toml", resolved.as_bytes())?;
+        Ok(run)
+    }
+
+    /// Writes `<run>/<name>` atomically on the root; other ranks write nothing.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), FitError> {
+        if self.root {
+            recdiff_data::write_atomic(&self.out.join(name), bytes)?;
+        }
+        Ok(())
+    }
+}
+
+/// The weights a task last validated and its best so far: what [`Task::validate`] and
+/// [`Task::keep_best`] keep.
+#[derive(Debug)]
+pub struct Best<M> {
+    current: Option<M>,
+    best: Option<M>,
+}
+
+impl<M> Default for Best<M> {
+    fn default() -> Self {
+        Self { current: None, best: None }
+    }
+}
+
+impl<M> Best<M> {
+    /// The weights just validated.
+    pub fn validated(&mut self, weights: M) {
+        self.current = Some(weights);
+    }
+
+    /// The weights last validated become the best.
+    pub fn keep(&mut self) -> Result<(), BoxError> {
+        self.best = Some(self.current.take().ok_or("keep_best before validate")?);
+        Ok(())
+    }
+
+    /// The best weights; an error before any validation.
+    pub fn get(&self) -> Result<&M, BoxError> {
+        Ok(self.best.as_ref().ok_or("no best weights: no validation ran")?)
+    }
+
+    /// The best weights of a checkpoint resumed from.
+    pub fn restore(&mut self, weights: M) {
+        self.best = Some(weights);
+    }
 }
 
 /// One line of `log.jsonl`.
@@ -118,6 +217,10 @@ pub enum FitError {
     Record(#[from] record::RecordError),
     #[error("{path}: {message}")]
     Resume { path: String, message: String },
+    #[error(transparent)]
+    Hash(#[from] crate::hash::HashError),
+    #[error("data-parallel training: {0}")]
+    World(#[from] recdiff_dist::DistError),
     /// The family's own error.
     #[error(transparent)]
     Task(BoxError),
@@ -129,7 +232,7 @@ pub fn fit(spec: &FitSpec<'_>, task: &mut dyn Task) -> Result<RunRecord, FitErro
     let started = Instant::now();
     let last = spec.out.join(LAST_DIR);
     if spec.root {
-        std::fs::create_dir_all(spec.out).map_err(|e| RunError::at(spec.out, e))?;
+        std::fs::create_dir_all(&spec.out).map_err(|e| RunError::at(&spec.out, e))?;
     }
     let mut state = if spec.resume { resume(spec, task)? } else { None }
         .unwrap_or_else(|| LoopState { resume_key: spec.resume_key.clone(), ..LoopState::default() });
@@ -138,7 +241,7 @@ pub fn fit(spec: &FitSpec<'_>, task: &mut dyn Task) -> Result<RunRecord, FitErro
         if !spec.resume {
             remove_checkpoint(&last)?;
         }
-        write_log(spec.out, &state.log)?;
+        write_log(&spec.out, &state.log)?;
     }
     let mut saved_at = Instant::now();
     let mut dirty = false;
@@ -166,7 +269,7 @@ pub fn fit(spec: &FitSpec<'_>, task: &mut dyn Task) -> Result<RunRecord, FitErro
         state.seconds = before + started.elapsed().as_secs_f64();
         dirty = true;
         if spec.root {
-            write_log(spec.out, &state.log)?;
+            write_log(&spec.out, &state.log)?;
             if saved_at.elapsed().as_secs_f64() >= spec.checkpoint_seconds {
                 save_last(spec, task, &state, &last)?;
                 (saved_at, dirty) = (Instant::now(), false);
@@ -177,7 +280,7 @@ pub fn fit(spec: &FitSpec<'_>, task: &mut dyn Task) -> Result<RunRecord, FitErro
     if spec.root && dirty {
         save_last(spec, task, &state, &last)?;
     }
-    let (valid, test) = task.finish(spec.root.then_some(spec.out)).map_err(FitError::Task)?;
+    let (valid, test) = task.finish(spec.root.then_some(spec.out.as_path())).map_err(FitError::Task)?;
     let steps_per_epoch = task.steps_per_epoch();
     let record = RunRecord {
         name: spec.name.to_string(),
@@ -195,7 +298,7 @@ pub fn fit(spec: &FitSpec<'_>, task: &mut dyn Task) -> Result<RunRecord, FitErro
         test,
     };
     if spec.root {
-        record.save(spec.out)?;
+        record.save(&spec.out)?;
     }
     Ok(record)
 }

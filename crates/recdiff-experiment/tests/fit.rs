@@ -85,7 +85,7 @@ fn spec<'a>(out: &'a Path, epochs: usize, resume: bool, key: &str) -> FitSpec<'a
         eval_every: 2,
         rule: EarlyStopping { higher_is_better: true, patience: 3 },
         metric: "s",
-        out,
+        out: out.to_path_buf(),
         root: true,
         resume,
         checkpoint_seconds: 0.0,

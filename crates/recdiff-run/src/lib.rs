@@ -5,6 +5,7 @@
 //! * [`ctr`]: a trained CTR run opened read-only (eval, predict, robustness, serve).
 //! * [`checkpoint`]: a checkpoint directory of any family (files + manifest, switched into place),
 //!   dense weights as bytes and the parameter ids optimiser state is keyed by.
+//! * [`epoch`]: what the shared training loop reads of the sequential and top-K configs.
 //! * [`manifest`]: checkpoint checksums, architecture fingerprints and crash-safe switching.
 //! * [`seq_config`]: the sequential experiment config (`[model] kind = "sasrec" | "dreamrec" |
 //!   "dimerec" | "preferdiff"`).
@@ -19,6 +20,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod ctr;
+pub mod epoch;
 pub mod manifest;
 pub mod seq;
 pub mod seq_config;

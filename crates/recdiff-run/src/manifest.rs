@@ -241,10 +241,7 @@ pub fn switch_into_place(dir: &Path, stop: Option<KillPoint>) -> Result<(), RunE
 /// A module's weights as safetensors at `path` (written to a temporary file, fsynced, renamed);
 /// returns the bytes written, for the run's manifest.
 pub fn save_weights<M: burn::module::Module>(module: &M, path: &Path) -> Result<Vec<u8>, RunError> {
-    use burn::store::{ModuleSnapshot, SafetensorsStore};
-    let mut store = SafetensorsStore::from_bytes(None);
-    module.save_into(&mut store).map_err(|e| RunError::at(path, format!("{e:?}")))?;
-    let bytes = store.get_bytes().map_err(|e| RunError::at(path, format!("{e:?}")))?;
+    let bytes = crate::checkpoint::weights_bytes(module).map_err(|e| RunError::at(path, e))?;
     recdiff_data::write_atomic(path, &bytes).map_err(|e| RunError::at(path, e))?;
     Ok(bytes)
 }

@@ -107,6 +107,8 @@ impl SeqTrainConfig {
     }
 }
 
+crate::epoch::epoch_experiment!(SeqExperimentConfig);
+
 impl SeqExperimentConfig {
     /// Reads a config, checks it and resolves the schema path against the file's directory.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {

@@ -125,6 +125,8 @@ pub fn metric_names(ks: &[usize]) -> Vec<String> {
         .collect()
 }
 
+crate::epoch::epoch_experiment!(TopKExperimentConfig);
+
 impl TopKExperimentConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         load_with(path, Self::from_table)

@@ -15,7 +15,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use recdiff_data::histories::{Interactions, LeaveOneOut, Window};
 use recdiff_experiment::data_parallel::Ranks;
-use recdiff_experiment::fit::Task;
+use recdiff_experiment::fit::{Best, Task};
 use recdiff_experiment::{BoxError, Metrics};
 use recdiff_model::seq::SeqModel;
 use recdiff_run::checkpoint::{self, Checkpoint};
@@ -42,8 +42,7 @@ pub struct SeqTask<'a> {
     ranks: Ranks,
     spec: EvalSpec,
     /// The weights last validated, and the best ones (inference backend).
-    current: Option<SeqModel>,
-    best: Option<SeqModel>,
+    best: Best<SeqModel>,
     /// `items.json`: item keys by id, saved with the run.
     pub items_json: Vec<u8>,
 }
@@ -70,8 +69,7 @@ impl<'a> SeqTask<'a> {
             device,
             ranks,
             spec: EvalSpec::of(cfg),
-            current: None,
-            best: None,
+            best: Best::default(),
             data,
             split,
             items_json,
@@ -109,18 +107,17 @@ impl Task for SeqTask<'_> {
     fn validate(&mut self) -> Result<Metrics, BoxError> {
         let current = self.model()?.valid();
         let m = evaluate(&current, &self.data, &self.split, false, &self.spec, &self.inner)?;
-        self.current = Some(current);
+        self.best.validated(current);
         Ok(m.to_metrics())
     }
 
     fn keep_best(&mut self) -> Result<(), BoxError> {
-        self.best = Some(self.current.take().ok_or("keep_best before validate")?);
-        Ok(())
+        self.best.keep()
     }
 
     fn state(&self) -> Result<Vec<(String, Vec<u8>)>, BoxError> {
         let model = self.model()?;
-        let best = self.best.as_ref().ok_or("no best weights yet")?;
+        let best = self.best.get()?;
         let optimizer = self.optim.into_bytes().map_err(|e| format!("{e:?}"))?.to_vec();
         Ok(vec![
             (MODEL_FILE.into(), checkpoint::weights_bytes(model)?),
@@ -143,12 +140,12 @@ impl Task for SeqTask<'_> {
         let pos: String = serde_json::from_slice(&c.read(RNG_FILE)?)?;
         self.rng.set_word_pos(pos.parse()?);
         let best = recdiff_run::seq::init_model(self.cfg, &self.data.items, &self.inner)?;
-        self.best = Some(checkpoint::load_weights(best, c.read(WEIGHTS_FILE)?, &c.dir().join(WEIGHTS_FILE))?);
+        self.best.restore(checkpoint::load_weights(best, c.read(WEIGHTS_FILE)?, &c.dir().join(WEIGHTS_FILE))?);
         Ok(())
     }
 
     fn finish(&mut self, out: Option<&Path>) -> Result<(Metrics, Metrics), BoxError> {
-        let best = self.best.as_ref().ok_or("no evaluation ran")?;
+        let best = self.best.get()?;
         if let Some(out) = out {
             let weights = recdiff_run::manifest::save_weights(best, &out.join(WEIGHTS_FILE))?;
             let files: [(&str, &[u8]); 2] = [(WEIGHTS_FILE, &weights), (ITEMS_FILE, &self.items_json)];

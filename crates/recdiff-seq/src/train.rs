@@ -10,9 +10,9 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use recdiff_data::histories::Window;
+use recdiff_experiment::RunRecord;
 use recdiff_experiment::data_parallel::Ranks;
-use recdiff_experiment::fit::{FitSpec, fit};
-use recdiff_experiment::{EarlyStopping, RunRecord};
+use recdiff_experiment::fit::{FitSpec, RunDir, fit};
 use recdiff_model::seq::{SeqModel, ids_tensor};
 use recdiff_run::seq::ITEMS_FILE;
 use recdiff_run::seq_config::SeqExperimentConfig;
@@ -109,36 +109,9 @@ pub fn run(cfg: &SeqExperimentConfig) -> Result<RunRecord, SeqError> {
 /// its shard of every batch ([`train_epoch_in`]), every rank evaluates its (identical) replica,
 /// and rank 0 alone writes the run. The loop is the experiment layer's [`fit`].
 pub fn run_in(cfg: &SeqExperimentConfig, ranks: Ranks, resume: bool) -> Result<RunRecord, SeqError> {
-    let out = cfg.output_dir();
-    let resolved = toml::to_string_pretty(cfg).map_err(|e| SeqError::Other(e.to_string()))?;
-    ranks
-        .dp
-        .check(&resolved, cfg.train.batch_size)
-        .map_err(|e| SeqError::Other(format!("data-parallel training: {e}")))?;
-    let root = ranks.dp.is_root();
-    std::fs::create_dir_all(&out).map_err(|e| SeqError::Other(format!("{}: {e}", out.display())))?;
-    let write =
-        |name: &str, bytes: &[u8]| if root { recdiff_data::write_atomic(&out.join(name), bytes) } else { Ok(()) };
-    write("config.resolved.toml", resolved.as_bytes())?;
+    let run = RunDir::open(cfg, &ranks.dp)?;
     let mut task = SeqTask::new(cfg, ranks)?;
-    write(ITEMS_FILE, &task.items_json)?;
-    let hash = |r: Result<String, recdiff_experiment::hash::HashError>| r.map_err(|e| SeqError::Other(e.to_string()));
-    let spec = FitSpec {
-        name: &cfg.name,
-        family: crate::family::FAMILY,
-        model: cfg.model.name().into(),
-        seed: cfg.seed,
-        config_hash: hash(recdiff_experiment::hash::config_hash(cfg))?,
-        resume_key: hash(recdiff_experiment::hash::resume_key(cfg))?,
-        fingerprint: task.fingerprint(),
-        epochs: cfg.train.epochs,
-        eval_every: cfg.train.eval_every_epochs,
-        rule: EarlyStopping { higher_is_better: true, patience: cfg.train.patience },
-        metric: &cfg.train.metric,
-        out: &out,
-        root,
-        resume,
-        checkpoint_seconds: cfg.train.checkpoint_seconds,
-    };
+    run.write(ITEMS_FILE, &task.items_json)?;
+    let spec = FitSpec::new(cfg, crate::family::FAMILY, task.fingerprint(), &run, resume)?;
     Ok(fit(&spec, &mut task)?)
 }

@@ -9,7 +9,7 @@
 use crate::eval::evaluate;
 use crate::train::{GROUPS_FILE, ITEMS_FILE, Trainer, WEIGHTS_FILE, other};
 use burn::tensor::Device;
-use recdiff_experiment::fit::Task;
+use recdiff_experiment::fit::{Best, Task};
 use recdiff_experiment::{BoxError, Metrics};
 use recdiff_model::topk::TopKModel;
 use recdiff_model::topk::timesteps::StepSampler;
@@ -35,8 +35,8 @@ struct TrainerState {
 pub struct TopKTask<'a> {
     trainer: Trainer<'a>,
     inner: Device,
-    current: Option<TopKModel>,
-    best: Option<TopKModel>,
+    /// The weights last validated, and the best ones (inference backend).
+    best: Best<TopKModel>,
     /// `items.json` and L-DiffRec's `groups.json`, saved with the run.
     items_json: Vec<u8>,
     groups_json: Option<Vec<u8>>,
@@ -44,7 +44,7 @@ pub struct TopKTask<'a> {
 
 impl<'a> TopKTask<'a> {
     pub fn new(trainer: Trainer<'a>, items_json: Vec<u8>, groups_json: Option<Vec<u8>>) -> Self {
-        Self { trainer, inner: Device::flex(), current: None, best: None, items_json, groups_json }
+        Self { trainer, inner: Device::flex(), best: Best::default(), items_json, groups_json }
     }
 
     /// The architecture fingerprint of the run's checkpoints.
@@ -70,18 +70,17 @@ impl Task for TopKTask<'_> {
     fn validate(&mut self) -> Result<Metrics, BoxError> {
         let current = self.trainer.current()?;
         let m = evaluate(&current, self.trainer.split, false, self.trainer.cfg, &self.inner)?;
-        self.current = Some(current);
+        self.best.validated(current);
         Ok(m.to_metrics())
     }
 
     fn keep_best(&mut self) -> Result<(), BoxError> {
-        self.best = Some(self.current.take().ok_or("keep_best before validate")?);
-        Ok(())
+        self.best.keep()
     }
 
     fn state(&self) -> Result<Vec<(String, Vec<u8>)>, BoxError> {
         let model = self.model()?;
-        let best = self.best.as_ref().ok_or("no best weights yet")?;
+        let best = self.best.get()?;
         let t = &self.trainer;
         let state = TrainerState { step: t.step, rng: t.rng.get_word_pos().to_string(), sampler: t.sampler.clone() };
         Ok(vec![
@@ -107,12 +106,12 @@ impl Task for TopKTask<'_> {
         t.rng.set_word_pos(state.rng.parse()?);
         t.sampler = state.sampler;
         let best = t.current()?;
-        self.best = Some(checkpoint::load_weights(best, c.read(WEIGHTS_FILE)?, &at(WEIGHTS_FILE))?);
+        self.best.restore(checkpoint::load_weights(best, c.read(WEIGHTS_FILE)?, &at(WEIGHTS_FILE))?);
         Ok(())
     }
 
     fn finish(&mut self, out: Option<&Path>) -> Result<(Metrics, Metrics), BoxError> {
-        let best = self.best.as_ref().ok_or("no validation ran")?;
+        let best = self.best.get()?;
         if let Some(out) = out {
             let weights = recdiff_run::manifest::save_weights(best, &out.join(WEIGHTS_FILE))?;
             let mut files: Vec<(&str, &[u8])> = vec![(WEIGHTS_FILE, &weights), (ITEMS_FILE, &self.items_json)];

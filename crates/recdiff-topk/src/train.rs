@@ -13,10 +13,10 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use recdiff_data::user_item::UserItemSplit;
+use recdiff_experiment::RunRecord;
 use recdiff_experiment::data_parallel::Ranks;
-use recdiff_experiment::fit::{FitSpec, fit};
+use recdiff_experiment::fit::{FitSpec, RunDir, fit};
 use recdiff_experiment::fused_adam::FusedAdam;
-use recdiff_experiment::{EarlyStopping, RunRecord};
 use recdiff_model::topk::timesteps::StepSampler;
 use recdiff_model::topk::{StepContext, TopKModel};
 use recdiff_run::topk_config::TopKExperimentConfig;
@@ -140,42 +140,19 @@ pub fn run(cfg: &TopKExperimentConfig) -> Result<RunRecord, TopKError> {
 /// its shard of every batch ([`Trainer::in_world`]), every rank evaluates its (identical)
 /// replica, and rank 0 alone writes the run. The loop is the experiment layer's [`fit`].
 pub fn run_in(cfg: &TopKExperimentConfig, ranks: Ranks, resume: bool) -> Result<RunRecord, TopKError> {
-    let out = cfg.output_dir();
-    let resolved = toml::to_string_pretty(cfg).map_err(other)?;
-    ranks.dp.check(&resolved, cfg.train.batch_size).map_err(|e| other(format!("data-parallel training: {e}")))?;
-    let root = ranks.dp.is_root();
-    std::fs::create_dir_all(&out).map_err(|e| other(format!("{}: {e}", out.display())))?;
-    let write =
-        |name: &str, bytes: &[u8]| if root { recdiff_data::write_atomic(&out.join(name), bytes) } else { Ok(()) };
-    write("config.resolved.toml", resolved.as_bytes())?;
+    let run = RunDir::open(cfg, &ranks.dp)?;
     let (data, split) = load_data(cfg)?;
     let items = serde_json::to_vec(&data.items[1..]).map_err(other)?;
-    write(ITEMS_FILE, &items)?;
+    run.write(ITEMS_FILE, &items)?;
     let trainer = Trainer::new(cfg, &split)?.in_world(ranks);
     let groups = match &trainer.model {
         Some(TopKModel::Ldiffrec(m)) => Some(serde_json::to_vec(&m.groups().items).map_err(other)?),
         _ => None,
     };
     if let Some(groups) = &groups {
-        write(GROUPS_FILE, groups)?;
+        run.write(GROUPS_FILE, groups)?;
     }
     let mut task = TopKTask::new(trainer, items, groups);
-    let spec = FitSpec {
-        name: &cfg.name,
-        family: crate::family::FAMILY,
-        model: cfg.model.name().into(),
-        seed: cfg.seed,
-        config_hash: recdiff_experiment::hash::config_hash(cfg).map_err(other)?,
-        resume_key: recdiff_experiment::hash::resume_key(cfg).map_err(other)?,
-        fingerprint: task.fingerprint(),
-        epochs: cfg.train.epochs,
-        eval_every: cfg.train.eval_every_epochs,
-        rule: EarlyStopping { higher_is_better: true, patience: cfg.train.patience },
-        metric: &cfg.train.metric,
-        out: &out,
-        root,
-        resume,
-        checkpoint_seconds: cfg.train.checkpoint_seconds,
-    };
+    let spec = FitSpec::new(cfg, crate::family::FAMILY, task.fingerprint(), &run, resume)?;
     Ok(fit(&spec, &mut task)?)
 }

@@ -5,7 +5,7 @@
 //! [`recdiff_run::manifest`], so a crash at any point leaves one complete checkpoint to recover.
 
 use burn::optim::ModuleOptimizer;
-use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::store::ModuleSnapshot;
 use recdiff_dist::Collective;
 use recdiff_model::{CtrModel, EmbeddingStore, Shard};
 use recdiff_run::ctr::{DENSE_FILE, EMBEDDINGS_FILE};
@@ -159,11 +159,9 @@ fn replicated_files(
     state: &LoopState,
     tmp: &Path,
 ) -> Result<[(&'static str, Vec<u8>); 4], CheckpointError> {
-    let mut dense = SafetensorsStore::from_bytes(None);
-    model.save_into(&mut dense).map_err(|e| fmt_err(tmp, e))?;
     let ids = recdiff_run::checkpoint::param_ids(model);
     Ok([
-        (DENSE_FILE, dense.get_bytes().map_err(|e| fmt_err(tmp, e))?),
+        (DENSE_FILE, recdiff_run::checkpoint::weights_bytes(model).map_err(|e| fmt_err(tmp, e))?),
         ("optimizer.bin", optim.into_bytes().map_err(|e| fmt_err(tmp, e))?.to_vec()),
         ("param_ids.json", serde_json::to_vec(&ids).map_err(|e| fmt_err(tmp, e))?),
         ("state.json", serde_json::to_vec_pretty(state).map_err(|e| fmt_err(tmp, e))?),
