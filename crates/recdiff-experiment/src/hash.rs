@@ -91,4 +91,16 @@ mod tests {
         assert_ne!(config_hash(&a).unwrap(), config_hash(&c).unwrap());
         assert_eq!(config_hash(&a).unwrap().len(), 16);
     }
+
+    #[test]
+    fn the_checkpoint_cadence_is_not_hashed_and_the_resume_key_ignores_only_epochs() {
+        let a = cfg("name = \"a\"\n[train]\nepochs = 5\nlr = 0.01");
+        let b = cfg("name = \"a\"\n[train]\nepochs = 5\nlr = 0.01\ncheckpoint_seconds = 0.0");
+        let longer = cfg("name = \"a\"\n[train]\nepochs = 9\nlr = 0.01");
+        let other = cfg("name = \"a\"\n[train]\nepochs = 5\nlr = 0.02");
+        assert_eq!(config_hash(&a).unwrap(), config_hash(&b).unwrap());
+        assert_ne!(config_hash(&a).unwrap(), config_hash(&longer).unwrap());
+        assert_eq!(resume_key(&a).unwrap(), resume_key(&longer).unwrap());
+        assert_ne!(resume_key(&a).unwrap(), resume_key(&other).unwrap());
+    }
 }

@@ -205,6 +205,15 @@ mod tests {
             let text = format!("name = \"x\"\n[data]\nschema = \"s.toml\"\n{extra}\n");
             TopKExperimentConfig::from_table(text.parse().unwrap(), Path::new("."), Path::new("x.toml"))
         };
+        let train = |extra: &str| {
+            let text = format!("name = \"x\"\n[data]\nschema = \"s.toml\"\n[train]\n{extra}\n");
+            TopKExperimentConfig::from_table(text.parse().unwrap(), Path::new("."), Path::new("x.toml"))
+        };
+        for bad in ["-1.0", "inf", "nan"] {
+            let e = train(&format!("checkpoint_seconds = {bad}")).unwrap_err().to_string();
+            assert!(e.contains("checkpoint_seconds"), "{bad}: {e}");
+        }
+        assert_eq!(train("checkpoint_seconds = 0.0").unwrap().train.checkpoint_seconds, 0.0);
         let e = data("order = \"newest\"").unwrap_err().to_string();
         assert!(e.contains("newest"), "{e}");
         let c = data("order = \"time\"\npositives = \"label\"").unwrap();
