@@ -18,7 +18,7 @@ use crate::RunError;
 use crate::ctr::CONFIG_FILE;
 use crate::manifest::Manifest;
 use crate::topk_config::{Positives, SplitOrder, TopKExperimentConfig};
-use burn::tensor::Device;
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use recdiff_data::DataError;
 use recdiff_data::histories::Interactions;
 use recdiff_data::user_item::UserItemSplit;
@@ -64,6 +64,9 @@ pub struct TopKRun {
     /// Item keys by id (0-based).
     pub items: Vec<String>,
     pub model: TopKModel,
+    device: Device,
+    /// User index by key.
+    users: std::collections::HashMap<String, usize>,
 }
 
 impl TopKRun {
@@ -100,11 +103,82 @@ impl TopKRun {
             }
         }
         let model = crate::checkpoint::load_weights(model, read(WEIGHTS_FILE)?, &run.join(WEIGHTS_FILE))?;
-        Ok(Self { dir: run.to_path_buf(), cfg, data, split, items, model })
+        let users = data.users.iter().enumerate().map(|(i, k)| (k.clone(), i)).collect();
+        Ok(Self { dir: run.to_path_buf(), cfg, data, split, items, model, device: device.clone(), users })
     }
 
     /// The user index of `key`, `None` for a user the run does not know.
     pub fn user(&self, key: &str) -> Option<usize> {
-        self.data.users.iter().position(|u| u == key)
+        self.users.get(key).copied()
+    }
+
+    /// The top-`k` items (ids, scores) for user index `user`, with every item the user is known to
+    /// have (train, valid and test) left out. The input is the user's training row, as in
+    /// evaluation; a model that samples draws from a stream of the run's seed, so the answer is
+    /// the same each time. Ties go to the lower id. A non-finite score is an error, never ranked.
+    pub fn recommend(&self, user: usize, k: usize) -> Result<Vec<(u32, f32)>, String> {
+        use rand::SeedableRng;
+        let x = train_rows(&self.split, &[user], self.cfg.model.recency(), &self.device);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.cfg.seed ^ 0xE7A1);
+        let scores = self.model.scores(x, user_ids(&[user], &self.device), &mut rng);
+        let scores = scores.into_data().try_into_vec::<f32>().map_err(|e| format!("{e:?}"))?;
+        let s = &self.split;
+        let known: std::collections::HashSet<u32> =
+            s.train.row(user).iter().chain(s.valid.row(user)).chain(s.test.row(user)).copied().collect();
+        if let Some(i) = scores.iter().position(|v| !v.is_finite()) {
+            return Err(format!("the model produced a non-finite score for item {}", self.items[i]));
+        }
+        let mut ranked: Vec<(u32, f32)> =
+            (0..scores.len() as u32).filter(|i| !known.contains(i)).map(|i| (i, scores[i as usize])).collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(k);
+        Ok(ranked)
+    }
+}
+
+/// The training vectors of `users`, `[B, n]`: 1 per training item, or `w_min + (w_max - w_min) r`
+/// for an item of recency `r` when `recency` is set (T-DiffRec).
+pub fn train_rows(split: &UserItemSplit, users: &[usize], recency: Option<(f32, f32)>, device: &Device) -> Tensor<2> {
+    let n = split.n_items;
+    let mut v = vec![0f32; users.len() * n];
+    for (row, &u) in users.iter().enumerate() {
+        let (start, end) = (split.train.indptr[u], split.train.indptr[u + 1]);
+        for e in start..end {
+            let item = split.train.indices[e] as usize;
+            v[row * n + item] = match recency {
+                Some((lo, hi)) => lo + (hi - lo) * split.train_recency[e],
+                None => 1.0,
+            };
+        }
+    }
+    Tensor::from_data(TensorData::new(v, [users.len(), n]), device)
+}
+
+/// User ids as an int tensor `[B]`.
+pub fn user_ids(users: &[usize], device: &Device) -> Tensor<1, Int> {
+    let v: Vec<i64> = users.iter().map(|&u| u as i64).collect();
+    Tensor::from_data(TensorData::new(v, [users.len()]), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use recdiff_data::user_item::Csr;
+
+    #[test]
+    fn rows_hold_ones_or_recency_weights_at_the_training_items_only() {
+        let split = UserItemSplit {
+            n_users: 2,
+            n_items: 4,
+            train: Csr::from_rows(&[vec![1, 3], vec![0]]),
+            valid: Csr::from_rows(&[vec![2], vec![]]),
+            test: Csr::from_rows(&[vec![0], vec![1]]),
+            train_recency: vec![0.0, 1.0, 1.0],
+        };
+        let d = Device::flex();
+        let x = train_rows(&split, &[1, 0], None, &d).into_data().try_into_vec::<f32>().unwrap();
+        assert_eq!(x, vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0]);
+        let w = train_rows(&split, &[0], Some((0.5, 1.0)), &d).into_data().try_into_vec::<f32>().unwrap();
+        assert_eq!(w, vec![0.0, 0.5, 0.0, 1.0]);
     }
 }

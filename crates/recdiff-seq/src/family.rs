@@ -23,7 +23,7 @@ impl Family for Seq {
     }
 
     fn kinds(&self) -> &'static [&'static str] {
-        &["sasrec", "dreamrec", "dimerec", "preferdiff"]
+        &recdiff_model::seq::KINDS
     }
 
     fn load(&self, cfg: toml::Table, dir: &Path, origin: &Path) -> Result<Box<dyn Experiment>, BoxError> {

@@ -12,6 +12,7 @@ pub mod loader;
 pub mod loadgen;
 pub mod metrics;
 pub mod model;
+pub mod recommender;
 pub mod request;
 pub mod retrieval;
 pub mod server;

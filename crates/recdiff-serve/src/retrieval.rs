@@ -9,6 +9,8 @@
 //! (default 64, at least the number of candidates).
 
 use crate::model::LoadError;
+use crate::recommender::{RecommendError, check_k, key_of};
+use crate::request::RequestError;
 use burn::tensor::Device;
 use hnsw_rs::prelude::{DistL2, Hnsw};
 use rand::SeedableRng;
@@ -24,8 +26,13 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecommendRequest {
-    /// Item keys, oldest first.
+    /// Item keys, oldest first (sequential runs).
+    #[serde(default)]
     pub history: Vec<serde_json::Value>,
+    /// A user key of the run's data, instead of a history: the user's whole history is the query
+    /// (sequential runs), or their known items the input (top-K runs); unknown users get a 404.
+    #[serde(default)]
+    pub user: Option<serde_json::Value>,
     #[serde(default = "default_k")]
     pub k: usize,
     /// Exact search over the whole catalogue instead of the ANN index.
@@ -69,6 +76,9 @@ pub struct RetrievalModel {
     model: SeqModel,
     device: Device,
     index: ItemIndex,
+    /// Each user's history (item ids, oldest first) by user key, from the run's data; `None`
+    /// when the data could not be read (then only histories are served).
+    users: Option<HashMap<String, Vec<u32>>>,
 }
 
 /// The HNSW search width when a request gives none (at least the number of results wanted).
@@ -109,7 +119,9 @@ impl RetrievalModel {
         let vectors = table.into_data().try_into_vec::<f32>().map_err(|e| err(&weights, format!("{e:?}")))?;
         let index = ItemIndex::new(vectors, dim);
         let index_of = items.iter().enumerate().skip(1).map(|(i, k)| (k.clone(), i as u32)).collect();
-        Ok(Self { run: run.to_path_buf(), name: cfg.model.name().into(), cfg, items, index_of, model, device, index })
+        let users = user_histories(&cfg, &items);
+        let name = cfg.model.name().into();
+        Ok(Self { run: run.to_path_buf(), name, cfg, items, index_of, model, device, index, users })
     }
 
     /// Item ids of a request's history; an unknown item or a non-key value is an error naming it.
@@ -118,16 +130,7 @@ impl RetrievalModel {
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                let key = match v {
-                    serde_json::Value::String(s) => s.clone(),
-                    serde_json::Value::Number(n) if n.is_i64() => n.to_string(),
-                    _ => {
-                        return Err(crate::request::RequestError::new(
-                            format!("history[{i}]"),
-                            "expected an item key (string or integer)",
-                        ));
-                    }
-                };
+                let key = key_of(v, &format!("history[{i}]"), "an item key")?;
                 self.index_of.get(&key).copied().ok_or_else(|| {
                     crate::request::RequestError::new(format!("history[{i}]"), format!("unknown item {key:?}"))
                 })
@@ -148,17 +151,21 @@ impl RetrievalModel {
         self.index.top_k(q, k, excluded, search)
     }
 
-    pub fn recommend(&self, req: &RecommendRequest) -> Result<Vec<Recommended>, crate::request::RequestError> {
-        if req.k == 0 || req.k > self.items.len() - 1 {
-            return Err(crate::request::RequestError::new("k", format!("must be 1..={}", self.items.len() - 1)));
-        }
+    pub fn recommend(&self, req: &RecommendRequest) -> Result<Vec<Recommended>, RecommendError> {
+        check_k(req.k, self.items.len() - 1)?;
         if req.ef.is_some_and(|ef| ef == 0 || ef > MAX_EF) {
-            return Err(crate::request::RequestError::new("ef", format!("must be 1..={MAX_EF}")));
+            return Err(RequestError::new("ef", format!("must be 1..={MAX_EF}")).into());
         }
-        if req.history.is_empty() {
-            return Err(crate::request::RequestError::new("history", "must list at least one item"));
-        }
-        let history = self.history_ids(&req.history)?;
+        let history = match &req.user {
+            Some(_) if !req.history.is_empty() => {
+                return Err(RequestError::new("user", "give a user or a history, not both").into());
+            }
+            Some(user) => self.user_history(user)?,
+            None if req.history.is_empty() => {
+                return Err(RequestError::new("history", "must list at least one item (or give a user)").into());
+            }
+            None => self.history_ids(&req.history)?,
+        };
         let q = self.query(&history);
         let excluded: &[u32] = if req.exclude_history { &history } else { &[] };
         Ok(self
@@ -166,6 +173,15 @@ impl RetrievalModel {
             .into_iter()
             .map(|(i, score)| Recommended { item: self.items[i as usize].clone(), score })
             .collect())
+    }
+
+    /// The whole history of the user keyed by `user` in the run's data.
+    fn user_history(&self, user: &serde_json::Value) -> Result<Vec<u32>, RecommendError> {
+        let key = key_of(user, "user", "a user key")?;
+        let users = self.users.as_ref().ok_or_else(|| {
+            RecommendError::Unavailable("users: the run's training data could not be read when it was loaded".into())
+        })?;
+        users.get(&key).cloned().ok_or(RecommendError::UnknownUser(key))
     }
 
     /// The index over the run's item vectors.
@@ -185,6 +201,23 @@ impl RetrievalModel {
     pub fn config(&self) -> &SeqExperimentConfig {
         &self.cfg
     }
+}
+
+/// Each user's history by key, from the data `cfg` names, when it reads and its items are the
+/// run's (`items`, padding first); otherwise `None`, with the reason logged.
+fn user_histories(cfg: &SeqExperimentConfig, items: &[String]) -> Option<HashMap<String, Vec<u32>>> {
+    let data = match recdiff_run::seq::load_data(cfg) {
+        Ok((data, _)) => data,
+        Err(e) => {
+            tracing::warn!("requests by user are off: reading the run's data failed: {e}");
+            return None;
+        }
+    };
+    if data.items != items {
+        tracing::warn!("requests by user are off: the data's items are not the ones the run was trained on");
+        return None;
+    }
+    Some(data.users.into_iter().zip(data.histories).collect())
 }
 
 impl ItemIndex {

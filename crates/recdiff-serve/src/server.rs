@@ -8,8 +8,9 @@
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::model::{Scored, ServingModel};
+use crate::recommender::Recommender;
 use crate::request::{BatchRequest, ScoreRequest};
-use crate::retrieval::{RecommendRequest, RetrievalModel};
+use crate::retrieval::RecommendRequest;
 use arc_swap::ArcSwapOption;
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
@@ -31,7 +32,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 pub struct ServeConfig {
     /// A CTR run for `/v1/score` (optional when a retrieval run is given).
     pub run: Option<PathBuf>,
-    /// A sequential run for `/v1/recommend`.
+    /// A sequential or top-K run for `/v1/recommend`.
     pub retrieval: Option<PathBuf>,
     pub addr: SocketAddr,
     /// Most candidates in one `/v1/score` request.
@@ -70,7 +71,7 @@ impl ServeConfig {
 pub struct AppState {
     pub cfg: ServeConfig,
     model: ArcSwapOption<ServingModel>,
-    retrieval: ArcSwapOption<RetrievalModel>,
+    retrieval: ArcSwapOption<Recommender>,
     /// The runs the current models came from; a reload without paths reloads them.
     run: Mutex<Option<PathBuf>>,
     retrieval_run: Mutex<Option<PathBuf>>,
@@ -109,7 +110,7 @@ impl AppState {
     }
 
     /// The retrieval model serving now; 503 while none is loaded.
-    pub fn current_retrieval(&self) -> Result<Arc<RetrievalModel>, ApiError> {
+    pub fn current_retrieval(&self) -> Result<Arc<Recommender>, ApiError> {
         self.retrieval.load_full().ok_or_else(|| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -135,7 +136,7 @@ impl AppState {
         }
         if let Some(path) = retrieval {
             answer["retrieval"] = self
-                .swap_in(path, &self.retrieval_run, &self.retrieval, RetrievalModel::load, |m| m.name.clone())
+                .swap_in(path, &self.retrieval_run, &self.retrieval, Recommender::load, |m| m.name().to_string())
                 .await?;
         }
         Ok(answer)
@@ -279,7 +280,7 @@ async fn readyz(State(st): State<Arc<AppState>>) -> Result<Json<Value>, ApiError
     }
     if st.cfg.retrieval.is_some() {
         let m = st.current_retrieval()?;
-        out["retrieval"] = json!({ "run": st.label(&m.run), "model": m.name, "items": m.items() });
+        out["retrieval"] = json!({ "run": st.label(m.run()), "model": m.name(), "items": m.items() });
     }
     Ok(Json(out))
 }
@@ -289,8 +290,8 @@ async fn recommend(State(st): State<Arc<AppState>>, body: Body) -> Result<Json<V
     let model = st.current_retrieval()?;
     let out = on_blocking_pool(st, move || {
         let req: RecommendRequest = parse_json(&bytes)?;
-        let items = model.recommend(&req)?;
-        Ok(json!({ "model": model.name, "search": if req.exact { "exact" } else { "hnsw" }, "items": items }))
+        let (items, search) = model.recommend(&req)?;
+        Ok(json!({ "model": model.name(), "search": search, "items": items }))
     })
     .await?;
     Ok(Json(out))

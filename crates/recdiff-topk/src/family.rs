@@ -20,7 +20,7 @@ impl Family for TopK {
     }
 
     fn kinds(&self) -> &'static [&'static str] {
-        &["multivae", "cdae", "diffrec", "ldiffrec", "tdiffrec"]
+        &recdiff_model::topk::KINDS
     }
 
     fn load(&self, cfg: toml::Table, dir: &Path, origin: &Path) -> Result<Box<dyn Experiment>, BoxError> {

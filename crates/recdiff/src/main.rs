@@ -13,6 +13,7 @@ mod data_check;
 mod experiment;
 mod progress;
 mod quickstart;
+mod recommend;
 mod seq;
 mod serve;
 mod synth_like;
@@ -37,10 +38,13 @@ enum Command {
     Bench(bench::BenchCommand),
     /// Train experiments of any family from their configs (TOML), one seed or several.
     Train(experiment::TrainArgs),
-    /// Evaluate a trained run read-only (CTR: AUC, UAUC, LogLoss on a split; sequential: valid and test).
+    /// Evaluate a trained run read-only (CTR: AUC, UAUC, LogLoss on a split; sequential: valid and test;
+    /// top-K: every metric on the valid or test split).
     Eval(train::EvalArgs),
     /// Score a CSV or Parquet file with a trained run (missing features handled as in training).
     Predict(train::PredictArgs),
+    /// Top-K items of a sequential or top-K run for a user of its data (or a history), read-only.
+    Recommend(recommend::RecommendArgs),
     /// Several experiments of any family over N seeds: mean ± CI, Δ, paired t-test and MDE.
     Compare(experiment::CompareArgs),
     /// Score a comparison's trained CTR models with growing shares of fields removed (plot + table).
@@ -62,6 +66,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => experiment::train(args),
         Command::Eval(args) => train::eval(args),
         Command::Predict(args) => train::predict(args),
+        Command::Recommend(args) => recommend::recommend(args),
         Command::Compare(args) => experiment::compare(args),
         Command::Robustness(args) => experiment::robustness(args),
         Command::Serve(args) => serve::serve(args),

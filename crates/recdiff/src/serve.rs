@@ -13,7 +13,7 @@ use std::time::Duration;
 pub struct ServeArgs {
     /// A trained CTR run directory (holds config.resolved.toml, meta.json and best/).
     run: Option<PathBuf>,
-    /// A sequential run (`recdiff seq train`) served on /v1/recommend.
+    /// A sequential or top-K run served on /v1/recommend (a history or a user of its data).
     #[arg(long)]
     retrieval: Option<PathBuf>,
     /// Address to listen on (loopback by default; expose it deliberately).

@@ -99,3 +99,102 @@ fn recommend_answers_the_models_top_k_and_rejects_bad_histories_by_field() {
     let (status, _) = post(&agent, &format!("http://{}/v1/score", server.addr), "{}").unwrap();
     assert_eq!(status, 503);
 }
+
+fn serve(run: &Path) -> RunningServer {
+    let cfg = ServeConfig {
+        run: None,
+        retrieval: Some(run.to_path_buf()),
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..ServeConfig::new(PathBuf::new())
+    };
+    RunningServer::start(cfg, Default::default()).unwrap()
+}
+
+/// A status, error code and field of an error answer.
+fn error_of(status: u16, body: &str) -> (u16, String, String) {
+    let v: Value = serde_json::from_str(body).unwrap();
+    let s = |k: &str| v["error"][k].as_str().unwrap_or_default().to_string();
+    (status, s("code"), s("field"))
+}
+
+#[test]
+fn a_sequential_run_recommends_for_a_user_of_its_data_as_for_that_users_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = sasrec_run(dir.path());
+    let server = serve(&run);
+    let (url, agent) = (format!("http://{}/v1/recommend", server.addr), agent());
+    let cfg = recdiff_run::SeqRun::open(&run, &burn::tensor::Device::flex()).unwrap().cfg;
+    let (data, _) = recdiff_run::seq::load_data(&cfg).unwrap();
+    let u = data.users.iter().position(|k| k == "196").unwrap();
+    let history: Vec<&str> = data.histories[u].iter().map(|&i| data.items[i as usize].as_str()).collect();
+    assert!(history.len() > 5);
+    let (status, by_user) = post(&agent, &url, &json!({ "user": "196", "k": 15, "exact": true }).to_string()).unwrap();
+    assert_eq!(status, 200, "{by_user}");
+    let (_, by_history) =
+        post(&agent, &url, &json!({ "history": history, "k": 15, "exact": true }).to_string()).unwrap();
+    assert_eq!(items_of(&by_user), items_of(&by_history));
+    assert!(items_of(&by_user).iter().all(|(i, _)| !history.contains(&i.as_str())), "known items leaked");
+
+    let (status, body) = post(&agent, &url, &json!({ "user": "no-such-user" }).to_string()).unwrap();
+    assert_eq!(error_of(status, &body), (404, "unknown_user".into(), "user".into()), "{body}");
+    let (status, body) = post(&agent, &url, &json!({ "user": "196", "history": ["50"] }).to_string()).unwrap();
+    assert_eq!(error_of(status, &body).0, 400, "{body}");
+    assert_eq!(error_of(status, &body).2, "user", "{body}");
+    let (status, body) = post(&agent, &url, &json!({ "user": [1] }).to_string()).unwrap();
+    assert_eq!((status, error_of(status, &body).2), (400, "user".into()), "{body}");
+}
+
+#[test]
+fn a_topk_run_recommends_for_a_user_with_every_known_item_masked_and_refuses_unknown_users() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let data = root.join("../shared/data/ml-100k/u.data");
+    assert!(data.exists(), "MovieLens-100K is missing: {} (this test needs ../shared/data/ml-100k)", data.display());
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = recdiff_topk::TopKExperimentConfig::load(&root.join("configs/topk-ml100k-diffrec.toml")).unwrap();
+    cfg.output = Some(dir.path().join("diffrec"));
+    cfg.train.epochs = 2;
+    cfg.train.progress = false;
+    recdiff_topk::run(&cfg).unwrap();
+    let run = dir.path().join("diffrec");
+    let server = serve(&run);
+    let (url, agent) = (format!("http://{}/v1/recommend", server.addr), agent());
+
+    let (status, body) = post(&agent, &url, &json!({ "user": "196", "k": 10 }).to_string()).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let got = items_of(&body);
+    assert_eq!(got.len(), 10);
+    assert!(got.windows(2).all(|w| w[0].1 >= w[1].1), "not sorted by score: {got:?}");
+    // The same as the run's own scores, in-process: every item the user rated is left out.
+    let local = recdiff_run::TopKRun::open(&run, &burn::tensor::Device::flex()).unwrap();
+    let u = local.user("196").unwrap();
+    let s = &local.split;
+    let known: Vec<&str> = s
+        .train
+        .row(u)
+        .iter()
+        .chain(s.valid.row(u))
+        .chain(s.test.row(u))
+        .map(|&i| local.items[i as usize].as_str())
+        .collect();
+    assert!(known.len() > 10);
+    assert!(got.iter().all(|(i, _)| !known.contains(&i.as_str())), "a known item was recommended: {got:?}");
+    let mine: Vec<String> =
+        local.recommend(u, 10).unwrap().into_iter().map(|(i, _)| local.items[i as usize].clone()).collect();
+    assert_eq!(got.iter().map(|x| x.0.clone()).collect::<Vec<_>>(), mine);
+    let (_, again) = post(&agent, &url, &json!({ "user": 196, "k": 10 }).to_string()).unwrap();
+    assert_eq!(items_of(&again), got, "an integer key names the same user, and the answer is deterministic");
+
+    let (status, body) = post(&agent, &url, &json!({ "user": "99999" }).to_string()).unwrap();
+    assert_eq!(error_of(status, &body), (404, "unknown_user".into(), "user".into()), "{body}");
+    for (request, field) in [
+        (json!({ "history": ["50"] }), "history"),
+        (json!({}), "user"),
+        (json!({ "user": "196", "k": 0 }), "k"),
+        (json!({ "user": "196", "k": 1683 }), "k"),
+    ] {
+        let (status, body) = post(&agent, &url, &request.to_string()).unwrap();
+        assert_eq!((status, error_of(status, &body).2), (400, field.to_string()), "{request}: {body}");
+    }
+    let (status, body) = get(&agent, &format!("http://{}/readyz", server.addr)).unwrap();
+    assert!(status == 200 && body.contains("diffrec") && body.contains("1682"), "{body}");
+}

@@ -87,6 +87,13 @@ fn a_topk_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result_and_
     assert!(ndcg > 0.02, "DiffRec after 4 epochs: test NDCG@10 {ndcg}");
     assert!(text.contains(&format!("ndcg@10        {ndcg:.5}")), "eval printed\n{text}\nrecorded {test}");
     assert_eq!(std::fs::read_dir(&run).unwrap().count(), before, "eval wrote into the run");
+    let recdiff = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_recdiff")).args(args).output().unwrap();
+    let out = recdiff(&["recommend", run.to_str().unwrap(), "--user", "196", "-k", "5"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 1 + 5, "{text}");
+    let out = recdiff(&["recommend", run.to_str().unwrap(), "--user", "no-such-user"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("unknown user \"no-such-user\""));
     let train_split =
         Command::new(env!("CARGO_BIN_EXE_recdiff")).args(["eval", run.to_str().unwrap(), "--split", "train"]).output();
     assert!(!train_split.unwrap().status.success(), "top-K runs have no train-split evaluation");

@@ -35,6 +35,9 @@ pub trait NextItem {
     fn query(&self, seq: Tensor<2, Int>, rng: &mut dyn RngCore) -> Tensor<2>;
 }
 
+/// The `[model] kind`s of the sequential family, one per [`SeqModelConfig`] variant.
+pub const KINDS: [&str; 4] = ["sasrec", "dreamrec", "dimerec", "preferdiff"];
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SeqModelConfig {

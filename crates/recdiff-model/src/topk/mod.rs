@@ -36,6 +36,9 @@ impl Default for TDiffRecConfig {
     }
 }
 
+/// The `[model] kind`s of the top-K family, one per [`TopKModelConfig`] variant.
+pub const KINDS: [&str; 5] = ["multivae", "cdae", "diffrec", "ldiffrec", "tdiffrec"];
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TopKModelConfig {
