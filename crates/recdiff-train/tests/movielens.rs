@@ -4,10 +4,10 @@ use recdiff_train::ExperimentConfig;
 use std::path::Path;
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn dcnv2_base_reaches_auc_0_78_on_movielens_100k() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let data = root.join("../shared/data/ml-100k/u.data");
-    assert!(data.exists(), "MovieLens-100K is missing: {} (this test needs ../shared/data/ml-100k)", data.display());
+    recdiff_testkit::require_ml100k();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = ExperimentConfig::load(&root.join("configs/ml100k-dcnv2.toml")).unwrap();
     cfg.output = Some(dir.path().join("run"));

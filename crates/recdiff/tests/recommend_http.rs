@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 /// A one-epoch SASRec run on MovieLens-100K (the test fails when the data is absent).
 fn sasrec_run(dir: &Path) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let data = root.join("../shared/data/ml-100k/u.data");
-    assert!(data.exists(), "MovieLens-100K is missing: {} (this test needs ../shared/data/ml-100k)", data.display());
+    recdiff_testkit::require_ml100k();
     let mut cfg = recdiff_seq::SeqExperimentConfig::load(&root.join("configs/seq-ml100k-sasrec.toml")).unwrap();
     cfg.output = Some(dir.join("sasrec"));
     cfg.train.epochs = 1;
@@ -33,6 +32,7 @@ fn items_of(body: &str) -> Vec<(String, f64)> {
 }
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn recommend_answers_the_models_top_k_and_rejects_bad_histories_by_field() {
     let dir = tempfile::tempdir().unwrap();
     let run = sasrec_run(dir.path());
@@ -118,6 +118,7 @@ fn error_of(status: u16, body: &str) -> (u16, String, String) {
 }
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn a_sequential_run_recommends_for_a_user_of_its_data_as_for_that_users_history() {
     let dir = tempfile::tempdir().unwrap();
     let run = sasrec_run(dir.path());
@@ -145,10 +146,10 @@ fn a_sequential_run_recommends_for_a_user_of_its_data_as_for_that_users_history(
 }
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn a_topk_run_recommends_for_a_user_with_every_known_item_masked_and_refuses_unknown_users() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let data = root.join("../shared/data/ml-100k/u.data");
-    assert!(data.exists(), "MovieLens-100K is missing: {} (this test needs ../shared/data/ml-100k)", data.display());
+    recdiff_testkit::require_ml100k();
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = recdiff_topk::TopKExperimentConfig::load(&root.join("configs/topk-ml100k-diffrec.toml")).unwrap();
     cfg.output = Some(dir.path().join("diffrec"));

@@ -13,8 +13,7 @@ fn root() -> PathBuf {
 
 /// The shipped `config` cut to `epochs`, checkpointing after every validation, written into `dir`.
 fn config(dir: &Path, config: &str, epochs: i64) -> PathBuf {
-    let data = root().join("../shared/data/ml-100k/u.data");
-    assert!(data.exists(), "MovieLens-100K is missing: {} (this test needs ../shared/data/ml-100k)", data.display());
+    recdiff_testkit::require_ml100k();
     let text = std::fs::read_to_string(root().join("configs").join(config)).unwrap();
     let mut table: toml::Table = text.parse().unwrap();
     let schema = root().join("configs/ml-100k.schema.toml");
@@ -76,6 +75,7 @@ fn killed_and_resumed_equals_uninterrupted(name: &str, epochs: i64, abort_after:
 }
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn a_topk_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result_and_evals_read_only() {
     let run = killed_and_resumed_equals_uninterrupted("topk-ml100k-diffrec.toml", 4, 2);
     let before = std::fs::read_dir(&run).unwrap().count();
@@ -100,6 +100,7 @@ fn a_topk_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result_and_
 }
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn a_sequential_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result() {
     killed_and_resumed_equals_uninterrupted("seq-ml100k-sasrec.toml", 3, 2);
 }

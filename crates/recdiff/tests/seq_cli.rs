@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 #[test]
+#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
 fn seq_eval_sweeps_the_ddim_sampler_of_dreamrec_and_preferdiff_and_refuses_what_does_not_apply() {
     for model in ["dreamrec", "preferdiff"] {
         sweep_sampler(model);
@@ -14,8 +15,7 @@ fn seq_eval_sweeps_the_ddim_sampler_of_dreamrec_and_preferdiff_and_refuses_what_
 
 fn sweep_sampler(model: &str) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
-    let data = root.join("../shared/data/ml-100k/u.data");
-    assert!(data.exists(), "MovieLens-100K is missing: {} (this test needs ../shared/data/ml-100k)", data.display());
+    recdiff_testkit::require_ml100k();
     let dir = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_recdiff");
     let config = root.join(format!("configs/seq-ml100k-{model}.toml"));
