@@ -15,7 +15,7 @@ fn movielens_schema() -> Schema {
 }
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn stats_report_rows_users_items_and_positive_rate() {
     let schema = movielens_schema();
     let s = stats::compute(&schema, 0).unwrap();
@@ -30,7 +30,7 @@ fn stats_report_rows_users_items_and_positive_rate() {
 }
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn random_split_encodes_every_rating_with_vocab_from_train() {
     let schema = movielens_schema();
     let dir = tempfile::tempdir().unwrap();
@@ -60,7 +60,7 @@ fn random_split_encodes_every_rating_with_vocab_from_train() {
 }
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn leave_one_out_holds_out_two_ratings_per_user() {
     let schema = movielens_schema();
     let dir = tempfile::tempdir().unwrap();

@@ -20,7 +20,7 @@ fn config(name: &str) -> (SeqExperimentConfig, tempfile::TempDir) {
 }
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn movielens_histories_give_97k_training_positions() {
     let (cfg, _dir) = config("seq-ml100k-sasrec.toml");
     let (data, split) = recdiff_run::seq::load_data(&cfg).unwrap();
@@ -34,7 +34,7 @@ fn movielens_histories_give_97k_training_positions() {
 }
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn sasrec_dreamrec_preferdiff_and_dimerec_rank_the_held_out_item_far_above_chance_after_a_few_epochs() {
     // DreamRec and PreferDiff train at lr 3e-4: valid HR@10 0.021 after 3 epochs, 0.066-0.069
     // after 6 (seed 1).
@@ -57,7 +57,7 @@ fn sasrec_dreamrec_preferdiff_and_dimerec_rank_the_held_out_item_far_above_chanc
 }
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn the_same_seed_gives_identical_metrics_with_dropout_on_and_another_seed_differs() {
     // SASRec's dropout, and DreamRec's encoder dropout plus its diffusion noise and guidance masks.
     for (name, path) in
@@ -82,7 +82,7 @@ fn the_same_seed_gives_identical_metrics_with_dropout_on_and_another_seed_differ
 }
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn seq_compare_tables_every_experiment_by_seed_and_resumes_finished_runs() {
     let (sasrec, dir) = config("seq-ml100k-sasrec.toml");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs").canonicalize().unwrap();
@@ -112,7 +112,7 @@ fn seq_compare_tables_every_experiment_by_seed_and_resumes_finished_runs() {
 }
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn two_data_parallel_ranks_keep_identical_replicas_and_learn_as_one_process_does() {
     use recdiff_dist::local::LocalWorld;
     use recdiff_experiment::data_parallel::Ranks;

@@ -1,7 +1,7 @@
 //! Test support shared by recdiff's test suites (a dev-dependency only).
 //!
 //! Tests that need MovieLens-100K are marked
-//! `#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]`, so `cargo test` on a fresh
+//! `#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]`, so `cargo test` on a fresh
 //! clone reports them as ignored with that reason, and call [`require_ml100k`] first: run with
 //! `-- --include-ignored` (as `.ci/run` does) they fail naming the missing directory, and never
 //! pass by returning early.
@@ -26,7 +26,8 @@ pub fn require_ml100k() -> PathBuf {
     let data = dir.join("u.data");
     assert!(
         data.is_file(),
-        "MovieLens-100K is missing: {} (this test needs the upstream ml-100k files in ../shared/data/ml-100k)",
+        "MovieLens-100K is missing: {} (this test needs the upstream ml-100k files: from the repository root, \
+         `recdiff data fetch movielens-100k` puts them in ../shared/data/ml-100k)",
         data.display()
     );
     dir

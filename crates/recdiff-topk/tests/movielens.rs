@@ -24,7 +24,7 @@ fn shipped(name: &str) -> TopKExperimentConfig {
 }
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn ldiffrec_with_more_clusters_than_items_is_refused_naming_the_key() {
     let (mut cfg, _dir) = config();
     cfg.model = shipped("topk-ml100k-ldiffrec.toml").model;
@@ -37,7 +37,7 @@ fn ldiffrec_with_more_clusters_than_items_is_refused_naming_the_key() {
 }
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn the_clean_protocol_keeps_ratings_of_four_and_up_and_tests_each_users_newest_items() {
     let (mut cfg, _dir) = config();
     cfg.data.positives = recdiff_run::topk_config::Positives::Label;
@@ -58,7 +58,7 @@ fn the_clean_protocol_keeps_ratings_of_four_and_up_and_tests_each_users_newest_i
 }
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn the_split_holds_every_rating_once_and_tests_every_user() {
     let (cfg, _dir) = config();
     let (data, split) = recdiff_topk::train::load_data(&cfg).unwrap();
@@ -70,7 +70,7 @@ fn the_split_holds_every_rating_once_and_tests_every_user() {
 }
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn each_model_ranks_held_out_items_far_above_chance_after_a_few_epochs() {
     // Measured after 8 epochs at the DiffRec config's lr 3e-4: MultiVAE 0.148, CDAE 0.140, DiffRec
     // 0.240, T-DiffRec 0.190; L-DiffRec at its own lr 1e-3: 0.118 (valid; 0.052 at 3e-4). A random
@@ -96,7 +96,7 @@ fn each_model_ranks_held_out_items_far_above_chance_after_a_few_epochs() {
 }
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn the_same_seed_gives_identical_metrics_and_another_seed_differs() {
     let (mut cfg, dir) = config();
     cfg.train.epochs = 2;
@@ -111,7 +111,7 @@ fn the_same_seed_gives_identical_metrics_and_another_seed_differs() {
 }
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn two_data_parallel_ranks_keep_identical_replicas_and_learn_as_one_process_does() {
     use recdiff_dist::local::LocalWorld;
     use recdiff_experiment::data_parallel::Ranks;

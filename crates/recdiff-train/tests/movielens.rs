@@ -4,7 +4,7 @@ use recdiff_train::ExperimentConfig;
 use std::path::Path;
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn dcnv2_base_reaches_auc_0_78_on_movielens_100k() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     recdiff_testkit::require_ml100k();

@@ -35,6 +35,9 @@ pub enum DataCommand {
         /// The directory holding the dataset's files.
         dir: PathBuf,
     },
+    /// Download a public dataset (MovieLens 100K-32M), check it against the published checksum and
+    /// unpack it where its preset reads it; resumable.
+    Fetch(crate::data_fetch::FetchArgs),
 }
 
 #[derive(Args)]
@@ -170,6 +173,7 @@ pub fn run(cmd: DataCommand) -> Result<()> {
         }
         DataCommand::Encode(args) => encode(&args),
         DataCommand::Check { preset, dir } => crate::data_check::run(&preset, &dir),
+        DataCommand::Fetch(args) => crate::data_fetch::fetch(args),
     }
 }
 

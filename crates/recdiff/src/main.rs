@@ -10,6 +10,7 @@ mod bench_reload;
 mod bench_topk;
 mod data;
 mod data_check;
+mod data_fetch;
 mod experiment;
 mod progress;
 mod quickstart;

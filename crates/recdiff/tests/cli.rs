@@ -12,7 +12,7 @@ fn repo_root() -> PathBuf {
 }
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn data_stats_on_movielens_prints_the_reference_figures() {
     recdiff_testkit::require_ml100k();
     let schema = repo_root().join("configs/ml-100k.schema.toml");

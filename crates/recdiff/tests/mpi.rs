@@ -210,7 +210,7 @@ fn a_rank_killed_mid_run_fails_the_job_and_resume_finishes_it_from_the_last_chec
 }
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn the_sequential_and_top_k_families_train_data_parallel_under_mpirun() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     recdiff_testkit::require_ml100k();

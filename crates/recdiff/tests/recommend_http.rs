@@ -32,7 +32,7 @@ fn items_of(body: &str) -> Vec<(String, f64)> {
 }
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn recommend_answers_the_models_top_k_and_rejects_bad_histories_by_field() {
     let dir = tempfile::tempdir().unwrap();
     let run = sasrec_run(dir.path());
@@ -118,7 +118,7 @@ fn error_of(status: u16, body: &str) -> (u16, String, String) {
 }
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn a_sequential_run_recommends_for_a_user_of_its_data_as_for_that_users_history() {
     let dir = tempfile::tempdir().unwrap();
     let run = sasrec_run(dir.path());
@@ -146,7 +146,7 @@ fn a_sequential_run_recommends_for_a_user_of_its_data_as_for_that_users_history(
 }
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn a_topk_run_recommends_for_a_user_with_every_known_item_masked_and_refuses_unknown_users() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     recdiff_testkit::require_ml100k();

@@ -75,7 +75,7 @@ fn killed_and_resumed_equals_uninterrupted(name: &str, epochs: i64, abort_after:
 }
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn a_topk_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result_and_evals_read_only() {
     let run = killed_and_resumed_equals_uninterrupted("topk-ml100k-diffrec.toml", 4, 2);
     let before = std::fs::read_dir(&run).unwrap().count();
@@ -100,7 +100,7 @@ fn a_topk_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result_and_
 }
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn a_sequential_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result() {
     killed_and_resumed_equals_uninterrupted("seq-ml100k-sasrec.toml", 3, 2);
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 #[test]
-#[ignore = "needs MovieLens-100K in ../shared/data/ml-100k"]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
 fn seq_eval_sweeps_the_ddim_sampler_of_dreamrec_and_preferdiff_and_refuses_what_does_not_apply() {
     for model in ["dreamrec", "preferdiff"] {
         sweep_sampler(model);
