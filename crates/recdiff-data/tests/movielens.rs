@@ -16,7 +16,7 @@ fn movielens_schema() -> Schema {
 
 #[test]
 #[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
-fn stats_report_rows_users_items_and_positive_rate() {
+fn movielens_stats_report_the_reference_rows_users_items_and_positive_rate() {
     let schema = movielens_schema();
     let s = stats::compute(&schema, 0).unwrap();
     assert_eq!(s.rows, 100_000);

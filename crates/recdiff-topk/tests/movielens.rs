@@ -59,7 +59,7 @@ fn the_clean_protocol_keeps_ratings_of_four_and_up_and_tests_each_users_newest_i
 
 #[test]
 #[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
-fn the_split_holds_every_rating_once_and_tests_every_user() {
+fn the_movielens_split_holds_every_reference_rating_once_and_tests_every_user() {
     let (cfg, _dir) = config();
     let (data, split) = recdiff_topk::train::load_data(&cfg).unwrap();
     assert_eq!((split.n_users, split.n_items, data.users.len()), (943, 1682, 943));
