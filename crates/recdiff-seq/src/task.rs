@@ -47,15 +47,11 @@ pub struct SeqTask<'a> {
     pub items_json: Vec<u8>,
 }
 
-fn err(e: impl std::fmt::Display) -> SeqError {
-    SeqError::Other(e.to_string())
-}
-
 impl<'a> SeqTask<'a> {
     /// Loads the data `cfg` names and builds its model from the seed.
     pub fn new(cfg: &'a SeqExperimentConfig, ranks: Ranks) -> Result<Self, SeqError> {
         let (data, split) = load_data(cfg)?;
-        let items_json = serde_json::to_vec(&data.items).map_err(err)?;
+        let items_json = serde_json::to_vec(&data.items)?;
         let windows = split.windows(cfg.data.max_len);
         let device = Device::flex().autodiff();
         let model = recdiff_run::seq::init_model(cfg, &data.items, &device)?;
@@ -82,7 +78,7 @@ impl<'a> SeqTask<'a> {
     }
 
     fn model(&self) -> Result<&SeqModel, SeqError> {
-        self.model.as_ref().ok_or_else(|| err("model missing"))
+        self.model.as_ref().ok_or(SeqError::ModelMissing)
     }
 }
 
@@ -129,7 +125,7 @@ impl Task for SeqTask<'_> {
     }
 
     fn restore(&mut self, c: &Checkpoint) -> Result<(), BoxError> {
-        let model = self.model.take().ok_or("model missing")?;
+        let model = self.model.take().ok_or(SeqError::ModelMissing)?;
         let model = checkpoint::load_weights(model, c.read(MODEL_FILE)?, &c.dir().join(MODEL_FILE))?;
         let ids: Vec<u64> = serde_json::from_slice(&c.read(IDS_FILE)?)?;
         self.model = Some(checkpoint::assign_param_ids(model, ids));

@@ -29,8 +29,16 @@ pub enum SeqError {
     Metric(#[from] recdiff_metrics::MetricError),
     #[error(transparent)]
     Fit(#[from] recdiff_experiment::fit::FitError),
-    #[error("{0}")]
-    Other(String),
+    #[error(transparent)]
+    Dist(#[from] recdiff_dist::DistError),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// The training loss was NaN or infinite: the run stops rather than train on.
+    #[error("the training loss became {value} at {at}")]
+    NonFinite { value: f64, at: String },
+    /// The model was not given back by a step that failed earlier.
+    #[error("the model is missing after a failed step")]
+    ModelMissing,
 }
 
 /// One epoch over `windows` in seeded random order; returns the mean loss.
@@ -70,7 +78,7 @@ pub fn train_epoch_in(
         let chunk = ranks.dp.shard(global);
         let inputs: Vec<Vec<u32>> = chunk.iter().map(|&i| windows[i].inputs.clone()).collect();
         let targets: Vec<u32> = chunk.iter().flat_map(|&i| windows[i].targets.iter().copied()).collect();
-        let m = model.take().ok_or_else(|| SeqError::Other("model missing".into()))?;
+        let m = model.take().ok_or(SeqError::ModelMissing)?;
         // burn's dropout masks for this batch come from a stream of the experiment seed.
         let stream = rng.random::<u64>();
         let (grads, value) = if chunk.is_empty() {
@@ -84,11 +92,9 @@ pub fn train_epoch_in(
             let value = loss.clone().into_scalar::<f32>() as f64;
             (GradientsParams::from_grads(loss.backward(), &m), value)
         };
-        let (grads, value) = ranks
-            .combine(grads, value, &m, device, (chunk.len(), global.len()))
-            .map_err(|e| SeqError::Other(e.to_string()))?;
+        let (grads, value) = ranks.combine(grads, value, &m, device, (chunk.len(), global.len()))?;
         if !value.is_finite() {
-            return Err(SeqError::Other(format!("loss became {value} at batch {batches}")));
+            return Err(SeqError::NonFinite { value, at: format!("batch {batches} of the epoch") });
         }
         *model = Some(optim.step(cfg.train.lr, m, grads));
         total += value;

@@ -7,7 +7,7 @@
 //! `best.safetensors`.
 
 use crate::eval::evaluate;
-use crate::train::{GROUPS_FILE, ITEMS_FILE, Trainer, WEIGHTS_FILE, other};
+use crate::train::{GROUPS_FILE, ITEMS_FILE, TopKError, Trainer, WEIGHTS_FILE};
 use burn::tensor::Device;
 use recdiff_experiment::fit::{Best, Task};
 use recdiff_experiment::{BoxError, Metrics};
@@ -54,7 +54,7 @@ impl<'a> TopKTask<'a> {
     }
 
     fn model(&self) -> Result<&TopKModel, BoxError> {
-        Ok(self.trainer.model.as_ref().ok_or("model missing")?)
+        Ok(self.trainer.model.as_ref().ok_or(TopKError::ModelMissing)?)
     }
 }
 
@@ -95,7 +95,7 @@ impl Task for TopKTask<'_> {
     fn restore(&mut self, c: &Checkpoint) -> Result<(), BoxError> {
         let at = |name: &str| c.dir().join(name);
         let t = &mut self.trainer;
-        let model = t.model.take().ok_or("model missing")?;
+        let model = t.model.take().ok_or(TopKError::ModelMissing)?;
         let model = checkpoint::load_weights(model, c.read(MODEL_FILE)?, &at(MODEL_FILE))?;
         let ids: Vec<u64> = serde_json::from_slice(&c.read(IDS_FILE)?)?;
         t.model = Some(checkpoint::assign_param_ids(model, ids));
@@ -118,7 +118,7 @@ impl Task for TopKTask<'_> {
             if let Some(groups) = &self.groups_json {
                 files.push((GROUPS_FILE, groups));
             }
-            recdiff_run::manifest::Manifest::new(self.fingerprint(), &files).save(out).map_err(other)?;
+            recdiff_run::manifest::Manifest::new(self.fingerprint(), &files).save(out)?;
         }
         let (split, cfg) = (self.trainer.split, self.trainer.cfg);
         let valid = evaluate(best, split, false, cfg, &self.inner)?;

@@ -31,12 +31,23 @@ pub enum TopKError {
     Metric(#[from] recdiff_metrics::MetricError),
     #[error(transparent)]
     Fit(#[from] recdiff_experiment::fit::FitError),
-    #[error("{0}")]
-    Other(String),
-}
-
-pub(crate) fn other(e: impl std::fmt::Display) -> TopKError {
-    TopKError::Other(e.to_string())
+    #[error(transparent)]
+    Dist(#[from] recdiff_dist::DistError),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// The training loss was NaN or infinite: the run stops rather than train on.
+    #[error("the training loss became {value} at {at}")]
+    NonFinite { value: f64, at: String },
+    /// The model was not given back by a step that failed earlier.
+    #[error("the model is missing after a failed step")]
+    ModelMissing,
+    #[error(transparent)]
+    Run(#[from] recdiff_run::RunError),
+    /// The model config cannot be built on this data (e.g. more L-DiffRec clusters than items).
+    #[error("model.{0}")]
+    Model(String),
+    #[error("the optimiser step failed: {0}")]
+    Optimizer(String),
 }
 
 /// The training state carried across epochs.
@@ -58,8 +69,7 @@ impl<'a> Trainer<'a> {
     /// The trainer of `cfg` on `split` (L-DiffRec clusters the training items here).
     pub fn new(cfg: &'a TopKExperimentConfig, split: &'a UserItemSplit) -> Result<Self, TopKError> {
         let device = Device::flex().autodiff();
-        let model =
-            cfg.model.init(&split.train, split.n_items, cfg.seed, &device).map_err(|e| other(format!("model.{e}")))?;
+        let model = cfg.model.init(&split.train, split.n_items, cfg.seed, &device).map_err(TopKError::Model)?;
         Ok(Self {
             model: Some(model),
             optim: FusedAdam::new(cfg.train.weight_decay),
@@ -96,7 +106,7 @@ impl<'a> Trainer<'a> {
         let seed = self.ranks.dp.rank_seed(cfg.seed);
         for global in users.chunks(cfg.train.batch_size).take(max_steps) {
             let chunk = self.ranks.dp.shard(global);
-            let m = self.model.take().ok_or_else(|| other("model missing"))?;
+            let m = self.model.take().ok_or(TopKError::ModelMissing)?;
             let stream = self.rng.random::<u64>();
             let (grads, value) = if chunk.is_empty() {
                 // A rank whose shard of a short last batch is empty still joins the exchange.
@@ -111,12 +121,11 @@ impl<'a> Trainer<'a> {
                 let value = loss.clone().into_scalar::<f32>() as f64;
                 (GradientsParams::from_grads(loss.backward(), &m), value)
             };
-            let (grads, value) =
-                self.ranks.combine(grads, value, &m, &self.device, (chunk.len(), global.len())).map_err(other)?;
+            let (grads, value) = self.ranks.combine(grads, value, &m, &self.device, (chunk.len(), global.len()))?;
             if !value.is_finite() {
-                return Err(other(format!("loss became {value} at step {}", self.step)));
+                return Err(TopKError::NonFinite { value, at: format!("step {}", self.step) });
             }
-            self.model = Some(self.optim.step(cfg.train.lr, m, grads).map_err(other)?);
+            self.model = Some(self.optim.step(cfg.train.lr, m, grads).map_err(TopKError::Optimizer)?);
             self.step += 1;
             total += value;
             batches += 1;
@@ -126,7 +135,7 @@ impl<'a> Trainer<'a> {
 
     /// The current weights on the inference backend.
     pub fn current(&self) -> Result<TopKModel, TopKError> {
-        Ok(self.model.as_ref().ok_or_else(|| other("model missing"))?.valid())
+        Ok(self.model.as_ref().ok_or(TopKError::ModelMissing)?.valid())
     }
 }
 
@@ -142,11 +151,11 @@ pub fn run(cfg: &TopKExperimentConfig) -> Result<RunRecord, TopKError> {
 pub fn run_in(cfg: &TopKExperimentConfig, ranks: Ranks, resume: bool) -> Result<RunRecord, TopKError> {
     let run = RunDir::open(cfg, &ranks.dp)?;
     let (data, split) = load_data(cfg)?;
-    let items = serde_json::to_vec(&data.items[1..]).map_err(other)?;
+    let items = serde_json::to_vec(&data.items[1..])?;
     run.write(ITEMS_FILE, &items)?;
     let trainer = Trainer::new(cfg, &split)?.in_world(ranks);
     let groups = match &trainer.model {
-        Some(TopKModel::Ldiffrec(m)) => Some(serde_json::to_vec(&m.groups().items).map_err(other)?),
+        Some(TopKModel::Ldiffrec(m)) => Some(serde_json::to_vec(&m.groups().items)?),
         _ => None,
     };
     if let Some(groups) = &groups {
