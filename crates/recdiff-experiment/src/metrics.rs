@@ -4,14 +4,23 @@
 //! does not apply (UAUC on a log without a user key, intra-list distance without item attributes)
 //! is `None`, written as JSON `null` and read back as `None`, never NaN. Early stopping, compare
 //! tables and the minimum detectable effect read metrics by name, so they need no family code.
+//! A metric has one name ([`recdiff_metrics::names`]): files that used a former name (`hit@10`)
+//! read back under today's (`hr@10`).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One evaluation's metrics by name.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(from = "BTreeMap<String, Option<f64>>")]
 pub struct Metrics(BTreeMap<String, Option<f64>>);
+
+impl From<BTreeMap<String, Option<f64>>> for Metrics {
+    /// Reads former metric names as today's.
+    fn from(map: BTreeMap<String, Option<f64>>) -> Self {
+        Self(map.into_iter().map(|(k, v)| (recdiff_metrics::names::canonical(&k).into_owned(), v)).collect())
+    }
+}
 
 impl Metrics {
     pub fn new() -> Self {
@@ -89,6 +98,13 @@ mod tests {
             (back.get("auc"), back.get("uauc"), back.reports("uauc"), back.reports("x")),
             (Some(0.75), None, true, false)
         );
+    }
+
+    #[test]
+    fn a_record_written_with_the_former_hit_name_reads_back_as_hr() {
+        let back: Metrics = serde_json::from_str(r#"{"hit@10":0.5,"ndcg@10":0.25}"#).unwrap();
+        assert_eq!((back.get("hr@10"), back.reports("hit@10"), back.get("ndcg@10")), (Some(0.5), false, Some(0.25)));
+        assert_eq!(serde_json::to_string(&back).unwrap(), r#"{"hr@10":0.5,"ndcg@10":0.25}"#);
     }
 
     #[test]

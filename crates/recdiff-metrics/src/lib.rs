@@ -5,6 +5,7 @@
 //! * [`relaimpr`]: relative improvement as AsymDiffRec defines it (`metric/base - 1`) and the DIN variant.
 //! * [`ranking`]: HR@K, NDCG@K, Recall@K and MRR for retrieval.
 //! * [`diversity`]: intra-list distance over item attributes and catalogue coverage of top-K lists.
+//! * [`names`]: one name per metric, with the former names read as aliases.
 //! * [`stats`]: mean and 95% confidence interval (Student t) for multi-seed tables.
 //!
 //! Every metric returns a typed [`MetricError`] on input it cannot score (length mismatch, NaN, a
@@ -12,6 +13,7 @@
 
 pub mod classification;
 pub mod diversity;
+pub mod names;
 pub mod ranking;
 pub mod relaimpr;
 pub mod stats;

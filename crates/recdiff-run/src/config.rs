@@ -319,6 +319,12 @@ impl ExperimentConfig {
 pub const DEFAULT_CHECKPOINT_SECONDS: f64 = 60.0;
 
 /// `train.checkpoint_seconds` must be a finite, non-negative number of seconds.
+/// Deserialises a metric name as its one name ([`recdiff_metrics::names::canonical`]).
+pub fn metric_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let name = <String as serde::Deserialize>::deserialize(d)?;
+    Ok(recdiff_metrics::names::canonical(&name).into_owned())
+}
+
 pub fn check_checkpoint_seconds(s: f64) -> Result<(), String> {
     if s.is_finite() && s >= 0.0 {
         Ok(())

@@ -60,6 +60,8 @@ pub struct SeqTrainConfig {
     pub lr: f64,
     pub weight_decay: f64,
     /// Validation metric for early stopping and the best checkpoint, e.g. `ndcg@10`.
+    /// A former name (`hit@10`) is read as today's (`hr@10`).
+    #[serde(deserialize_with = "crate::config::metric_name")]
     pub metric: String,
     /// Evaluations without improvement before stopping.
     pub patience: usize,

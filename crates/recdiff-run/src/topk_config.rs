@@ -83,6 +83,8 @@ pub struct TopKTrainConfig {
     pub lr: f64,
     pub weight_decay: f64,
     /// Validation metric for early stopping and the best weights, e.g. `ndcg@10`.
+    /// A former name (`hit@10`) is read as today's (`hr@10`).
+    #[serde(deserialize_with = "crate::config::metric_name")]
     pub metric: String,
     pub patience: usize,
     pub eval_every_epochs: usize,
@@ -119,7 +121,7 @@ impl Default for TopKTrainConfig {
 
 /// The metric names a top-K evaluation with cut-offs `ks` reports.
 pub fn metric_names(ks: &[usize]) -> Vec<String> {
-    ["recall", "ndcg", "hit", "mrr", "precision", "coverage"]
+    ["recall", "ndcg", "hr", "mrr", "precision", "coverage"]
         .iter()
         .flat_map(|m| ks.iter().map(move |k| format!("{m}@{k}")))
         .collect()
@@ -156,7 +158,7 @@ impl TopKExperimentConfig {
         self.model.validate().map_err(|e| format!("model.{e}"))?;
         if !metric_names(&t.ks).contains(&t.metric) {
             return Err(format!(
-                "train.metric {:?}: use recall|ndcg|hit|mrr|precision|coverage@K with K in train.ks",
+                "train.metric {:?}: use recall|ndcg|hr|mrr|precision|coverage@K with K in train.ks",
                 t.metric
             ));
         }
@@ -222,5 +224,20 @@ mod tests {
         // their config hash.
         let text = toml::to_string(&data("").unwrap()).unwrap();
         assert!(!text.contains("order") && !text.contains("positives"), "{text}");
+    }
+
+    #[test]
+    fn the_stopping_metric_has_one_name_and_the_former_hit_name_reads_as_hr() {
+        let train = |extra: &str| {
+            let text = format!("name = \"x\"\n[data]\nschema = \"s.toml\"\n[train]\nks = [10]\n{extra}\n");
+            TopKExperimentConfig::from_table(text.parse().unwrap(), Path::new("."), Path::new("x.toml"))
+        };
+        assert_eq!(train("metric = \"hit@10\"").unwrap().train.metric, "hr@10");
+        assert_eq!(train("metric = \"hr@10\"").unwrap().train.metric, "hr@10");
+        assert!(
+            metric_names(&[10]).contains(&"hr@10".to_string()) && !metric_names(&[10]).contains(&"hit@10".to_string())
+        );
+        let e = train("metric = \"hr@20\"").unwrap_err().to_string();
+        assert!(e.contains("hr@20") && e.contains("recall|ndcg|hr|mrr|precision|coverage@K"), "{e}");
     }
 }

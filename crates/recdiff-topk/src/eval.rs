@@ -99,7 +99,7 @@ pub fn evaluate(
     }
     let count = users.len() as f64;
     let mut values = Vec::new();
-    for (m, name) in ["recall", "ndcg", "hit", "mrr", "precision"].iter().enumerate() {
+    for (m, name) in ["recall", "ndcg", "hr", "mrr", "precision"].iter().enumerate() {
         values.extend(ks.iter().enumerate().map(|(i, k)| (format!("{name}@{k}"), sums[i][m] / count)));
     }
     values.extend(ks.iter().enumerate().map(|(i, k)| {

@@ -1,6 +1,6 @@
 //! The top-K collaborative-filtering family on the experiment layer: configs with `[model] kind =
 //! "multivae" | "cdae" | "diffrec" | "ldiffrec" | "tdiffrec"`, trained by this crate's loop on the per-user
-//! split, reporting Recall/NDCG/Hit/MRR/Precision/coverage at each cut-off.
+//! split, reporting Recall/NDCG/HR/MRR/Precision/coverage at each cut-off.
 
 use recdiff_experiment::{BoxError, Experiment, Family, MetricSpec, RunPlan, RunRecord};
 use recdiff_run::topk_config::{TopKExperimentConfig, metric_names};
@@ -10,7 +10,7 @@ use std::path::Path;
 pub const FAMILY: &str = "topk";
 
 /// Table columns, in order, where the config's cut-offs include them.
-const COLUMNS: [&str; 7] = ["recall@10", "recall@20", "ndcg@10", "ndcg@20", "hit@10", "precision@10", "coverage@10"];
+const COLUMNS: [&str; 7] = ["recall@10", "recall@20", "ndcg@10", "ndcg@20", "hr@10", "precision@10", "coverage@10"];
 
 pub struct TopK;
 
