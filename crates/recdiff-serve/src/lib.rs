@@ -9,7 +9,6 @@ pub mod admin;
 pub mod conn;
 pub mod error;
 pub mod loader;
-pub mod loadgen;
 pub mod metrics;
 pub mod model;
 pub mod recommender;

@@ -264,7 +264,8 @@ mod tests {
         let device = Device::flex().autodiff();
         let base = BaseConfig::DcnV2(DcnV2Config { deep: vec![32, 16], dropout: 0.0, ..DcnV2Config::default() });
         let model = CtrModelConfig { base: base.clone(), enhancer: enhancer.clone() }.init(FIELDS, 4, 1, &device);
-        let store = EmbeddingStore::new(&crate::bench::fields(FIELDS, 40), 4, SparseOptimizer::default(), 0.0, 0.1, 1);
+        let store =
+            EmbeddingStore::new(&crate::synthetic::fields(FIELDS, 40), 4, SparseOptimizer::default(), 0.0, 0.1, 1);
         Engine::new(device, model, recdiff_experiment::optim::adam(0.0), store, base.latent_dim(), 1e-2, 1)
     }
 
@@ -283,7 +284,7 @@ mod tests {
     #[test]
     fn n_ranks_on_shards_train_as_one_rank_at_the_full_batch_even_when_n_does_not_divide_it() {
         let dir = tempfile::tempdir().unwrap();
-        let split = crate::bench::synthetic_split(dir.path(), BATCH * 4, FIELDS, 40).unwrap();
+        let split = crate::synthetic::split(dir.path(), BATCH * 4, FIELDS, 40).unwrap();
         for enhancer in [EnhancerConfig::None, EnhancerConfig::AsymDiffRec(AsymDiffRecConfig::default())] {
             let (one, one_tables) = train(engine(&enhancer), &split);
             assert!(one[STEPS - 1] < one[0], "the single rank learns: {one:?}");

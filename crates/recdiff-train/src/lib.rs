@@ -2,8 +2,8 @@
 //! checkpoints, evaluation (AUC, UAUC, LogLoss) and learning curves.
 
 pub mod batch;
-pub mod bench;
 pub mod checkpoint;
+pub mod synthetic;
 pub use recdiff_run::config;
 pub mod data;
 pub mod distributed;

@@ -164,7 +164,7 @@ mod tests {
     fn the_replica_checksum_moves_with_any_dense_weight_table_row_or_optimiser_moment() {
         let device = Device::flex();
         let model: Linear = recdiff_model::init::build_seeded(3, || LinearConfig::new(4, 2).init(&device));
-        let store = EmbeddingStore::new(&crate::bench::fields(2, 9), 4, SparseOptimizer::default(), 0.0, 0.1, 1);
+        let store = EmbeddingStore::new(&crate::synthetic::fields(2, 9), 4, SparseOptimizer::default(), 0.0, 0.1, 1);
         let base = state_checksum(&model, &store, true);
         assert_eq!(base, state_checksum(&model, &store.clone(), true), "the same state, the same sum");
         let mut row = store.clone();

@@ -1,6 +1,12 @@
 //! `recdiff bench ...`: benchmarks that print a table. Each phase runs as a child process of this
 //! binary so its peak resident memory (Linux VmHWM) is its own.
 
+mod dist;
+mod reload;
+mod seq;
+mod serve;
+mod topk;
+
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
@@ -14,19 +20,19 @@ pub enum BenchCommand {
     /// Training steps/s for DCN-V2 and DCN-V2 + AsymDiffRec at 50k and 1M rows per table.
     Train(TrainBenchArgs),
     /// Sequential models: training epoch time on MovieLens-100K (SASRec, DreamRec, DimeRec).
-    Seq(crate::seq::SeqBenchArgs),
+    Seq(seq::SeqBenchArgs),
     /// Top-K models: epoch time on MovieLens-100K, and a DiffRec epoch and peak memory on a
     /// synthetic 100k-user x 50k-item matrix.
-    Topk(crate::bench_topk::TopKBenchArgs),
+    Topk(topk::TopKBenchArgs),
     /// Retrieval: recall of the HNSW index against exact search, and query latency.
-    Recommend(crate::serve::RecommendBenchArgs),
+    Recommend(serve::RecommendBenchArgs),
     /// Load test of `recdiff serve`: p50/p99 latency and candidates/s, base vs AsymDiffRec.
-    Serve(crate::serve::ServeBenchArgs),
+    Serve(serve::ServeBenchArgs),
     /// Resident memory of `recdiff serve` over rounds of a reload plus concurrent traffic.
-    Reload(crate::bench_reload::ReloadBenchArgs),
+    Reload(reload::ReloadBenchArgs),
     /// Data-parallel training under `mpirun -np N` (build `--features mpi`): step time split into
     /// compute and communication, and the bytes each rank sends per step.
-    Dist(crate::bench_dist::DistBenchArgs),
+    Dist(dist::DistBenchArgs),
 }
 
 /// The training step a benchmark times (`bench train`, `bench dist`).
@@ -115,12 +121,12 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     let b = match cmd {
         BenchCommand::Encode(b) => b,
         BenchCommand::Train(t) => return bench_train(t),
-        BenchCommand::Dist(d) => return crate::bench_dist::run(d),
-        BenchCommand::Serve(s) => return crate::serve::bench_serve(s),
-        BenchCommand::Reload(r) => return crate::bench_reload::bench_reload(r),
-        BenchCommand::Seq(s) => return crate::seq::bench(s),
-        BenchCommand::Topk(a) => return crate::bench_topk::run(a),
-        BenchCommand::Recommend(r) => return crate::serve::bench_recommend(r),
+        BenchCommand::Dist(d) => return dist::run(d),
+        BenchCommand::Serve(s) => return serve::bench_serve(s),
+        BenchCommand::Reload(r) => return reload::bench_reload(r),
+        BenchCommand::Seq(s) => return seq::bench(s),
+        BenchCommand::Topk(a) => return topk::run(a),
+        BenchCommand::Recommend(r) => return serve::bench_recommend(r),
     };
     let temp = tempfile::tempdir().context("creating a temporary directory")?;
     let dir = b.dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
@@ -250,7 +256,7 @@ fn criteo_as_csv(dir: &Path) -> Result<PathBuf> {
 fn bench_train(t: TrainBenchArgs) -> Result<()> {
     if let Some(single) = &t.single {
         let (model, rows) = single.split_once(':').context("--single model:rows")?;
-        let cfg = recdiff_train::bench::TrainBench {
+        let cfg = recdiff_bench::train_step::TrainBench {
             rows_per_table: rows.parse()?,
             fields: t.shape.fields,
             dim: t.shape.dim,
@@ -259,7 +265,7 @@ fn bench_train(t: TrainBenchArgs) -> Result<()> {
             warmup: t.shape.warmup,
             asymdiffrec: model == "asymdiffrec",
         };
-        let r = recdiff_train::bench::run(&cfg)?;
+        let r = recdiff_bench::train_step::run(&cfg)?;
         println!("params dense {} embedding {}", r.dense_params, r.embedding_params);
         println!("result {} {} {}", r.steps_per_s, r.samples_per_s, r.median_step_s);
         println!("peak_rss_bytes={}", crate::data::peak_rss_bytes().unwrap_or(0));

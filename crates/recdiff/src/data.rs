@@ -1,5 +1,9 @@
 //! `recdiff data ...`: stats, synth, encode.
 
+mod check;
+mod fetch;
+mod synth_like;
+
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use recdiff_data::rows::skipped_summary;
@@ -37,7 +41,7 @@ pub enum DataCommand {
     },
     /// Download a public dataset (MovieLens 100K-32M), check it against the published checksum and
     /// unpack it where its preset reads it; resumable.
-    Fetch(crate::data_fetch::FetchArgs),
+    Fetch(fetch::FetchArgs),
 }
 
 #[derive(Args)]
@@ -87,7 +91,7 @@ pub struct SynthArgs {
     /// Write the log in a public dataset's upstream layout (files + schema.toml from its preset)
     /// instead of recdiff's own impression log.
     #[arg(long, value_enum)]
-    pub like: Option<crate::synth_like::LikeArg>,
+    pub like: Option<synth_like::LikeArg>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -125,7 +129,7 @@ pub struct EncodeArgs {
     /// Write the log in a public dataset's upstream layout (files + schema.toml from its preset)
     /// instead of recdiff's own impression log.
     #[arg(long, value_enum)]
-    pub like: Option<crate::synth_like::LikeArg>,
+    pub like: Option<synth_like::LikeArg>,
 }
 
 pub fn run(cmd: DataCommand) -> Result<()> {
@@ -144,7 +148,7 @@ pub fn run(cmd: DataCommand) -> Result<()> {
         DataCommand::Synth(args) => {
             let config = synth_config(&args)?;
             if let Some(like) = args.like {
-                crate::synth_like::run(like, &config, &args.out)?;
+                synth_like::run(like, &config, &args.out)?;
                 if args.report_peak_memory {
                     println!("peak_rss_bytes={}", peak_rss_bytes().unwrap_or(0));
                 }
@@ -172,8 +176,8 @@ pub fn run(cmd: DataCommand) -> Result<()> {
             Ok(())
         }
         DataCommand::Encode(args) => encode(&args),
-        DataCommand::Check { preset, dir } => crate::data_check::run(&preset, &dir),
-        DataCommand::Fetch(args) => crate::data_fetch::fetch(args),
+        DataCommand::Check { preset, dir } => check::run(&preset, &dir),
+        DataCommand::Fetch(args) => fetch::fetch(args),
     }
 }
 

@@ -1,23 +1,23 @@
 //! `recdiff`: the command-line program. A thin layer over the library crates: it parses arguments,
-//! calls the library and prints; errors are printed as a chain and exit with code 2.
+//! calls the library and prints; errors are printed as a chain and exit with code 2. One file per
+//! subcommand (`train.rs` is `recdiff train`, `data/fetch.rs` is `recdiff data fetch`, …);
+//! `families.rs` is the one list of model families.
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bench;
-mod bench_dist;
-mod bench_reload;
-mod bench_topk;
+mod compare;
 mod data;
-mod data_check;
-mod data_fetch;
-mod experiment;
+mod eval;
+mod families;
+mod predict;
 mod progress;
 mod quickstart;
 mod recommend;
+mod robustness;
 mod seq;
 mod serve;
-mod synth_like;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -38,18 +38,18 @@ enum Command {
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Train experiments of any family from their configs (TOML), one seed or several.
-    Train(experiment::TrainArgs),
+    Train(train::TrainArgs),
     /// Evaluate a trained run read-only (CTR: AUC, UAUC, LogLoss on a split; sequential: valid and test;
     /// top-K: every metric on the valid or test split).
-    Eval(train::EvalArgs),
+    Eval(eval::EvalArgs),
     /// Score a CSV or Parquet file with a trained run (missing features handled as in training).
-    Predict(train::PredictArgs),
+    Predict(predict::PredictArgs),
     /// Top-K items of a sequential or top-K run for a user of its data (or a history), read-only.
     Recommend(recommend::RecommendArgs),
     /// Several experiments of any family over N seeds: mean ± CI, Δ, paired t-test and MDE.
-    Compare(experiment::CompareArgs),
+    Compare(compare::CompareArgs),
     /// Score a comparison's trained CTR models with growing shares of fields removed (plot + table).
-    Robustness(experiment::CompareArgs),
+    Robustness(compare::CompareArgs),
     /// Sequential retrieval: `seq eval` sweeps DreamRec's sampler; `seq train`/`seq compare` are aliases.
     #[command(subcommand)]
     Seq(seq::SeqCommand),
@@ -64,12 +64,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Data(cmd) => data::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Quickstart(args) => quickstart::run(args),
-        Command::Train(args) => experiment::train(args),
-        Command::Eval(args) => train::eval(args),
-        Command::Predict(args) => train::predict(args),
+        Command::Train(args) => train::train(args),
+        Command::Eval(args) => eval::eval(args),
+        Command::Predict(args) => predict::predict(args),
         Command::Recommend(args) => recommend::recommend(args),
-        Command::Compare(args) => experiment::compare(args),
-        Command::Robustness(args) => experiment::robustness(args),
+        Command::Compare(args) => compare::compare(args),
+        Command::Robustness(args) => robustness::robustness(args),
         Command::Serve(args) => serve::serve(args),
         Command::Seq(cmd) => seq::run(cmd),
     }

@@ -84,7 +84,7 @@ pub(crate) fn experiment(
 fn train_and_probe(cfg: &ExperimentConfig) -> Result<Vec<EvalMetrics>> {
     let started = Instant::now();
     let summary = recdiff_train::run(cfg, false).with_context(|| format!("training {}", cfg.name))?;
-    crate::experiment::print_record(&summary.record, &["auc".into(), "uauc".into(), "logloss".into()]);
+    crate::train::print_record(&summary.record, &["auc".into(), "uauc".into(), "logloss".into()]);
     let run = recdiff_run::CtrRun::open(&cfg.output_dir())?;
     let test = run.split(TEST)?;
     let probes = REMOVED

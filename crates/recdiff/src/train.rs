@@ -1,110 +1,130 @@
-//! `recdiff eval` and `recdiff predict`: a trained run read back, never written.
+//! `recdiff train`: experiments of any family from their configs, one seed or several, on one
+//! process or as one rank of an MPI world; `--resume` continues a run from its last checkpoint.
 
-use anyhow::{Context, Result};
-use clap::{Args, ValueEnum};
-use recdiff_data::split::{NAMES, TEST, TRAIN, VALID};
-use recdiff_train::eval::{evaluate_run, show};
-use std::path::PathBuf;
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum SplitArg {
-    Train,
-    Valid,
-    Test,
-}
+use crate::families::families;
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use recdiff_experiment::compare::{Row, cap_epochs};
+use recdiff_experiment::{Experiment, RunPlan, RunRecord};
+use std::path::{Path, PathBuf};
 
 #[derive(Args)]
-pub struct EvalArgs {
-    /// Run directory written by `recdiff train` (any family).
-    pub run: PathBuf,
-    /// CTR runs: the split to score.
-    #[arg(long, value_enum, default_value = "test")]
-    pub split: SplitArg,
-    /// CTR runs: also hide this share of each sample's present fields (robustness probe).
-    #[arg(long, default_value_t = 0.0, value_parser = share)]
-    pub remove: f64,
+pub struct TrainArgs {
+    /// Experiment config (TOML) of any family: `[data]`, `[model] kind = ...`, `[train]`.
+    #[arg(required = true)]
+    pub configs: Vec<PathBuf>,
+    /// Continue an interrupted run from its last checkpoint (a run of the same config only).
+    #[arg(long)]
+    pub resume: bool,
+    /// Train again into an output that holds a finished run (its results are replaced).
+    #[arg(long, conflicts_with = "resume")]
+    pub force: bool,
+    /// Override the config's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override the config's output directory.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Train once per seed into `<output>/<config-hash>/seed-<k>` (finished seeds are read back)
+    /// and write the mean ± 95% CI table there.
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Vec<u64>,
+    /// Cap on the config's training epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Train data-parallel as one rank of an MPI world (`mpirun -np N recdiff train cfg.toml
+    /// --distributed`; `srun` on Slurm): each rank trains on its shard of every batch, rank 0
+    /// writes the run. Needs a build with `--features mpi`.
+    #[arg(long, conflicts_with = "seeds")]
+    pub distributed: bool,
 }
 
-/// A share in [0, 1] (NaN and infinities refused).
-pub fn share(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
-        Ok(x) => Err(format!("{x} is not a share in [0, 1]")),
-        Err(e) => Err(e.to_string()),
-    }
+/// The MPI world of this process (`--distributed`).
+#[cfg(feature = "mpi")]
+fn mpi_world() -> Result<std::sync::Arc<dyn recdiff_dist::Collective>> {
+    Ok(std::sync::Arc::new(recdiff_dist::mpi::MpiWorld::init().context("starting MPI")?))
 }
 
-pub fn eval(args: EvalArgs) -> Result<()> {
-    match crate::experiment::family_of_run(&args.run)? {
-        recdiff_seq::family::FAMILY => return crate::seq::eval_run(&args.run, &[], &[]),
-        recdiff_topk::family::FAMILY => return eval_topk(&args),
-        _ => {}
+#[cfg(not(feature = "mpi"))]
+fn mpi_world() -> Result<std::sync::Arc<dyn recdiff_dist::Collective>> {
+    bail!("--distributed needs a recdiff built with MPI: cargo build --release -p recdiff --features mpi")
+}
+
+/// Loads `path` with the command line's overrides applied.
+fn load(path: &Path, args: &TrainArgs) -> Result<Box<dyn Experiment>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut table: toml::Table = text.parse().with_context(|| format!("parsing {}", path.display()))?;
+    if let Some(seed) = args.seed {
+        table.insert("seed".into(), toml::Value::Integer(i64::try_from(seed).context("--seed is too large")?));
     }
-    let run = recdiff_run::CtrRun::open(&args.run).context("opening the run")?;
-    let s = match args.split {
-        SplitArg::Train => TRAIN,
-        SplitArg::Valid => VALID,
-        SplitArg::Test => TEST,
-    };
-    let split = run.split(s)?;
-    let m = evaluate_run(&run, &split, &recdiff_train::batch::Probe::Random(args.remove))?;
+    if let Some(out) = &args.output {
+        table.insert("output".into(), toml::Value::String(out.display().to_string()));
+    }
+    cap_epochs(&mut table, args.epochs);
+    let family = recdiff_experiment::family::family_of(&families(), &table)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    family.load(table, path.parent().unwrap_or(Path::new(".")), path).map_err(|e| anyhow::anyhow!(e))
+}
+
+/// One line per finished run: its best epoch and the table's test metrics.
+pub fn print_record(r: &RunRecord, columns: &[String]) {
+    let metrics: Vec<String> =
+        columns.iter().map(|m| format!("{m} {}", recdiff_experiment::metrics::cell(r.test.get(m), 5))).collect();
     println!(
-        "{} split ({} rows{}): AUC {:.5}  UAUC {} ({} users)  LogLoss {:.5}",
-        NAMES[s as usize],
-        m.rows,
-        if args.remove > 0.0 {
-            format!(", {:.0}% of present fields removed", args.remove * 100.0)
-        } else {
-            String::new()
-        },
-        m.auc,
-        show(m.uauc),
-        m.uauc_users,
-        m.logloss
+        "{} (seed {}): best epoch {} of {}, {:.1}s; test {}",
+        r.model,
+        r.seed,
+        r.best_epoch,
+        r.epochs,
+        r.seconds,
+        metrics.join(", ")
     );
-    Ok(())
 }
 
-/// A top-K run's metrics on its validation or test items, the user's other known items masked.
-fn eval_topk(args: &EvalArgs) -> Result<()> {
-    let test = match args.split {
-        SplitArg::Valid => false,
-        SplitArg::Test => true,
-        SplitArg::Train => {
-            anyhow::bail!("top-K runs are evaluated on --split valid or test (train items are the input)")
+pub fn train(args: TrainArgs) -> Result<()> {
+    if args.configs.len() > 1 && args.output.is_some() {
+        bail!("--output applies to one config; give each config its own `output`");
+    }
+    let world = if args.distributed { Some(mpi_world()?) } else { None };
+    // Rank 0 speaks for the world; the other ranks print only their errors.
+    let root = world.as_ref().is_none_or(|w| w.rank() == 0);
+    for path in &args.configs {
+        let exp = load(path, &args)?;
+        let columns = exp.columns();
+        if args.seeds.is_empty() {
+            let out = exp.output_dir();
+            if !args.resume && !args.force && out.join(recdiff_experiment::record::RESULTS_FILE).is_file() {
+                bail!(
+                    "{} holds a finished run; --resume continues it (e.g. with more epochs), --force trains it \
+                     again from scratch, or give the config another `output`",
+                    out.display()
+                );
+            }
+            let plan = RunPlan { seed: exp.seed(), out: &out, cache: None, resume: args.resume, world: world.clone() };
+            let r =
+                exp.run(&plan).map_err(|e| anyhow::anyhow!(e)).with_context(|| format!("training '{}'", exp.name()))?;
+            if root {
+                print_record(&r, &columns);
+                println!("run directory: {}", out.display());
+            }
+            continue;
         }
-    };
-    if args.remove > 0.0 {
-        anyhow::bail!("--remove applies to CTR runs (fields removed from each sample)");
-    }
-    let device = burn::tensor::Device::flex();
-    let run = recdiff_run::TopKRun::open(&args.run, &device).context("opening the run")?;
-    let m = recdiff_topk::eval::evaluate(&run.model, &run.split, test, &run.cfg, &device)?;
-    let name = if test { "test" } else { "valid" };
-    println!("{} ({}), {name} split, {} users:", args.run.display(), run.cfg.model.name(), m.users);
-    for (metric, value) in &m.values {
-        println!("  {metric:<14} {value:.5}");
-    }
-    Ok(())
-}
-
-#[derive(Args)]
-pub struct PredictArgs {
-    /// Run directory written by `recdiff train`.
-    pub run: PathBuf,
-    /// Rows to score: CSV/TSV or Parquet with the schema's feature columns.
-    pub input: PathBuf,
-    /// Output CSV (`line,score`).
-    #[arg(short, long)]
-    pub output: PathBuf,
-}
-
-pub fn predict(args: PredictArgs) -> Result<()> {
-    let s = recdiff_train::predict::predict(&args.run, &args.input, &args.output)
-        .with_context(|| format!("scoring {} with {}", args.input.display(), args.run.display()))?;
-    println!("scored {} rows into {}", s.rows, args.output.display());
-    if let Some(line) = recdiff_data::rows::skipped_summary(s.skipped, &s.skipped_examples) {
-        println!("{line}");
+        let root = exp.output_dir();
+        let runs = recdiff_experiment::seeds::seed_runs(exp.as_ref(), &root, &args.seeds, None, |r, reused| {
+            print_record(r, &columns);
+            if reused {
+                println!("  (read back: finished under the same config)");
+            }
+        })
+        .map_err(|e| anyhow::anyhow!(e))
+        .with_context(|| format!("training '{}'", exp.name()))?;
+        let (dir, _) = recdiff_experiment::seeds::runs_dir(exp.as_ref(), &root).map_err(|e| anyhow::anyhow!(e))?;
+        let rows = [Row { label: exp.name().into(), model: exp.model(), reference: None, runs }];
+        let intro = format!("`{}` over seeds {:?}.", path.display(), args.seeds);
+        let md =
+            recdiff_experiment::table::write_tables(&dir, exp.name(), &intro, &rows, &columns, &exp.stopping_metric())
+                .map_err(|e| anyhow::anyhow!(e))?;
+        println!("\n{md}\ntables: {}/table.md, table.csv, runs.csv", dir.display());
     }
     Ok(())
 }

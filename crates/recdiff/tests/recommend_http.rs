@@ -2,7 +2,7 @@
 //! MovieLens-100K: the answer is the top-K of the model's own scores with the history left out,
 //! the ANN index agrees with exact search, and bad requests get a 400 naming the field.
 
-use recdiff_serve::loadgen::{agent, get, post};
+use recdiff_bench::loadgen::{agent, get, post};
 use recdiff_serve::retrieval::{RecommendRequest, RetrievalModel};
 use recdiff_serve::{RunningServer, ServeConfig};
 use serde_json::{Value, json};

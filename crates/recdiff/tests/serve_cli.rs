@@ -2,8 +2,8 @@
 //! reloads on SIGHUP, and exits cleanly on SIGTERM within its deadline even with an idle
 //! connection open; a missing run, a taken port and zero limits are errors at start-up.
 
+use recdiff_bench::loadgen::{agent, get};
 use recdiff_data::synth::{self, OutputFormat, SynthConfig};
-use recdiff_serve::loadgen::{agent, get};
 use std::process::Command;
 use std::time::{Duration, Instant};
 

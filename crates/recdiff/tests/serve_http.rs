@@ -3,8 +3,8 @@
 //! same rows, every class of bad input gets a 4xx naming the field, a panic becomes a 500 without
 //! stopping the server, and reloads during a stream of requests lose none.
 
+use recdiff_bench::loadgen::{self, agent, get, post, scores_of};
 use recdiff_data::synth::{self, OutputFormat, SynthConfig};
-use recdiff_serve::loadgen::{self, agent, get, post, scores_of};
 use recdiff_serve::request::Features;
 use recdiff_serve::server::ExtraRoutes;
 use recdiff_serve::{RunningServer, ServeConfig};

@@ -3,9 +3,9 @@
 //! error bodies that echo neither file contents nor host paths; idle and trickling connections
 //! time out and cannot lock out a valid request; an announced oversized body gets its 413 at once.
 
+use recdiff_bench::loadgen::{self, agent, post, post_with};
 use recdiff_data::synth::{self, OutputFormat, SynthConfig};
 use recdiff_serve::admin::AdminConfig;
-use recdiff_serve::loadgen::{self, agent, post, post_with};
 use recdiff_serve::server::ExtraRoutes;
 use recdiff_serve::{RunningServer, ServeConfig};
 use serde_json::{Value, json};

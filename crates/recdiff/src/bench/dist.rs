@@ -4,9 +4,9 @@
 
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
+use recdiff_bench::train_step::{TrainBench, run_in};
 use recdiff_dist::Collective;
 use recdiff_dist::timed::Timed;
-use recdiff_train::bench::{TrainBench, run_in};
 use std::sync::Arc;
 
 #[derive(Clone, Copy, PartialEq, ValueEnum)]

@@ -29,11 +29,11 @@ impl LikeArg {
     /// The preset text and how its paths point into the output directory.
     fn preset(self) -> (&'static str, &'static str, Option<&'static str>) {
         match self {
-            LikeArg::Criteo => (include_str!("../../../configs/datasets/criteo.toml"), "train.txt", None),
-            LikeArg::Avazu => (include_str!("../../../configs/datasets/avazu.toml"), "train.csv", None),
-            LikeArg::Movielens1m => (include_str!("../../../configs/datasets/movielens-1m.toml"), ".", None),
+            LikeArg::Criteo => (include_str!("../../../../configs/datasets/criteo.toml"), "train.txt", None),
+            LikeArg::Avazu => (include_str!("../../../../configs/datasets/avazu.toml"), "train.csv", None),
+            LikeArg::Movielens1m => (include_str!("../../../../configs/datasets/movielens-1m.toml"), ".", None),
             LikeArg::Amazon => {
-                (include_str!("../../../configs/datasets/amazon-2018.toml"), "Books.json", Some("meta_Books.json"))
+                (include_str!("../../../../configs/datasets/amazon-2018.toml"), "Books.json", Some("meta_Books.json"))
             }
         }
     }

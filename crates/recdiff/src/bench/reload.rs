@@ -6,7 +6,7 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use recdiff_serve::loadgen;
+use recdiff_bench::loadgen;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};

@@ -2,17 +2,11 @@
 //! AsymDiffRec, over synthetic encoded rows with `fields` categorical fields whose tables hold
 //! `rows_per_table` rows each (ids Zipf-like: `rows * u^3`).
 
-use crate::TrainError;
-use crate::batch;
-use crate::engine::Engine;
+use crate::BenchError;
 use burn::module::Module;
 use burn::tensor::Device;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use recdiff_data::codec::Codec;
-use recdiff_data::format::{RowBuilder, RowLayout, SplitWriter};
-use recdiff_data::schema::FieldKind;
-use recdiff_data::{FieldMeta, SplitFile};
 use recdiff_dist::Collective;
 use recdiff_dist::timed::Counters;
 use recdiff_model::Shard;
@@ -20,6 +14,9 @@ use recdiff_model::base::BaseConfig;
 use recdiff_model::base::dcn::DcnV2Config;
 use recdiff_model::enhancer::asymdiffrec::AsymDiffRecConfig;
 use recdiff_model::{CtrModelConfig, EmbeddingStore, EnhancerConfig, SparseOptimizer};
+use recdiff_train::batch;
+use recdiff_train::engine::Engine;
+use recdiff_train::synthetic::{fields, split as synthetic_split};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -53,49 +50,8 @@ pub struct TrainBenchResult {
     pub distinct_rows: f64,
 }
 
-pub(crate) fn fields(n: usize, rows: u32) -> Vec<FieldMeta> {
-    (0..n)
-        .map(|f| FieldMeta {
-            name: format!("f{f}"),
-            kind: FieldKind::Categorical,
-            group: None,
-            id_offset: f,
-            width: 1,
-            separator: None,
-            table: format!("f{f}"),
-            codec: Codec::Hash { buckets: rows, seed: f as u64 },
-        })
-        .collect()
-}
-
-/// Writes `n` random rows to a split file in `dir` and maps it.
-pub(crate) fn synthetic_split(
-    dir: &std::path::Path,
-    n: usize,
-    fields: usize,
-    rows: u32,
-) -> Result<SplitFile, TrainError> {
-    let layout = RowLayout { fields, id_slots: fields };
-    let path = dir.join("bench.bin");
-    let mut w = SplitWriter::create(&path, layout)?;
-    let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let mut row = RowBuilder::new(layout);
-    for _ in 0..n {
-        row.clear();
-        row.set_label(rng.random_bool(0.5) as u8 as f32);
-        for f in 0..fields {
-            let u: f64 = rng.random();
-            row.set_id(f, ((rows as f64 * u * u * u) as u32).min(rows - 1));
-            row.set_value(f, 1.0);
-        }
-        w.push(&row)?;
-    }
-    w.finish()?;
-    Ok(SplitFile::open(&path)?)
-}
-
 /// Runs `warmup + steps` training steps and times the last `steps`.
-pub fn run(cfg: &TrainBench) -> Result<TrainBenchResult, TrainError> {
+pub fn run(cfg: &TrainBench) -> Result<TrainBenchResult, BenchError> {
     run_in(cfg, None, false)
 }
 
@@ -106,9 +62,9 @@ pub fn run_in(
     cfg: &TrainBench,
     world: Option<Arc<recdiff_dist::timed::Timed>>,
     row_wise: bool,
-) -> Result<TrainBenchResult, TrainError> {
+) -> Result<TrainBenchResult, BenchError> {
     let dir = std::env::temp_dir().join(format!("recdiff-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
+    std::fs::create_dir_all(&dir).map_err(|e| BenchError::Io { path: dir.clone(), source: e })?;
     let split = synthetic_split(&dir, cfg.batch * 8, cfg.fields, cfg.rows_per_table);
     let _ = std::fs::remove_dir_all(&dir);
     let split = split?;
@@ -143,7 +99,7 @@ pub fn run_in(
         let b = match &world {
             None => batch::build(&split, &idx, cfg.fields, plan, &groups, &mut rng),
             Some(w) => batch::build_shard(&split, &idx, cfg.fields, plan, &groups, &mut rng, w.as_ref())
-                .map_err(crate::world::dist_error)?,
+                .map_err(BenchError::Dist)?,
         };
         engine.step(&b, 1.0, &mut buf, &mut rng, step as u64)?;
         if step >= cfg.warmup {

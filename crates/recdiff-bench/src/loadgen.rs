@@ -1,13 +1,13 @@
 //! A closed-loop HTTP load generator for `recdiff bench serve`, and request bodies built from a
 //! run's own data so the benchmark scores realistic rows (real vocabularies, real missingness).
 
-use crate::request::Features;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use recdiff_data::rows::RowParser;
 use recdiff_data::source::Cell;
 use recdiff_data::{DataError, Schema};
+use recdiff_serve::request::Features;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
