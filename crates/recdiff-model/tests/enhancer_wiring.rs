@@ -8,8 +8,9 @@ use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{Device, Tensor, TensorData};
 use recdiff_model::base::BaseConfig;
 use recdiff_model::base::mlp::MlpConfig;
+use recdiff_model::diffusion::time_embedding;
 use recdiff_model::enhancer::asymdiffrec::{AsymDiffRecConfig, ReconReduction};
-use recdiff_model::enhancer::diffrec::{DiffRecConfig, time_embedding};
+use recdiff_model::enhancer::diffrec::DiffRecConfig;
 use recdiff_model::enhancer::multivae::MultiVaeConfig;
 use recdiff_model::{CtrModel, CtrModelConfig, EnhancerConfig, TrainInputs};
 

@@ -25,7 +25,7 @@
 //!   so drawing over `F` would make low noise levels over-represented for samples with many
 //!   missing fields and let `T` exceed what can be dropped. `max_drop_fraction` caps the share.
 
-use super::{Enhance, NoisePlan};
+use super::{Enhance, EnhancerKind, NoisePlan};
 use crate::base::Base;
 use crate::ctr::{Losses, TrainInputs};
 use crate::losses::bce_with_logits;
@@ -118,6 +118,19 @@ impl AsymDenoiser {
             }
         }
         x
+    }
+}
+
+impl EnhancerKind for AsymDiffRecConfig {
+    type Module = AsymDenoiser;
+
+    /// The kind, or the ablation this config is (`asymdiffrec-wo-recon`, `-wo-aux`).
+    fn label(&self, _kind: &'static str) -> &'static str {
+        self.name()
+    }
+
+    fn build(&self, fields: usize, _dim: usize, latent: usize, device: &Device) -> AsymDenoiser {
+        self.init(fields, latent, device)
     }
 }
 

@@ -8,7 +8,7 @@
 //! fields only (missing fields have no target), against the clean embeddings with stop-gradient.
 //! Loss `L_main + w_recon · L_recon`; serving is the plain `f(h(x))`.
 
-use super::{Enhance, NoisePlan};
+use super::{Enhance, EnhancerKind, NoisePlan};
 use crate::base::Base;
 use crate::base::mlp::{relu_stack, run_stack};
 use crate::ctr::{Losses, TrainInputs};
@@ -57,6 +57,14 @@ impl CdaeDecoder {
     /// `[B, latent]` -> reconstructed embeddings `[B, F*D]`.
     pub fn forward(&self, z: Tensor<2>) -> Tensor<2> {
         self.out.forward(run_stack(&self.hidden, z))
+    }
+}
+
+impl EnhancerKind for CdaeConfig {
+    type Module = CdaeDecoder;
+
+    fn build(&self, fields: usize, dim: usize, latent: usize, device: &Device) -> CdaeDecoder {
+        self.init(latent, fields, dim, device)
     }
 }
 

@@ -8,10 +8,11 @@
 //! AsymDiffRec, so the comparison isolates the noise. Serving: `f(d(sqrt(ᾱ_s) z0, s))` at the
 //! smallest step `s = 1` without added noise (deterministic).
 
-use super::{Enhance, LatentNoise, NoisePlan};
+use super::{Enhance, EnhancerKind, LatentNoise, NoisePlan};
 use crate::base::Base;
 use crate::base::mlp::{relu_stack, run_stack};
 use crate::ctr::{Losses, TrainInputs};
+use crate::diffusion::time_embedding;
 use crate::losses::bce_with_logits;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
@@ -63,20 +64,6 @@ impl DiffRecConfig {
     }
 }
 
-/// Sinusoidal embeddings of steps `t`, `[B, dim]`.
-pub fn time_embedding(t: &[usize], dim: usize, device: &Device) -> Tensor<2> {
-    let half = (dim / 2).max(1);
-    let mut v = Vec::with_capacity(t.len() * dim);
-    for &step in t {
-        for k in 0..dim {
-            let freq = (-(10_000f64.ln()) * (k % half) as f64 / half as f64).exp();
-            let a = step as f64 * freq;
-            v.push(if k < half { a.sin() } else { a.cos() } as f32);
-        }
-    }
-    Tensor::from_data(TensorData::new(v, [t.len(), dim]), device)
-}
-
 #[derive(Module, Debug)]
 pub struct DiffRecDenoiser {
     hidden: Vec<Linear>,
@@ -91,6 +78,14 @@ impl DiffRecDenoiser {
     pub fn forward(&self, zt: Tensor<2>, t: &[usize]) -> Tensor<2> {
         let emb = time_embedding(t, self.time_dim, &zt.device());
         self.out.forward(run_stack(&self.hidden, Tensor::cat(vec![zt, emb], 1)))
+    }
+}
+
+impl EnhancerKind for DiffRecConfig {
+    type Module = DiffRecDenoiser;
+
+    fn build(&self, _fields: usize, _dim: usize, latent: usize, device: &Device) -> DiffRecDenoiser {
+        self.init(latent, device)
     }
 }
 

@@ -9,9 +9,9 @@
 //! | SSL | two masked views | `f(h(x))` |
 //! | DiffRec | — (latent Gaussian noise) | `f(d(z, 1))` |
 //!
-//! Each enhancer is one file: its config (`[model.enhancer] kind = …`), its module, and its
-//! [`Enhance`] impl (noise, losses, serving transform). [`EnhancerConfig`] and [`Enhancer`] have one
-//! arm per file.
+//! Each enhancer is one file: its config (`[model.enhancer] kind = …`) with [`EnhancerKind`], its
+//! module, and its [`Enhance`] impl (noise, losses, serving transform); plus one line in the
+//! registry (`enhancers!` below), from which [`EnhancerConfig`], [`Enhancer`] and [`KINDS`] come.
 
 pub mod asymdiffrec;
 pub mod cdae;
@@ -26,21 +26,6 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum EnhancerConfig {
-    #[default]
-    None,
-    #[serde(rename = "asymdiffrec")]
-    AsymDiffRec(asymdiffrec::AsymDiffRecConfig),
-    Cdae(cdae::CdaeConfig),
-    #[serde(rename = "multivae")]
-    MultiVae(multivae::MultiVaeConfig),
-    Ssl(ssl::SslConfig),
-    #[serde(rename = "diffrec")]
-    DiffRec(diffrec::DiffRecConfig),
-}
 
 /// Which corrupted copies of the batch the enhancer needs stacked under the clean rows.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -96,52 +81,95 @@ pub trait Enhance {
     fn serve(&self, z: Tensor<2>, s: Tensor<2>) -> Tensor<2>;
 }
 
-impl EnhancerConfig {
-    pub fn name(&self) -> &'static str {
-        match self {
-            EnhancerConfig::None => "none",
-            EnhancerConfig::AsymDiffRec(a) => a.name(),
-            EnhancerConfig::Cdae(_) => "cdae",
-            EnhancerConfig::MultiVae(_) => "multivae",
-            EnhancerConfig::Ssl(_) => "ssl",
-            EnhancerConfig::DiffRec(_) => "diffrec",
-        }
+/// An enhancer's config, implemented in its file: what `enhancers!` needs to build the config
+/// and module enums, [`KINDS`] and their dispatch.
+pub trait EnhancerKind {
+    /// The module this config builds.
+    type Module: Enhance;
+    /// The enhancer's part of the model's label (`dcnv2+<label>`): its `kind` unless overridden.
+    fn label(&self, kind: &'static str) -> &'static str {
+        kind
     }
-
-    /// The enhancer's module for `fields` embedded fields of `dim` each and a base latent width.
-    pub fn init(&self, fields: usize, dim: usize, latent: usize, device: &Device) -> Enhancer {
-        match self {
-            EnhancerConfig::None => Enhancer::None(plain::Plain::default()),
-            EnhancerConfig::AsymDiffRec(c) => Enhancer::AsymDiffRec(c.init(fields, latent, device)),
-            EnhancerConfig::Cdae(c) => Enhancer::Cdae(c.init(latent, fields, dim, device)),
-            EnhancerConfig::MultiVae(c) => Enhancer::MultiVae(c.init(latent, device)),
-            EnhancerConfig::Ssl(c) => Enhancer::Ssl(c.init(latent, device)),
-            EnhancerConfig::DiffRec(c) => Enhancer::DiffRec(c.init(latent, device)),
-        }
-    }
+    /// The module for `fields` embedded fields of `dim` each and a base latent width `latent`.
+    fn build(&self, fields: usize, dim: usize, latent: usize, device: &Device) -> Self::Module;
 }
 
-/// The enhancer's networks: one arm per enhancer file.
-#[derive(Module, Debug)]
-pub enum Enhancer {
-    None(plain::Plain),
-    AsymDiffRec(asymdiffrec::AsymDenoiser),
-    Cdae(cdae::CdaeDecoder),
-    MultiVae(multivae::VaeHead),
-    Ssl(ssl::Projector),
-    DiffRec(diffrec::DiffRecDenoiser),
+/// The registry of enhancers: one line per enhancer, `Variant("kind"): Config => Module`. It
+/// defines [`EnhancerConfig`] (`[model.enhancer] kind = "…"`; `none`, the default, is the bare
+/// base), [`Enhancer`] (burn names checkpoint tensors by the variant), [`KINDS`] and the dispatch.
+macro_rules! enhancers {
+    ($($variant:ident($kind:literal): $config:ty => $module:ty,)+) => {
+        /// The `[model.enhancer] kind`s, `none` first.
+        pub const KINDS: [&str; 1 + [$($kind),+].len()] = ["none", $($kind),+];
+
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+        #[serde(tag = "kind")]
+        pub enum EnhancerConfig {
+            #[default]
+            #[serde(rename = "none")]
+            None,
+            $(#[serde(rename = $kind)] $variant($config),)+
+        }
+
+        /// The enhancer's networks: one arm per enhancer file.
+        #[derive(Module, Debug)]
+        pub enum Enhancer {
+            None(plain::Plain),
+            $($variant($module),)+
+        }
+
+        impl EnhancerConfig {
+            /// The enhancer's part of the model's label: its kind, or the ablation it is.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    EnhancerConfig::None => "none",
+                    $(EnhancerConfig::$variant(c) => c.label($kind),)+
+                }
+            }
+
+            /// The enhancer's module for `fields` embedded fields of `dim` each and a base latent width.
+            pub fn init(&self, fields: usize, dim: usize, latent: usize, device: &Device) -> Enhancer {
+                match self {
+                    EnhancerConfig::None => Enhancer::None(plain::Plain::default()),
+                    $(EnhancerConfig::$variant(c) => Enhancer::$variant(c.build(fields, dim, latent, device)),)+
+                }
+            }
+        }
+
+        impl Enhancer {
+            /// The enhancer behind its [`Enhance`] interface.
+            pub fn get(&self) -> &dyn Enhance {
+                match self {
+                    Enhancer::None(e) => e,
+                    $(Enhancer::$variant(e) => e,)+
+                }
+            }
+        }
+    };
 }
 
-impl Enhancer {
-    /// The enhancer behind its [`Enhance`] interface.
-    pub fn get(&self) -> &dyn Enhance {
-        match self {
-            Enhancer::None(e) => e,
-            Enhancer::AsymDiffRec(e) => e,
-            Enhancer::Cdae(e) => e,
-            Enhancer::MultiVae(e) => e,
-            Enhancer::Ssl(e) => e,
-            Enhancer::DiffRec(e) => e,
+enhancers! {
+    AsymDiffRec("asymdiffrec"): asymdiffrec::AsymDiffRecConfig => asymdiffrec::AsymDenoiser,
+    Cdae("cdae"): cdae::CdaeConfig => cdae::CdaeDecoder,
+    MultiVae("multivae"): multivae::MultiVaeConfig => multivae::VaeHead,
+    Ssl("ssl"): ssl::SslConfig => ssl::Projector,
+    DiffRec("diffrec"): diffrec::DiffRecConfig => diffrec::DiffRecDenoiser,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_registered_enhancer_parses_to_its_variant_and_names_itself() {
+        for kind in KINDS {
+            let cfg: EnhancerConfig = serde_json::from_str(&format!("{{\"kind\": \"{kind}\"}}")).unwrap();
+            assert_eq!(cfg.name(), kind);
+            assert!(serde_json::to_string(&cfg).unwrap().starts_with(&format!("{{\"kind\":\"{kind}\"")));
         }
+        let ablation: EnhancerConfig = serde_json::from_str(r#"{"kind": "asymdiffrec", "aux_weight": 0.0}"#).unwrap();
+        assert_eq!(ablation.name(), "asymdiffrec-wo-aux");
+        let e = serde_json::from_str::<EnhancerConfig>(r#"{"kind": "dae"}"#).unwrap_err().to_string();
+        assert!(e.contains("dae") && e.contains("asymdiffrec"), "{e}");
     }
 }

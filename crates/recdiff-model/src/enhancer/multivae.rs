@@ -7,7 +7,7 @@
 //! over the batch) with β annealed linearly from 0 to `beta` over `anneal_steps` steps, as
 //! MultiVAE does. Serving uses the mean: `f(mu)`.
 
-use super::{Enhance, LatentNoise, NoisePlan};
+use super::{Enhance, EnhancerKind, LatentNoise, NoisePlan};
 use crate::base::Base;
 use crate::ctr::{Losses, TrainInputs};
 use crate::losses::{bce_with_logits, kl_standard_normal};
@@ -61,6 +61,14 @@ impl VaeHead {
 
     pub fn mean(&self, z: Tensor<2>) -> Tensor<2> {
         self.mu.forward(z)
+    }
+}
+
+impl EnhancerKind for MultiVaeConfig {
+    type Module = VaeHead;
+
+    fn build(&self, _fields: usize, _dim: usize, latent: usize, device: &Device) -> VaeHead {
+        self.init(latent, device)
     }
 }
 

@@ -8,7 +8,7 @@
 //! view 2, so the views are complementary. Both views go through `h` with the clean batch (one
 //! stacked pass). Loss `L_main + w_ssl · InfoNCE`; serving is the plain `f(h(x))`.
 
-use super::{Enhance, NoisePlan};
+use super::{Enhance, EnhancerKind, NoisePlan};
 use crate::base::Base;
 use crate::base::mlp::{relu_stack, run_stack};
 use crate::ctr::{Losses, TrainInputs};
@@ -60,6 +60,14 @@ impl SslConfig {
 impl Projector {
     pub fn forward(&self, z: Tensor<2>) -> Tensor<2> {
         self.out.forward(run_stack(&self.layers, z))
+    }
+}
+
+impl EnhancerKind for SslConfig {
+    type Module = Projector;
+
+    fn build(&self, _fields: usize, _dim: usize, latent: usize, device: &Device) -> Projector {
+        self.init(latent, device)
     }
 }
 

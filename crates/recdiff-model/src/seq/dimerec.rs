@@ -27,9 +27,9 @@
 //!   normalised item table.
 
 use super::sasrec::softmax_loss;
-use super::{NextItem, ids_tensor};
+use super::{NextItem, SeqKind, ids_tensor};
 use crate::diffusion::sphere;
-use crate::enhancer::diffrec::time_embedding;
+use crate::diffusion::time_embedding;
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::tensor::activation::{gelu, softmax};
@@ -213,6 +213,35 @@ impl NextItem for DimeRec {
 
     fn query(&self, seq: Tensor<2, Int>, rng: &mut dyn RngCore) -> Tensor<2> {
         self.generate(seq, rng)
+    }
+
+    fn items(&self) -> &Embedding {
+        &self.items
+    }
+
+    fn items_mut(&mut self) -> &mut Embedding {
+        &mut self.items
+    }
+}
+
+impl SeqKind for DimeRecConfig {
+    type Model = DimeRec;
+
+    fn check(&self) -> Result<(), String> {
+        if self.dim == 0 || self.interests == 0 || self.steps == 0 || self.gem_hidden == 0 {
+            return Err(format!(
+                "dim = {}, interests = {}, gem_hidden = {}, steps = {}: all must be positive",
+                self.dim, self.interests, self.gem_hidden, self.steps
+            ));
+        }
+        if !(self.final_angle_deg > 0.0 && self.final_angle_deg <= 90.0) {
+            return Err(format!("final_angle_deg = {}: must be in (0, 90]", self.final_angle_deg));
+        }
+        Ok(())
+    }
+
+    fn build(&self, n_items: usize, max_len: usize, seed: u64, device: &Device) -> DimeRec {
+        crate::init::build_seeded(seed, || self.init(n_items, max_len, device))
     }
 }
 

@@ -27,12 +27,12 @@
 //!   sampling starts from pure noise (after 5 epochs with `ce_weight = 1`: 0.064 with betas to
 //!   0.02, 0.073 with betas to 0.1).
 
-use super::NextItem;
 use super::sasrec::{SasRec, SasRecConfig, softmax_loss};
+use super::{NextItem, SeqKind};
 use crate::diffusion::schedule::{BetaSchedule, alpha_bars};
-use crate::enhancer::diffrec::time_embedding;
+use crate::diffusion::time_embedding;
 use burn::module::{Module, Param};
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::{Embedding, Linear, LinearConfig};
 use burn::tensor::activation::gelu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::{Rng, RngCore};
@@ -308,6 +308,44 @@ impl NextItem for DreamRec {
 
     fn query(&self, seq: Tensor<2, Int>, rng: &mut dyn RngCore) -> Tensor<2> {
         self.generate(seq, rng)
+    }
+
+    fn items(&self) -> &Embedding {
+        &self.encoder.items
+    }
+
+    fn items_mut(&mut self) -> &mut Embedding {
+        &mut self.encoder.items
+    }
+}
+
+impl DreamRecConfig {
+    /// Settings the network cannot be built with, named by key (`at` prefixes the keys).
+    pub fn check_at(&self, at: &str) -> Result<(), String> {
+        self.encoder.check_at(&format!("{at}encoder."))?;
+        if self.steps == 0 || self.sample_steps == 0 || self.sample_steps > self.steps {
+            return Err(format!("{at}sample_steps = {}: must be 1..={at}steps ({})", self.sample_steps, self.steps));
+        }
+        if !(self.beta_start < self.beta_end && self.beta_end < 1.0) {
+            return Err(format!(
+                "{at}beta_start = {}, {at}beta_end = {}: need beta_start < beta_end < 1",
+                self.beta_start, self.beta_end
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl SeqKind for DreamRecConfig {
+    type Model = DreamRec;
+
+    fn check(&self) -> Result<(), String> {
+        self.check_at("")
+    }
+
+    /// The item table's initial scale is drawn after the weights, from the same seed.
+    fn build(&self, n_items: usize, max_len: usize, seed: u64, device: &Device) -> DreamRec {
+        crate::init::build_seeded(seed, || self.init(n_items, max_len, device)).with_item_std(seed)
     }
 }
 

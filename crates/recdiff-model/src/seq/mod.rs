@@ -1,7 +1,8 @@
 //! Sequential next-item models: one enum module ([`SeqModel`]), one file per model, each behind
 //! [`NextItem`] — a training loss over windows, the vectors items are retrieved by, and the query
 //! vector of a history. A model keeps its own config (`#[module(skip)]`), so nothing outside its
-//! file needs to know what it is.
+//! file needs to know what it is. A model is its file (its config implementing [`SeqKind`], its
+//! network [`NextItem`]) plus one line in the registry (`seq_models!` below).
 //!
 //! Shapes: windows and histories `[B, L]` item ids (0 = padding, left-padded); next-item targets
 //! `B * L` (0 = no target); item vectors `[n + 1, d]` (row 0 padding); queries `[B, d]`.
@@ -22,7 +23,7 @@ use dimerec::{DimeRec, DimeRecConfig};
 use dreamrec::{DreamRec, DreamRecConfig};
 use preferdiff::{PreferDiff, PreferDiffConfig};
 use rand::RngCore;
-use sasrec::{SasRecConfig, SasRecModel, SasRecTraining};
+use sasrec::{SasRecModel, SasRecTraining};
 use serde::{Deserialize, Serialize};
 
 /// What a sequential model does, implemented in its own file.
@@ -33,33 +34,94 @@ pub trait NextItem {
     fn item_vectors(&self) -> Tensor<2>;
     /// The query vectors of the newest position of each history, `[B, d]`.
     fn query(&self, seq: Tensor<2, Int>, rng: &mut dyn RngCore) -> Tensor<2>;
+    /// The item embedding table, `[n + 1, d]` (row 0 padding).
+    fn items(&self) -> &Embedding;
+    fn items_mut(&mut self) -> &mut Embedding;
 }
 
-/// The `[model] kind`s of the sequential family, one per [`SeqModelConfig`] variant.
-pub const KINDS: [&str; 4] = ["sasrec", "dreamrec", "dimerec", "preferdiff"];
+/// A sequential model's config, implemented in the model's file: what `seq_models!` needs to
+/// build the config and network enums, [`KINDS`] and their dispatch.
+pub trait SeqKind {
+    /// The network this config builds.
+    type Model: NextItem;
+    /// Settings the network cannot be built with, named by key (relative to `[model]`).
+    fn check(&self) -> Result<(), String>;
+    /// The network for a catalogue of `n_items` and windows of `max_len`, weights drawn from `seed`.
+    fn build(&self, n_items: usize, max_len: usize, seed: u64, device: &Device) -> Self::Model;
+}
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum SeqModelConfig {
-    Sasrec(SasRecTraining),
-    Dreamrec(DreamRecConfig),
-    Dimerec(DimeRecConfig),
-    Preferdiff(PreferDiffConfig),
+/// The registry of the sequential family: one line per model, `Variant("kind"): Config => Network`.
+/// It defines [`SeqModelConfig`] (`[model] kind = "…"` selects the variant), [`SeqModel`] (burn
+/// names checkpoint tensors by the variant: `Sasrec.encoder.items.weight`), [`KINDS`], and the
+/// dispatch of both enums to [`SeqKind`] and [`NextItem`].
+macro_rules! seq_models {
+    ($($variant:ident($kind:literal): $config:ty => $model:ty,)+) => {
+        /// The `[model] kind`s of the sequential family, one per [`SeqModelConfig`] variant.
+        pub const KINDS: [&str; [$($kind),+].len()] = [$($kind),+];
+
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind")]
+        pub enum SeqModelConfig {
+            $(#[serde(rename = $kind)] $variant($config),)+
+        }
+
+        /// The networks: one arm per model file.
+        #[derive(Module, Debug)]
+        pub enum SeqModel {
+            $($variant($model),)+
+        }
+
+        impl SeqModelConfig {
+            /// Settings the networks cannot be built with, named by key (relative to `[model]`).
+            pub fn validate(&self) -> Result<(), String> {
+                match self {
+                    $(SeqModelConfig::$variant(c) => c.check(),)+
+                }
+            }
+
+            /// The `[model] kind`.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(SeqModelConfig::$variant(_) => $kind,)+
+                }
+            }
+
+            /// The model for a catalogue of `n_items` and windows of `max_len`, weights drawn from `seed`.
+            pub fn init(&self, n_items: usize, max_len: usize, seed: u64, device: &Device) -> SeqModel {
+                match self {
+                    $(SeqModelConfig::$variant(c) => SeqModel::$variant(c.build(n_items, max_len, seed, device)),)+
+                }
+            }
+        }
+
+        impl SeqModel {
+            /// The model behind its [`NextItem`] interface.
+            pub fn next_item(&self) -> &dyn NextItem {
+                match self {
+                    $(SeqModel::$variant(m) => m,)+
+                }
+            }
+
+            fn next_item_mut(&mut self) -> &mut dyn NextItem {
+                match self {
+                    $(SeqModel::$variant(m) => m,)+
+                }
+            }
+        }
+    };
+}
+
+seq_models! {
+    Sasrec("sasrec"): SasRecTraining => SasRecModel,
+    Dreamrec("dreamrec"): DreamRecConfig => DreamRec,
+    Dimerec("dimerec"): DimeRecConfig => DimeRec,
+    Preferdiff("preferdiff"): PreferDiffConfig => PreferDiff,
 }
 
 impl Default for SeqModelConfig {
     fn default() -> Self {
         SeqModelConfig::Sasrec(SasRecTraining::default())
     }
-}
-
-/// The networks: one arm per model file.
-#[derive(Module, Debug)]
-pub enum SeqModel {
-    Sasrec(SasRecModel),
-    Dreamrec(DreamRec),
-    Dimerec(DimeRec),
-    Preferdiff(PreferDiff),
 }
 
 /// Checkpoint key rewrites (regex, replacement) for runs saved before [`SeqModel`] was an enum.
@@ -71,81 +133,6 @@ pub fn ids_tensor(rows: &[Vec<u32>], device: &Device) -> Tensor<2, Int> {
     let (b, l) = (rows.len(), rows.first().map_or(0, Vec::len));
     let flat: Vec<i64> = rows.iter().flat_map(|r| r.iter().map(|&i| i as i64)).collect();
     Tensor::from_data(TensorData::new(flat, [b, l]), device)
-}
-
-fn check_encoder(e: &SasRecConfig, at: &str) -> Result<(), String> {
-    if e.dim == 0 || e.heads == 0 || e.layers == 0 || !e.dim.is_multiple_of(e.heads) {
-        return Err(format!(
-            "{at}dim = {}, heads = {}, layers = {}: all must be positive and heads must divide dim",
-            e.dim, e.heads, e.layers
-        ));
-    }
-    Ok(())
-}
-
-fn check_dreamrec(c: &DreamRecConfig, at: &str) -> Result<(), String> {
-    check_encoder(&c.encoder, &format!("{at}encoder."))?;
-    if c.steps == 0 || c.sample_steps == 0 || c.sample_steps > c.steps {
-        return Err(format!("{at}sample_steps = {}: must be 1..={at}steps ({})", c.sample_steps, c.steps));
-    }
-    if !(c.beta_start < c.beta_end && c.beta_end < 1.0) {
-        return Err(format!(
-            "{at}beta_start = {}, {at}beta_end = {}: need beta_start < beta_end < 1",
-            c.beta_start, c.beta_end
-        ));
-    }
-    Ok(())
-}
-
-impl SeqModelConfig {
-    /// Sizes the networks cannot be built with, named by key (relative to `[model]`).
-    pub fn validate(&self) -> Result<(), String> {
-        match self {
-            SeqModelConfig::Sasrec(c) => check_encoder(&c.encoder, ""),
-            SeqModelConfig::Dreamrec(c) => check_dreamrec(c, ""),
-            SeqModelConfig::Preferdiff(c) => {
-                check_dreamrec(&c.dreamrec, "dreamrec.")?;
-                c.validate()
-            }
-            SeqModelConfig::Dimerec(c) if c.dim == 0 || c.interests == 0 || c.steps == 0 || c.gem_hidden == 0 => {
-                Err(format!(
-                    "dim = {}, interests = {}, gem_hidden = {}, steps = {}: all must be positive",
-                    c.dim, c.interests, c.gem_hidden, c.steps
-                ))
-            }
-            SeqModelConfig::Dimerec(c) if !(c.final_angle_deg > 0.0 && c.final_angle_deg <= 90.0) => {
-                Err(format!("final_angle_deg = {}: must be in (0, 90]", c.final_angle_deg))
-            }
-            SeqModelConfig::Dimerec(_) => Ok(()),
-        }
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            SeqModelConfig::Sasrec(_) => "sasrec",
-            SeqModelConfig::Dreamrec(_) => "dreamrec",
-            SeqModelConfig::Dimerec(_) => "dimerec",
-            SeqModelConfig::Preferdiff(_) => "preferdiff",
-        }
-    }
-
-    /// The model for a catalogue of `n_items` and windows of `max_len`, weights drawn from `seed`.
-    pub fn init(&self, n_items: usize, max_len: usize, seed: u64, device: &Device) -> SeqModel {
-        let m = crate::init::build_seeded(seed, || match self {
-            SeqModelConfig::Sasrec(c) => SeqModel::Sasrec(c.init(n_items, max_len, device)),
-            SeqModelConfig::Dreamrec(c) => SeqModel::Dreamrec(c.init(n_items, max_len, device)),
-            SeqModelConfig::Dimerec(c) => SeqModel::Dimerec(c.init(n_items, max_len, device)),
-            SeqModelConfig::Preferdiff(c) => SeqModel::Preferdiff(c.init(n_items, max_len, device)),
-        });
-        match m {
-            SeqModel::Dreamrec(d) => SeqModel::Dreamrec(d.with_item_std(seed)),
-            SeqModel::Preferdiff(mut p) => {
-                p.net = p.net.with_item_std(seed);
-                SeqModel::Preferdiff(p)
-            }
-            other => other,
-        }
-    }
 }
 
 impl SeqModel {
@@ -163,31 +150,11 @@ impl SeqModel {
 
     /// The item embedding table, `[n + 1, d]` (row 0 padding), as trained or as fixed.
     pub fn item_table(&self) -> Tensor<2> {
-        match self {
-            SeqModel::Sasrec(m) => m.encoder.items.weight.val(),
-            SeqModel::Dreamrec(m) => m.encoder.items.weight.val(),
-            SeqModel::Dimerec(m) => m.items.weight.val(),
-            SeqModel::Preferdiff(m) => m.net.encoder.items.weight.val(),
-        }
+        self.next_item().items().weight.val()
     }
 
     fn items_mut(&mut self) -> &mut Embedding {
-        match self {
-            SeqModel::Sasrec(m) => &mut m.encoder.items,
-            SeqModel::Dreamrec(m) => &mut m.encoder.items,
-            SeqModel::Dimerec(m) => &mut m.items,
-            SeqModel::Preferdiff(m) => &mut m.net.encoder.items,
-        }
-    }
-
-    /// The model behind its [`NextItem`] interface.
-    pub fn next_item(&self) -> &dyn NextItem {
-        match self {
-            SeqModel::Sasrec(m) => m,
-            SeqModel::Dreamrec(m) => m,
-            SeqModel::Dimerec(m) => m,
-            SeqModel::Preferdiff(m) => m,
-        }
+        self.next_item_mut().items_mut()
     }
 
     /// See [`NextItem::loss`].
@@ -210,5 +177,28 @@ impl SeqModel {
     pub fn scores(&self, seq: Tensor<2, Int>, rng: &mut dyn RngCore) -> Tensor<2> {
         let query = self.query(seq, rng);
         query.matmul(self.item_vectors().transpose())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_registered_kind_parses_to_its_variant_and_builds_a_network_that_ranks_every_item() {
+        let device = Device::flex();
+        for kind in KINDS {
+            let cfg: SeqModelConfig = serde_json::from_str(&format!("{{\"kind\": \"{kind}\"}}")).unwrap();
+            assert_eq!(cfg.name(), kind);
+            cfg.validate().unwrap();
+            let text = serde_json::to_string(&cfg).unwrap();
+            assert!(text.starts_with(&format!("{{\"kind\":\"{kind}\"")), "{text}");
+            let model = cfg.init(7, 4, 3, &device);
+            assert_eq!(model.item_table().dims()[0], 8, "{kind}: 7 items and the padding row");
+            let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
+            assert_eq!(model.scores(ids_tensor(&[vec![0, 1, 2, 3]], &device), &mut rng).dims(), [1, 8], "{kind}");
+        }
+        let e = serde_json::from_str::<SeqModelConfig>(r#"{"kind": "gru4rec"}"#).unwrap_err().to_string();
+        assert!(e.contains("gru4rec") && e.contains("sasrec"), "{e}");
     }
 }

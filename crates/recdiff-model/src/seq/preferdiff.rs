@@ -26,9 +26,10 @@
 //! * The condition's null-vector dropout is drawn once per row and shared by the positive and the
 //!   negative branch, so both are denoised under the same condition, as in the authors' code.
 
-use super::NextItem;
 use super::dreamrec::{DreamRec, DreamRecConfig};
+use super::{NextItem, SeqKind};
 use burn::module::Module;
+use burn::nn::Embedding;
 use burn::tensor::activation::softplus;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::{Rng, RngCore};
@@ -201,6 +202,30 @@ impl NextItem for PreferDiff {
 
     fn query(&self, seq: Tensor<2, Int>, rng: &mut dyn RngCore) -> Tensor<2> {
         self.net.generate(seq, rng)
+    }
+
+    fn items(&self) -> &Embedding {
+        &self.net.encoder.items
+    }
+
+    fn items_mut(&mut self) -> &mut Embedding {
+        &mut self.net.encoder.items
+    }
+}
+
+impl SeqKind for PreferDiffConfig {
+    type Model = PreferDiff;
+
+    fn check(&self) -> Result<(), String> {
+        self.dreamrec.check_at("dreamrec.")?;
+        self.validate()
+    }
+
+    /// DreamRec's network, its item table's initial scale drawn after the weights as DreamRec's.
+    fn build(&self, n_items: usize, max_len: usize, seed: u64, device: &Device) -> PreferDiff {
+        let mut p = crate::init::build_seeded(seed, || self.init(n_items, max_len, device));
+        p.net = p.net.with_item_std(seed);
+        p
     }
 }
 

@@ -19,7 +19,7 @@
 //! BCE switch is not offered: `negatives = 1` gives a two-way softmax, which is BCE on the logit
 //! difference rather than the paper's per-logit BCE.
 
-use super::NextItem;
+use super::{NextItem, SeqKind};
 use crate::activation::log_softmax;
 use crate::dropout::Dropout;
 use burn::module::Module;
@@ -88,6 +88,31 @@ impl SasRecTraining {
     }
 }
 
+impl SasRecConfig {
+    /// Sizes the encoder cannot be built with, named by key (`at` prefixes the keys).
+    pub fn check_at(&self, at: &str) -> Result<(), String> {
+        if self.dim == 0 || self.heads == 0 || self.layers == 0 || !self.dim.is_multiple_of(self.heads) {
+            return Err(format!(
+                "{at}dim = {}, heads = {}, layers = {}: all must be positive and heads must divide dim",
+                self.dim, self.heads, self.layers
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl SeqKind for SasRecTraining {
+    type Model = SasRecModel;
+
+    fn check(&self) -> Result<(), String> {
+        self.encoder.check_at("")
+    }
+
+    fn build(&self, n_items: usize, max_len: usize, seed: u64, device: &Device) -> SasRecModel {
+        crate::init::build_seeded(seed, || self.init(n_items, max_len, device))
+    }
+}
+
 /// SASRec as a next-item model.
 #[derive(Module, Debug)]
 pub struct SasRecModel {
@@ -109,6 +134,14 @@ impl NextItem for SasRecModel {
 
     fn query(&self, seq: Tensor<2, Int>, _rng: &mut dyn RngCore) -> Tensor<2> {
         self.encoder.last_state(seq)
+    }
+
+    fn items(&self) -> &Embedding {
+        &self.encoder.items
+    }
+
+    fn items_mut(&mut self) -> &mut Embedding {
+        &mut self.encoder.items
     }
 }
 

@@ -11,15 +11,18 @@
 //! * L2 regularisation is the optimiser's weight decay (`[train] weight_decay`).
 //!
 //! The user node is a burn `Embedding` (`[n_users, hidden]`): dense gradients, fine at MovieLens
-//! scale; at a million users it should move to the sparse tables of `crate::embedding`.
+//! scale; at a million users it should move to the sparse tables of `recdiff-embed`.
 //!
 //! Shapes: `x` `[B, n]`, users `[B]`, logits `[B, n]`.
 
+use super::{StepContext, TopKKind, TopKModel, TopKNet, probability};
 use crate::dropout::Dropout;
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Int, Tensor};
+use rand::RngCore;
+use recdiff_data::user_item::Csr;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,5 +73,29 @@ impl Cdae {
         let pos = burn::tensor::activation::log_sigmoid(logits.clone());
         let neg = burn::tensor::activation::log_sigmoid(logits.neg());
         (x.clone() * pos + (x.neg() + 1.0) * neg).sum().neg() / b
+    }
+}
+
+impl TopKKind for CdaeConfig {
+    fn check(&self) -> Result<(), String> {
+        if self.hidden == 0 {
+            return Err("hidden = 0: must be positive".into());
+        }
+        probability("dropout", self.dropout)
+    }
+
+    /// One user node per row of `train`.
+    fn build(&self, train: &Csr, n_items: usize, seed: u64, device: &Device) -> Result<TopKModel, String> {
+        Ok(TopKModel::Cdae(crate::init::build_seeded(seed, || self.init(train.rows(), n_items, device))))
+    }
+}
+
+impl TopKNet for Cdae {
+    fn loss(&self, x: Tensor<2>, users: Tensor<1, Int>, _ctx: &mut StepContext<'_>) -> Tensor<1> {
+        Cdae::loss(self, x, users)
+    }
+
+    fn scores(&self, x: Tensor<2>, users: Tensor<1, Int>, _rng: &mut dyn RngCore) -> Tensor<2> {
+        self.logits(x, users)
     }
 }

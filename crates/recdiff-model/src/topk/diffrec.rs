@@ -23,13 +23,15 @@
 //!
 //! Shapes: `x` `[B, n]`, output `[B, n]`.
 
+use super::{StepContext, TopKKind, TopKModel, TopKNet};
 use crate::activation::tanh;
 use crate::diffusion::schedule::{BetaSchedule, betas};
+use crate::diffusion::time_embedding;
 use crate::dropout::Dropout;
-use crate::enhancer::diffrec::time_embedding;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use recdiff_data::user_item::Csr;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -285,6 +287,30 @@ pub struct DiffRec {
 impl DiffRecConfig {
     pub fn model(&self, n_items: usize, device: &Device) -> DiffRec {
         DiffRec { denoiser: self.init(n_items, n_items, device), cfg: self.clone() }
+    }
+}
+
+impl TopKKind for DiffRecConfig {
+    fn check(&self) -> Result<(), String> {
+        self.validate()
+    }
+
+    fn diffusion(&self) -> Option<&DiffRecConfig> {
+        Some(self)
+    }
+
+    fn build(&self, _train: &Csr, n_items: usize, seed: u64, device: &Device) -> Result<TopKModel, String> {
+        Ok(TopKModel::Diffrec(crate::init::build_seeded(seed, || self.model(n_items, device))))
+    }
+}
+
+impl TopKNet for DiffRec {
+    fn loss(&self, x: Tensor<2>, _users: Tensor<1, Int>, ctx: &mut StepContext<'_>) -> Tensor<1> {
+        super::timesteps::diffusion_loss(self, x, Input::Data, ctx).0
+    }
+
+    fn scores(&self, x: Tensor<2>, _users: Tensor<1, Int>, rng: &mut dyn rand::RngCore) -> Tensor<2> {
+        DiffRec::scores(self, x, rng)
     }
 }
 

@@ -28,11 +28,13 @@
 //! Shapes: `x` `[B, n]`, latent `[B, L]`, scores `[B, n]`.
 
 use super::diffrec::{DiffRec, DiffRecConfig, gaussian};
+use super::{StepContext, TopKKind, TopKModel, TopKNet};
 use crate::activation::log_softmax;
 use crate::dropout::Dropout;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use recdiff_data::user_item::Csr;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -227,5 +229,42 @@ impl LDiffRec {
     pub fn scores(&self, x: Tensor<2>, rng: &mut dyn rand::RngCore) -> Tensor<2> {
         let (mu, _) = self.encode(x);
         self.decode(self.diffusion.scores(mu, rng))
+    }
+}
+
+impl TopKKind for LDiffRecConfig {
+    fn check(&self) -> Result<(), String> {
+        self.validate()
+    }
+
+    fn recency(&self) -> Option<(f32, f32)> {
+        self.recency.map(|[lo, hi]| (lo as f32, hi as f32))
+    }
+
+    fn diffusion(&self) -> Option<&DiffRecConfig> {
+        Some(&self.diffusion)
+    }
+
+    /// Clusters the items of `train` first (from `seed`), then draws the weights from `seed`.
+    fn build(&self, train: &Csr, n_items: usize, seed: u64, device: &Device) -> Result<TopKModel, String> {
+        let groups =
+            Groups::new(&super::clusters::item_groups(train, n_items, self.clusters, self.svd_dim, seed)?, self.latent);
+        Ok(TopKModel::Ldiffrec(crate::init::build_seeded(seed, || self.model(groups.clone(), device))))
+    }
+}
+
+impl TopKNet for LDiffRec {
+    /// The VAE's KL and the decoder's likelihood around DiffRec's loss on the latent, each weighted
+    /// by its schedule.
+    fn loss(&self, x: Tensor<2>, _users: Tensor<1, Int>, ctx: &mut StepContext<'_>) -> Tensor<1> {
+        let cfg = self.config();
+        let (z, kl) = self.sample_latent(x.clone(), ctx.rng);
+        let (elbo, z_hat) = super::timesteps::diffusion_loss(&self.diffusion, z, super::diffrec::Input::Tracked, ctx);
+        let nll = LDiffRec::multinomial_nll(self.decode(z_hat), x);
+        elbo * cfg.lambda_at(ctx.step) + nll + kl * cfg.kl_at(ctx.step)
+    }
+
+    fn scores(&self, x: Tensor<2>, _users: Tensor<1, Int>, rng: &mut dyn rand::RngCore) -> Tensor<2> {
+        LDiffRec::scores(self, x, rng)
     }
 }

@@ -1,6 +1,7 @@
 //! Top-K collaborative-filtering models over a user's whole interaction vector: one enum module
 //! ([`TopKModel`]), one file per model. Each turns a batch of users' training vectors into a loss
-//! and, at evaluation, into a score per item.
+//! and, at evaluation, into a score per item. A model is its file (its config implementing
+//! [`TopKKind`], its network [`TopKNet`]) plus one line in the registry (`topk_models!` below).
 //!
 //! Shapes: `x` `[B, n]` (one row per user of the batch, densified from the sparse matrix for that
 //! batch only; entries 1, or T-DiffRec's recency weights), users `[B]`, scores `[B, n]`.
@@ -10,6 +11,7 @@ pub mod clusters;
 pub mod diffrec;
 pub mod ldiffrec;
 pub mod multivae;
+pub mod tdiffrec;
 pub mod timesteps;
 
 use burn::module::Module;
@@ -19,40 +21,33 @@ use recdiff_data::user_item::Csr;
 use serde::{Deserialize, Serialize};
 use timesteps::StepSampler;
 
-/// T-DiffRec (Wang et al. 2023, sec. 3.5): DiffRec on interaction vectors reweighted by recency,
-/// `w = w_min + (w_max - w_min) * r` for a training item of recency rank `r` in `[0, 1]` (0 the
-/// user's oldest training interaction, 1 the newest), instead of 1.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TDiffRecConfig {
-    pub w_min: f64,
-    pub w_max: f64,
-    pub diffusion: diffrec::DiffRecConfig,
-}
+pub use tdiffrec::TDiffRecConfig;
 
-impl Default for TDiffRecConfig {
-    fn default() -> Self {
-        Self { w_min: 0.1, w_max: 1.0, diffusion: diffrec::DiffRecConfig::default() }
+/// What a top-K model's config does, implemented in the model's file: what `topk_models!`
+/// needs to build [`TopKModelConfig`], [`KINDS`] and their dispatch.
+pub trait TopKKind {
+    /// Settings the model cannot be built with, named by key (relative to `[model]`).
+    fn check(&self) -> Result<(), String>;
+    /// The recency weighting of the input, `(w_min, w_max)`; `None` (the default) for 0/1 vectors.
+    fn recency(&self) -> Option<(f32, f32)> {
+        None
     }
-}
-
-/// The `[model] kind`s of the top-K family, one per [`TopKModelConfig`] variant.
-pub const KINDS: [&str; 5] = ["multivae", "cdae", "diffrec", "ldiffrec", "tdiffrec"];
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum TopKModelConfig {
-    Multivae(multivae::MultiVaeConfig),
-    Cdae(cdae::CdaeConfig),
-    Diffrec(diffrec::DiffRecConfig),
-    Ldiffrec(ldiffrec::LDiffRecConfig),
-    Tdiffrec(TDiffRecConfig),
-}
-
-impl Default for TopKModelConfig {
-    fn default() -> Self {
-        TopKModelConfig::Diffrec(diffrec::DiffRecConfig::default())
+    /// The diffusion settings whose timesteps a step sampler draws; `None` (the default) for a
+    /// model without diffusion.
+    fn diffusion(&self) -> Option<&diffrec::DiffRecConfig> {
+        None
     }
+    /// The network for the users x items training matrix `train`, weights drawn from `seed`.
+    /// Errors name the key at fault.
+    fn build(&self, train: &Csr, n_items: usize, seed: u64, device: &Device) -> Result<TopKModel, String>;
+}
+
+/// What a top-K network does, implemented in its file.
+pub trait TopKNet {
+    /// The training loss of a batch `x` `[B, n]` of `users` `[B]`.
+    fn loss(&self, x: Tensor<2>, users: Tensor<1, Int>, ctx: &mut StepContext<'_>) -> Tensor<1>;
+    /// A score per item `[B, n]` from the users' observed vectors.
+    fn scores(&self, x: Tensor<2>, users: Tensor<1, Int>, rng: &mut dyn RngCore) -> Tensor<2>;
 }
 
 /// What a training step hands a model besides the batch.
@@ -63,130 +58,146 @@ pub struct StepContext<'a> {
     pub sampler: &'a mut StepSampler,
 }
 
-impl TopKModelConfig {
-    pub fn name(&self) -> &'static str {
-        match self {
-            TopKModelConfig::Multivae(_) => "multivae",
-            TopKModelConfig::Cdae(_) => "cdae",
-            TopKModelConfig::Diffrec(_) => "diffrec",
-            TopKModelConfig::Ldiffrec(_) => "ldiffrec",
-            TopKModelConfig::Tdiffrec(_) => "tdiffrec",
-        }
-    }
+/// `p` as a probability in [0, 1), or an error naming `key`.
+pub(crate) fn probability(key: &str, p: f64) -> Result<(), String> {
+    if (0.0..1.0).contains(&p) { Ok(()) } else { Err(format!("{key} = {p}: a probability must lie in [0, 1)")) }
+}
 
+/// The registry of the top-K family. `configs`: one line per model, `Variant("kind"): Config`
+/// (`[model] kind = "…"` selects it); `networks`: one line per network, `Variant: Network` (burn
+/// names checkpoint tensors by the variant), where a model with a network of its own adds one. It
+/// defines [`TopKModelConfig`], [`TopKModel`], [`KINDS`] and their dispatch to [`TopKKind`] and
+/// [`TopKNet`].
+macro_rules! topk_models {
+    (
+        configs { $($variant:ident($kind:literal): $config:ty,)+ }
+        networks { $($net:ident: $model:ty,)+ }
+    ) => {
+        /// The `[model] kind`s of the top-K family, one per [`TopKModelConfig`] variant.
+        pub const KINDS: [&str; [$($kind),+].len()] = [$($kind),+];
+
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind")]
+        pub enum TopKModelConfig {
+            $(#[serde(rename = $kind)] $variant($config),)+
+        }
+
+        /// The networks: one arm per network file (T-DiffRec is DiffRec on reweighted input).
+        // One model per run: the variants' inline sizes (a few hundred bytes of layer handles) do not matter.
+        #[allow(clippy::large_enum_variant)]
+        #[derive(Module, Debug)]
+        pub enum TopKModel {
+            $($net($model),)+
+        }
+
+        impl TopKModelConfig {
+            fn kind(&self) -> &dyn TopKKind {
+                match self {
+                    $(TopKModelConfig::$variant(c) => c,)+
+                }
+            }
+
+            /// The `[model] kind`.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(TopKModelConfig::$variant(_) => $kind,)+
+                }
+            }
+        }
+
+        impl TopKModel {
+            fn net(&self) -> &dyn TopKNet {
+                match self {
+                    $(TopKModel::$net(m) => m,)+
+                }
+            }
+        }
+    };
+}
+
+topk_models! {
+    configs {
+        Multivae("multivae"): multivae::MultiVaeConfig,
+        Cdae("cdae"): cdae::CdaeConfig,
+        Diffrec("diffrec"): diffrec::DiffRecConfig,
+        Ldiffrec("ldiffrec"): ldiffrec::LDiffRecConfig,
+        Tdiffrec("tdiffrec"): tdiffrec::TDiffRecConfig,
+    }
+    networks {
+        Multivae: multivae::MultiVae,
+        Cdae: cdae::Cdae,
+        Diffrec: diffrec::DiffRec,
+        Ldiffrec: ldiffrec::LDiffRec,
+    }
+}
+
+impl Default for TopKModelConfig {
+    fn default() -> Self {
+        TopKModelConfig::Diffrec(diffrec::DiffRecConfig::default())
+    }
+}
+
+impl TopKModelConfig {
     /// Settings the model cannot be built with, named by key (relative to `[model]`).
     pub fn validate(&self) -> Result<(), String> {
-        let prob = |key: &str, p: f64| {
-            if (0.0..1.0).contains(&p) { Ok(()) } else { Err(format!("{key} = {p}: a probability must lie in [0, 1)")) }
-        };
-        match self {
-            TopKModelConfig::Multivae(c) if c.hidden == 0 || c.latent == 0 => {
-                Err(format!("hidden = {}, latent = {}: both must be positive", c.hidden, c.latent))
-            }
-            TopKModelConfig::Multivae(c) => prob("dropout", c.dropout),
-            TopKModelConfig::Cdae(c) if c.hidden == 0 => Err("hidden = 0: must be positive".into()),
-            TopKModelConfig::Cdae(c) => prob("dropout", c.dropout),
-            TopKModelConfig::Diffrec(c) => c.validate(),
-            TopKModelConfig::Ldiffrec(c) => c.validate(),
-            TopKModelConfig::Tdiffrec(c) if !(c.w_min > 0.0 && c.w_min <= c.w_max) => {
-                Err(format!("w_min = {}, w_max = {}: need 0 < w_min <= w_max", c.w_min, c.w_max))
-            }
-            TopKModelConfig::Tdiffrec(c) => c.diffusion.validate().map_err(|e| format!("diffusion.{e}")),
-        }
+        self.kind().check()
     }
 
     /// The recency weighting of the input, `(w_min, w_max)`; `None` for 0/1 vectors.
     pub fn recency(&self) -> Option<(f32, f32)> {
-        match self {
-            TopKModelConfig::Tdiffrec(c) => Some((c.w_min as f32, c.w_max as f32)),
-            TopKModelConfig::Ldiffrec(c) => c.recency.map(|[lo, hi]| (lo as f32, hi as f32)),
-            _ => None,
-        }
+        self.kind().recency()
     }
 
     /// DiffRec's timestep sampler for this model (a one-step uniform one for the others).
     pub fn sampler(&self) -> StepSampler {
-        let d = match self {
-            TopKModelConfig::Diffrec(c) => c,
-            TopKModelConfig::Ldiffrec(c) => &c.diffusion,
-            TopKModelConfig::Tdiffrec(c) => &c.diffusion,
-            _ => return StepSampler::new(1, false, 1),
-        };
-        StepSampler::new(d.steps, d.timesteps == diffrec::TimestepSampling::Importance, d.history)
+        match self.kind().diffusion() {
+            Some(d) => StepSampler::new(d.steps, d.timesteps == diffrec::TimestepSampling::Importance, d.history),
+            None => StepSampler::new(1, false, 1),
+        }
     }
 
     /// The model for the users x items training matrix `train`, weights drawn from `seed`
     /// (L-DiffRec also clusters the items of `train` first). Errors name the key at fault.
     pub fn init(&self, train: &Csr, n_items: usize, seed: u64, device: &Device) -> Result<TopKModel, String> {
-        let groups = match self {
-            TopKModelConfig::Ldiffrec(c) => {
-                ldiffrec::Groups::new(&clusters::item_groups(train, n_items, c.clusters, c.svd_dim, seed)?, c.latent)
-            }
-            _ => ldiffrec::Groups::new(&[], 0),
-        };
-        let n_users = train.rows();
-        Ok(crate::init::build_seeded(seed, || match self {
-            TopKModelConfig::Multivae(c) => TopKModel::Multivae(c.init(n_items, device)),
-            TopKModelConfig::Cdae(c) => TopKModel::Cdae(c.init(n_users, n_items, device)),
-            TopKModelConfig::Diffrec(c) => TopKModel::Diffrec(c.model(n_items, device)),
-            TopKModelConfig::Ldiffrec(c) => TopKModel::Ldiffrec(c.model(groups.clone(), device)),
-            TopKModelConfig::Tdiffrec(c) => TopKModel::Diffrec(c.diffusion.model(n_items, device)),
-        }))
+        self.kind().build(train, n_items, seed, device)
     }
-}
-
-/// The networks: one arm per model file (T-DiffRec is DiffRec on reweighted input).
-// One model per run: the variants' inline sizes (a few hundred bytes of layer handles) do not matter.
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum TopKModel {
-    Multivae(multivae::MultiVae),
-    Cdae(cdae::Cdae),
-    Diffrec(diffrec::DiffRec),
-    Ldiffrec(ldiffrec::LDiffRec),
-}
-
-/// DiffRec's loss of a batch `x0` `[B, n]` under the step sampler (importance weights, recorded
-/// losses), and its x0 prediction.
-fn diffusion_loss(
-    m: &diffrec::DiffRec,
-    x0: Tensor<2>,
-    input: diffrec::Input,
-    ctx: &mut StepContext<'_>,
-) -> (Tensor<1>, Tensor<2>) {
-    let b = x0.dims()[0];
-    let (t, importance) = ctx.sampler.draw(b, ctx.rng);
-    let (terms, x0_hat) = m.terms_and_x0(x0, &t, ctx.rng, input);
-    let values: Vec<f64> = terms.clone().into_data().iter::<f32>().map(f64::from).collect();
-    ctx.sampler.record(&t, &values);
-    let w = diffrec::Diffusion::column(importance.iter().map(|&v| v as f32).collect(), &terms.device());
-    ((terms.reshape([b, 1]) * w).mean(), x0_hat)
 }
 
 impl TopKModel {
     /// The training loss of a batch.
     pub fn loss(&self, x: Tensor<2>, users: Tensor<1, Int>, ctx: &mut StepContext<'_>) -> Tensor<1> {
-        match self {
-            TopKModel::Multivae(m) => m.loss(x, ctx.step, ctx.rng),
-            TopKModel::Cdae(m) => m.loss(x, users),
-            TopKModel::Diffrec(m) => diffusion_loss(m, x, diffrec::Input::Data, ctx).0,
-            TopKModel::Ldiffrec(m) => {
-                let cfg = m.config();
-                let (z, kl) = m.sample_latent(x.clone(), ctx.rng);
-                let (elbo, z_hat) = diffusion_loss(&m.diffusion, z, diffrec::Input::Tracked, ctx);
-                let nll = ldiffrec::LDiffRec::multinomial_nll(m.decode(z_hat), x);
-                elbo * cfg.lambda_at(ctx.step) + nll + kl * cfg.kl_at(ctx.step)
-            }
-        }
+        self.net().loss(x, users, ctx)
     }
 
     /// A score per item `[B, n]` from the users' observed vectors.
     pub fn scores(&self, x: Tensor<2>, users: Tensor<1, Int>, rng: &mut dyn RngCore) -> Tensor<2> {
-        match self {
-            TopKModel::Multivae(m) => m.scores(x),
-            TopKModel::Cdae(m) => m.logits(x, users),
-            TopKModel::Diffrec(m) => m.scores(x, rng),
-            TopKModel::Ldiffrec(m) => m.scores(x, rng),
+        self.net().scores(x, users, rng)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_registered_kind_parses_to_its_variant_and_builds_a_network_that_scores_every_item() {
+        let device = Device::flex();
+        let train = Csr::from_rows(&[vec![0, 1], vec![2, 3, 4], vec![0, 5]]);
+        for kind in KINDS {
+            // L-DiffRec clusters the 6 items on an SVD of at most 5 dimensions.
+            let extra = if kind == "ldiffrec" { r#", "svd_dim": 2"# } else { "" };
+            let cfg: TopKModelConfig = serde_json::from_str(&format!("{{\"kind\": \"{kind}\"{extra}}}")).unwrap();
+            assert_eq!(cfg.name(), kind);
+            cfg.validate().unwrap();
+            let text = serde_json::to_string(&cfg).unwrap();
+            assert!(text.starts_with(&format!("{{\"kind\":\"{kind}\"")), "{text}");
+            let model = cfg.init(&train, 6, 3, &device).unwrap();
+            let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
+            let x = Tensor::<2>::ones([2, 6], &device);
+            let users = Tensor::<1, Int>::from_data([0, 2], &device);
+            assert_eq!(model.scores(x, users, &mut rng).dims(), [2, 6], "{kind}");
         }
+        let e = serde_json::from_str::<TopKModelConfig>(r#"{"kind": "ease"}"#).unwrap_err().to_string();
+        assert!(e.contains("ease") && e.contains("multivae"), "{e}");
     }
 }

@@ -14,15 +14,17 @@
 //!
 //! Shapes: `x` `[B, n]`, logits `[B, n]`, `mu`/`logvar` `[B, latent]`.
 
+use super::{StepContext, TopKKind, TopKModel, TopKNet, probability};
 use crate::activation::log_softmax;
 use crate::activation::tanh;
 use crate::dropout::Dropout;
 use crate::losses::kl_standard_normal;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::RngCore;
 use rand_distr::{Distribution, StandardNormal};
+use recdiff_data::user_item::Csr;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,4 +111,27 @@ impl MultiVae {
 pub fn multinomial_nll(logits: Tensor<2>, x: Tensor<2>) -> Tensor<1> {
     let b = x.dims()[0] as f64;
     (log_softmax(logits, 1) * x).sum().neg() / b
+}
+
+impl TopKKind for MultiVaeConfig {
+    fn check(&self) -> Result<(), String> {
+        if self.hidden == 0 || self.latent == 0 {
+            return Err(format!("hidden = {}, latent = {}: both must be positive", self.hidden, self.latent));
+        }
+        probability("dropout", self.dropout)
+    }
+
+    fn build(&self, _train: &Csr, n_items: usize, seed: u64, device: &Device) -> Result<TopKModel, String> {
+        Ok(TopKModel::Multivae(crate::init::build_seeded(seed, || self.init(n_items, device))))
+    }
+}
+
+impl TopKNet for MultiVae {
+    fn loss(&self, x: Tensor<2>, _users: Tensor<1, Int>, ctx: &mut StepContext<'_>) -> Tensor<1> {
+        MultiVae::loss(self, x, ctx.step, ctx.rng)
+    }
+
+    fn scores(&self, x: Tensor<2>, _users: Tensor<1, Int>, _rng: &mut dyn RngCore) -> Tensor<2> {
+        MultiVae::scores(self, x)
+    }
 }

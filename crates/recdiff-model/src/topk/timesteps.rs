@@ -7,6 +7,9 @@
 //! every step reachable, as the paper's code does) and its loss is multiplied by `1 / (T p_t)`,
 //! so the expected loss matches the uniform one.
 
+use super::StepContext;
+use super::diffrec::{DiffRec, Diffusion, Input};
+use burn::tensor::Tensor;
 use rand::{Rng, RngCore};
 use std::collections::VecDeque;
 
@@ -74,6 +77,18 @@ impl StepSampler {
             }
         }
     }
+}
+
+/// DiffRec's loss of a batch `x0` `[B, n]` under the step sampler (importance weights, recorded
+/// losses), and its x0 prediction.
+pub fn diffusion_loss(m: &DiffRec, x0: Tensor<2>, input: Input, ctx: &mut StepContext<'_>) -> (Tensor<1>, Tensor<2>) {
+    let b = x0.dims()[0];
+    let (t, importance) = ctx.sampler.draw(b, ctx.rng);
+    let (terms, x0_hat) = m.terms_and_x0(x0, &t, ctx.rng, input);
+    let values: Vec<f64> = terms.clone().into_data().iter::<f32>().map(f64::from).collect();
+    ctx.sampler.record(&t, &values);
+    let w = Diffusion::column(importance.iter().map(|&v| v as f32).collect(), &terms.device());
+    ((terms.reshape([b, 1]) * w).mean(), x0_hat)
 }
 
 #[cfg(test)]
