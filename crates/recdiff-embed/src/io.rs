@@ -2,7 +2,7 @@
 //! plus optimiser state (`<name>.m`, `<name>.v`) and the step count in the metadata, so training
 //! resumes exactly.
 
-use crate::embedding::{EmbeddingStore, Table};
+use crate::store::{EmbeddingStore, Table};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
 

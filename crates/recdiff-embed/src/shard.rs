@@ -5,8 +5,8 @@
 //! resumes on another number of ranks, and a single process (serving, evaluation) assembles the
 //! whole tables from the shards.
 
-use crate::embedding::{EmbeddingStore, SparseOptimizer};
-use crate::embedding_io::StoreError;
+use crate::io::StoreError;
+use crate::store::{EmbeddingStore, SparseOptimizer};
 use safetensors::tensor::SafeTensors;
 
 /// Which rows of every table one rank holds.

@@ -8,8 +8,8 @@
 //! value, and a missing (or dropped) field zeros. The backward pass reads the gradient of that
 //! input and, per field, sums the gradient of duplicate ids before one optimiser update per row.
 
-pub use crate::embedding_shard::Shard;
 use crate::mask::MaskMatrix;
+pub use crate::shard::Shard;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};

@@ -9,19 +9,15 @@ pub mod base;
 pub mod ctr;
 pub mod diffusion;
 pub mod dropout;
-pub mod embedding;
-pub mod embedding_io;
-pub mod embedding_shard;
 pub mod enhancer;
 pub mod init;
 pub mod legacy;
 pub mod losses;
-pub mod mask;
 pub mod seeding;
 pub mod seq;
 pub mod topk;
 
 pub use ctr::{CtrModel, CtrModelConfig, Losses, TrainInputs};
-pub use embedding::{EmbeddingStore, Shard, SparseOptimizer};
+// The sparse tables live in recdiff-embed; the CTR models take their gathered input and mask.
 pub use enhancer::{Enhance, EnhancerConfig, LatentNoise, NoisePlan};
-pub use mask::MaskMatrix;
+pub use recdiff_embed::{EmbeddingStore, MaskMatrix, Shard, SparseOptimizer};

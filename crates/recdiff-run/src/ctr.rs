@@ -97,7 +97,7 @@ impl CtrRun {
         // copied out before the map is dropped.
         let mapped = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| RunError::at(&emb_path, e))?;
         manifest.check(&best, EMBEDDINGS_FILE, &mapped)?;
-        let store = recdiff_model::embedding_io::serving_store(&meta.fields, m.embedding_dim, &mapped)
+        let store = recdiff_embed::io::serving_store(&meta.fields, m.embedding_dim, &mapped)
             .map_err(|e| RunError::at(&emb_path, e))?;
         Ok(Self { dir: run.to_path_buf(), cfg, meta, model, store, device })
     }

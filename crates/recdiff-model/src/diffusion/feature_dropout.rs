@@ -7,9 +7,9 @@
 //! field, leaving the denoiser only the mask. Drawing `T` uniformly makes every noise level equally
 //! likely, like drawing the diffusion step uniformly in DDPM training.
 
-use crate::mask::MaskMatrix;
 use rand::Rng;
 use rand::seq::index::sample;
+use recdiff_embed::MaskMatrix;
 
 /// Returns the noisy masks of `clean` (original missing plus dropped) and each row's `T`.
 pub fn feature_dropout(clean: &MaskMatrix, max_drop_fraction: f64, rng: &mut impl Rng) -> (MaskMatrix, Vec<usize>) {
