@@ -192,6 +192,9 @@ pub struct TrainConfig {
     pub warmup_steps: usize,
     /// Validate every this many steps; 0 = once per epoch.
     pub eval_every_steps: usize,
+    /// The validation metric early stopping watches; `metric`, as the other families name it,
+    /// is read too (one `[train]` vocabulary).
+    #[serde(alias = "metric")]
     pub early_stopping_metric: Metric,
     /// Evaluations without improvement before stopping.
     pub patience: usize,
@@ -352,6 +355,32 @@ pub fn check_ranking_train(sizes: [usize; 4], lr: f64, ks: &[usize]) -> Result<(
 mod tests {
     use super::*;
     use recdiff_model::seq::dimerec::DimeRecConfig;
+
+    #[test]
+    fn every_family_reads_the_stopping_metric_under_either_name() {
+        let ctr = |key: &str| {
+            let text = format!("name = \"x\"\n[data]\nschema = \"s.toml\"\n[train]\n{key} = \"uauc\"\n");
+            ExperimentConfig::from_table(text.parse().unwrap(), Path::new("."), Path::new("x.toml"))
+        };
+        assert_eq!(ctr("metric").unwrap().train.early_stopping_metric, Metric::Uauc);
+        assert_eq!(ctr("early_stopping_metric").unwrap().train.early_stopping_metric, Metric::Uauc);
+        let ranking = |key: &str| {
+            let text = format!("name = \"x\"\n[data]\nschema = \"s.toml\"\n[train]\n{key} = \"hr@10\"\nks = [10]\n");
+            let seq = crate::seq_config::SeqExperimentConfig::from_table(
+                text.parse().unwrap(),
+                Path::new("."),
+                Path::new("x.toml"),
+            );
+            let topk = crate::topk_config::TopKExperimentConfig::from_table(
+                text.parse().unwrap(),
+                Path::new("."),
+                Path::new("x.toml"),
+            );
+            (seq.unwrap().train.metric, topk.unwrap().train.metric)
+        };
+        assert_eq!(ranking("metric"), ("hr@10".to_string(), "hr@10".to_string()));
+        assert_eq!(ranking("early_stopping_metric"), ("hr@10".to_string(), "hr@10".to_string()));
+    }
 
     #[test]
     fn a_retired_key_is_refused_with_what_replaced_it() {

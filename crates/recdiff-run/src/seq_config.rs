@@ -60,8 +60,9 @@ pub struct SeqTrainConfig {
     pub lr: f64,
     pub weight_decay: f64,
     /// Validation metric for early stopping and the best checkpoint, e.g. `ndcg@10`.
-    /// A former name (`hit@10`) is read as today's (`hr@10`).
-    #[serde(deserialize_with = "crate::config::metric_name")]
+    /// A former name (`hit@10`) is read as today's (`hr@10`); CTR's key, `early_stopping_metric`,
+    /// is read too (one `[train]` vocabulary).
+    #[serde(alias = "early_stopping_metric", deserialize_with = "crate::config::metric_name")]
     pub metric: String,
     /// Evaluations without improvement before stopping.
     pub patience: usize,
