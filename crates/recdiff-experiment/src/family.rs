@@ -83,6 +83,110 @@ pub trait Experiment {
     fn run(&self, plan: &RunPlan<'_>) -> Result<RunRecord, BoxError>;
 }
 
+/// A family as its crate writes it: the config type and what differs between families. Every
+/// `FamilyKind` is a [`Family`], and its checked configs are [`Configured`] experiments, so a family
+/// writes none of the glue between the two traits.
+pub trait FamilyKind: Sync + 'static {
+    /// The family's config type (`[model]`, `[data]`, `[train]` and the shared header).
+    type Config: serde::Serialize + Clone + 'static;
+    /// `ctr`, `seq`, … (in `results.json`).
+    const NAME: &'static str;
+    /// The `[model] kind` values this family trains.
+    fn kinds() -> &'static [&'static str];
+    /// Checks a parsed config, resolving relative paths against `dir`; `origin` names it.
+    fn check(cfg: toml::Table, dir: &Path, origin: &Path) -> Result<Self::Config, BoxError>;
+    /// The config's shared header: name, seed, run directory.
+    fn header(cfg: &Self::Config) -> Header<'_>;
+    /// The model, e.g. `dcnv2+asymdiffrec`, `sasrec`.
+    fn model(cfg: &Self::Config) -> String;
+    /// Every metric an evaluation reports.
+    fn metrics(cfg: &Self::Config) -> Vec<MetricSpec>;
+    /// The metrics a comparison table shows by default, in order.
+    fn columns(cfg: &Self::Config) -> Vec<String>;
+    /// The validation metric early stopping watches.
+    fn stopping_metric(cfg: &Self::Config) -> String;
+    /// Points `cfg` at one seed's run: its seed, its run directory and the plan's data cache.
+    fn place(cfg: &mut Self::Config, plan: &RunPlan<'_>);
+    /// Trains the placed `cfg` and writes its run directory, `results.json` last.
+    fn train(cfg: &Self::Config, plan: &RunPlan<'_>) -> Result<RunRecord, BoxError>;
+}
+
+/// The header every family's config shares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header<'a> {
+    pub name: &'a str,
+    /// `seed`, default 1.
+    pub seed: u64,
+    /// `output`, default `runs/<name>`.
+    pub output: std::path::PathBuf,
+}
+
+impl<F: FamilyKind> Family for F {
+    fn name(&self) -> &'static str {
+        F::NAME
+    }
+
+    fn kinds(&self) -> &'static [&'static str] {
+        F::kinds()
+    }
+
+    fn load(&self, cfg: toml::Table, dir: &Path, origin: &Path) -> Result<Box<dyn Experiment>, BoxError> {
+        Ok(Box::new(Configured::<F>(F::check(cfg, dir, origin)?)))
+    }
+}
+
+/// A checked config of family `F`.
+pub struct Configured<F: FamilyKind>(pub F::Config);
+
+impl<F: FamilyKind> Experiment for Configured<F> {
+    fn family(&self) -> &'static str {
+        F::NAME
+    }
+
+    fn name(&self) -> &str {
+        F::header(&self.0).name
+    }
+
+    fn model(&self) -> String {
+        F::model(&self.0)
+    }
+
+    fn resolved(&self) -> Result<toml::Table, BoxError> {
+        Ok(toml::Table::try_from(&self.0)?)
+    }
+
+    fn metrics(&self) -> Vec<MetricSpec> {
+        F::metrics(&self.0)
+    }
+
+    fn columns(&self) -> Vec<String> {
+        F::columns(&self.0)
+    }
+
+    fn stopping_metric(&self) -> String {
+        F::stopping_metric(&self.0)
+    }
+
+    fn seed(&self) -> u64 {
+        F::header(&self.0).seed
+    }
+
+    fn output_dir(&self) -> std::path::PathBuf {
+        F::header(&self.0).output
+    }
+
+    fn run(&self, plan: &RunPlan<'_>) -> Result<RunRecord, BoxError> {
+        let mut cfg = self.0.clone();
+        F::place(&mut cfg, plan);
+        F::train(&cfg, plan)
+    }
+}
+
+/// The `preferred` columns a table shows, in order, that `known` reports.
+pub fn columns_of(preferred: &[&str], known: &[MetricSpec]) -> Vec<String> {
+    preferred.iter().filter(|c| known.iter().any(|m| m.name == **c)).map(|c| c.to_string()).collect()
+}
+
 /// The family that trains `cfg`, by its `[model] kind`.
 pub fn family_of<'a>(families: &[&'a dyn Family], cfg: &toml::Table) -> Result<&'a dyn Family, String> {
     let known = || families.iter().flat_map(|f| f.kinds().iter().copied()).collect::<Vec<_>>().join(", ");

@@ -4,7 +4,8 @@
 
 use crate::SeqExperimentConfig;
 use crate::eval::registry;
-use recdiff_experiment::{BoxError, Experiment, Family, MetricSpec, RunPlan, RunRecord};
+use recdiff_experiment::family::columns_of;
+use recdiff_experiment::{BoxError, FamilyKind, Header, MetricSpec, RunPlan, RunRecord};
 use std::path::Path;
 
 /// The family's name in `results.json`.
@@ -17,66 +18,44 @@ const COLUMNS: [&str; 9] =
 /// The sequential family.
 pub struct Seq;
 
-impl Family for Seq {
-    fn name(&self) -> &'static str {
-        FAMILY
-    }
+impl FamilyKind for Seq {
+    type Config = SeqExperimentConfig;
+    const NAME: &'static str = FAMILY;
 
-    fn kinds(&self) -> &'static [&'static str] {
+    fn kinds() -> &'static [&'static str] {
         &recdiff_model::seq::KINDS
     }
 
-    fn load(&self, cfg: toml::Table, dir: &Path, origin: &Path) -> Result<Box<dyn Experiment>, BoxError> {
-        Ok(Box::new(SeqExperiment(SeqExperimentConfig::from_table(cfg, dir, origin)?)))
-    }
-}
-
-/// A checked sequential experiment config.
-pub struct SeqExperiment(pub SeqExperimentConfig);
-
-impl Experiment for SeqExperiment {
-    fn family(&self) -> &'static str {
-        FAMILY
+    fn check(cfg: toml::Table, dir: &Path, origin: &Path) -> Result<SeqExperimentConfig, BoxError> {
+        Ok(SeqExperimentConfig::from_table(cfg, dir, origin)?)
     }
 
-    fn name(&self) -> &str {
-        &self.0.name
+    fn header(cfg: &SeqExperimentConfig) -> Header<'_> {
+        Header { name: &cfg.name, seed: cfg.seed, output: cfg.output_dir() }
     }
 
-    fn model(&self) -> String {
-        self.0.model.name().into()
+    fn model(cfg: &SeqExperimentConfig) -> String {
+        cfg.model.name().into()
     }
 
-    fn resolved(&self) -> Result<toml::Table, BoxError> {
-        Ok(toml::Table::try_from(&self.0)?)
+    fn metrics(cfg: &SeqExperimentConfig) -> Vec<MetricSpec> {
+        registry(&cfg.train.ks)
     }
 
-    fn metrics(&self) -> Vec<MetricSpec> {
-        registry(&self.0.train.ks)
+    fn columns(cfg: &SeqExperimentConfig) -> Vec<String> {
+        columns_of(&COLUMNS, &Self::metrics(cfg))
     }
 
-    fn columns(&self) -> Vec<String> {
-        let known = self.metrics();
-        COLUMNS.iter().filter(|c| known.iter().any(|m| m.name == **c)).map(|c| c.to_string()).collect()
+    fn stopping_metric(cfg: &SeqExperimentConfig) -> String {
+        cfg.train.metric.clone()
     }
 
-    fn stopping_metric(&self) -> String {
-        self.0.train.metric.clone()
+    fn place(cfg: &mut SeqExperimentConfig, plan: &RunPlan<'_>) {
+        (cfg.seed, cfg.output) = (plan.seed, Some(plan.out.to_path_buf()));
     }
 
-    fn seed(&self) -> u64 {
-        self.0.seed
-    }
-
-    fn output_dir(&self) -> std::path::PathBuf {
-        self.0.output_dir()
-    }
-
-    fn run(&self, plan: &RunPlan<'_>) -> Result<RunRecord, BoxError> {
-        let mut cfg = self.0.clone();
-        cfg.seed = plan.seed;
-        cfg.output = Some(plan.out.to_path_buf());
+    fn train(cfg: &SeqExperimentConfig, plan: &RunPlan<'_>) -> Result<RunRecord, BoxError> {
         let ranks = recdiff_experiment::data_parallel::Ranks::new(plan.world(), cfg.seed);
-        Ok(crate::run_in(&cfg, ranks, plan.resume)?)
+        Ok(crate::run_in(cfg, ranks, plan.resume)?)
     }
 }

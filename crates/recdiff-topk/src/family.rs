@@ -2,7 +2,8 @@
 //! "multivae" | "cdae" | "diffrec" | "ldiffrec" | "tdiffrec"`, trained by this crate's loop on the per-user
 //! split, reporting Recall/NDCG/HR/MRR/Precision/coverage at each cut-off.
 
-use recdiff_experiment::{BoxError, Experiment, Family, MetricSpec, RunPlan, RunRecord};
+use recdiff_experiment::family::columns_of;
+use recdiff_experiment::{BoxError, FamilyKind, Header, MetricSpec, RunPlan, RunRecord};
 use recdiff_run::topk_config::{TopKExperimentConfig, metric_names};
 use std::path::Path;
 
@@ -12,67 +13,48 @@ pub const FAMILY: &str = "topk";
 /// Table columns, in order, where the config's cut-offs include them.
 const COLUMNS: [&str; 7] = ["recall@10", "recall@20", "ndcg@10", "ndcg@20", "hr@10", "precision@10", "coverage@10"];
 
+/// The top-K family.
 pub struct TopK;
 
-impl Family for TopK {
-    fn name(&self) -> &'static str {
-        FAMILY
-    }
+impl FamilyKind for TopK {
+    type Config = TopKExperimentConfig;
+    const NAME: &'static str = FAMILY;
 
-    fn kinds(&self) -> &'static [&'static str] {
+    fn kinds() -> &'static [&'static str] {
         &recdiff_model::topk::KINDS
     }
 
-    fn load(&self, cfg: toml::Table, dir: &Path, origin: &Path) -> Result<Box<dyn Experiment>, BoxError> {
-        Ok(Box::new(TopKExperiment(TopKExperimentConfig::from_table(cfg, dir, origin)?)))
-    }
-}
-
-pub struct TopKExperiment(pub TopKExperimentConfig);
-
-impl Experiment for TopKExperiment {
-    fn family(&self) -> &'static str {
-        FAMILY
+    fn check(cfg: toml::Table, dir: &Path, origin: &Path) -> Result<TopKExperimentConfig, BoxError> {
+        Ok(TopKExperimentConfig::from_table(cfg, dir, origin)?)
     }
 
-    fn name(&self) -> &str {
-        &self.0.name
+    fn header(cfg: &TopKExperimentConfig) -> Header<'_> {
+        Header { name: &cfg.name, seed: cfg.seed, output: cfg.output_dir() }
     }
 
-    fn model(&self) -> String {
-        self.0.model.name().into()
+    fn model(cfg: &TopKExperimentConfig) -> String {
+        cfg.model.name().into()
     }
 
-    fn resolved(&self) -> Result<toml::Table, BoxError> {
-        Ok(toml::Table::try_from(&self.0)?)
+    /// The registry the config's `train.metric` is checked against: every name evaluation reports.
+    fn metrics(cfg: &TopKExperimentConfig) -> Vec<MetricSpec> {
+        metric_names(&cfg.train.ks).into_iter().map(MetricSpec::higher).collect()
     }
 
-    fn metrics(&self) -> Vec<MetricSpec> {
-        metric_names(&self.0.train.ks).into_iter().map(MetricSpec::higher).collect()
+    fn columns(cfg: &TopKExperimentConfig) -> Vec<String> {
+        columns_of(&COLUMNS, &Self::metrics(cfg))
     }
 
-    fn columns(&self) -> Vec<String> {
-        let known = metric_names(&self.0.train.ks);
-        COLUMNS.iter().filter(|c| known.iter().any(|m| m == *c)).map(|c| c.to_string()).collect()
+    fn stopping_metric(cfg: &TopKExperimentConfig) -> String {
+        cfg.train.metric.clone()
     }
 
-    fn stopping_metric(&self) -> String {
-        self.0.train.metric.clone()
+    fn place(cfg: &mut TopKExperimentConfig, plan: &RunPlan<'_>) {
+        (cfg.seed, cfg.output) = (plan.seed, Some(plan.out.to_path_buf()));
     }
 
-    fn seed(&self) -> u64 {
-        self.0.seed
-    }
-
-    fn output_dir(&self) -> std::path::PathBuf {
-        self.0.output_dir()
-    }
-
-    fn run(&self, plan: &RunPlan<'_>) -> Result<RunRecord, BoxError> {
-        let mut cfg = self.0.clone();
-        cfg.seed = plan.seed;
-        cfg.output = Some(plan.out.to_path_buf());
+    fn train(cfg: &TopKExperimentConfig, plan: &RunPlan<'_>) -> Result<RunRecord, BoxError> {
         let ranks = recdiff_experiment::data_parallel::Ranks::new(plan.world(), cfg.seed);
-        Ok(crate::run_in(&cfg, ranks, plan.resume)?)
+        Ok(crate::run_in(cfg, ranks, plan.resume)?)
     }
 }

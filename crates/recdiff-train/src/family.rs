@@ -3,7 +3,7 @@
 
 use crate::ExperimentConfig;
 use crate::config::Metric;
-use recdiff_experiment::{BoxError, Experiment, Family, MetricSpec, RunPlan, RunRecord};
+use recdiff_experiment::{BoxError, FamilyKind, Header, MetricSpec, RunPlan, RunRecord};
 use std::path::Path;
 
 /// The family's name in `results.json`.
@@ -19,67 +19,47 @@ pub fn registry() -> Vec<MetricSpec> {
 /// The CTR family.
 pub struct Ctr;
 
-impl Family for Ctr {
-    fn name(&self) -> &'static str {
-        FAMILY
-    }
+impl FamilyKind for Ctr {
+    type Config = ExperimentConfig;
+    const NAME: &'static str = FAMILY;
 
-    fn kinds(&self) -> &'static [&'static str] {
+    fn kinds() -> &'static [&'static str] {
         &["ctr"]
     }
 
-    fn load(&self, cfg: toml::Table, dir: &Path, origin: &Path) -> Result<Box<dyn Experiment>, BoxError> {
-        Ok(Box::new(CtrExperiment(ExperimentConfig::from_table(cfg, dir, origin)?)))
-    }
-}
-
-/// A checked CTR experiment config.
-pub struct CtrExperiment(pub ExperimentConfig);
-
-impl Experiment for CtrExperiment {
-    fn family(&self) -> &'static str {
-        FAMILY
+    fn check(cfg: toml::Table, dir: &Path, origin: &Path) -> Result<ExperimentConfig, BoxError> {
+        Ok(ExperimentConfig::from_table(cfg, dir, origin)?)
     }
 
-    fn name(&self) -> &str {
-        &self.0.name
+    fn header(cfg: &ExperimentConfig) -> Header<'_> {
+        Header { name: &cfg.name, seed: cfg.seed, output: cfg.output_dir() }
     }
 
-    fn model(&self) -> String {
-        self.0.model.ctr().name()
+    fn model(cfg: &ExperimentConfig) -> String {
+        cfg.model.ctr().name()
     }
 
-    fn resolved(&self) -> Result<toml::Table, BoxError> {
-        Ok(toml::Table::try_from(&self.0)?)
-    }
-
-    fn metrics(&self) -> Vec<MetricSpec> {
+    fn metrics(_cfg: &ExperimentConfig) -> Vec<MetricSpec> {
         registry()
     }
 
-    fn columns(&self) -> Vec<String> {
+    fn columns(_cfg: &ExperimentConfig) -> Vec<String> {
         ["auc", "uauc", "logloss"].map(String::from).to_vec()
     }
 
-    fn stopping_metric(&self) -> String {
-        self.0.train.early_stopping_metric.name().into()
+    fn stopping_metric(cfg: &ExperimentConfig) -> String {
+        cfg.train.early_stopping_metric.name().into()
     }
 
-    fn seed(&self) -> u64 {
-        self.0.seed
-    }
-
-    fn output_dir(&self) -> std::path::PathBuf {
-        self.0.output_dir()
-    }
-
-    fn run(&self, plan: &RunPlan<'_>) -> Result<RunRecord, BoxError> {
-        let mut cfg = self.0.clone();
-        cfg.seed = plan.seed;
-        cfg.output = Some(plan.out.to_path_buf());
+    /// Also shares the plan's cache of encoded data when the config names none.
+    fn place(cfg: &mut ExperimentConfig, plan: &RunPlan<'_>) {
+        (cfg.seed, cfg.output) = (plan.seed, Some(plan.out.to_path_buf()));
         if cfg.data.encoded.is_none() {
             cfg.data.encoded = plan.cache.map(Path::to_path_buf);
         }
-        Ok(crate::run_in(&cfg, plan.resume, plan.world())?.record)
+    }
+
+    fn train(cfg: &ExperimentConfig, plan: &RunPlan<'_>) -> Result<RunRecord, BoxError> {
+        Ok(crate::run_in(cfg, plan.resume, plan.world())?.record)
     }
 }
