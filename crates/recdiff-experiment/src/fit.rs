@@ -13,11 +13,12 @@
 //! what the uninterrupted run computes, bit for bit. Epochs trained after the checkpoint are
 //! trained again, and `log.jsonl` is rewritten from the checkpoint's lines.
 //!
-//! **The log.** One line per validation, the same schema for these families ([`LogLine`]),
+//! **The log.** One line per validation, the schema every family writes ([`LogLine`], `crate::log`),
 //! rewritten whole (temporary file, fsync, rename) after each validation.
 //!
 //! In a data-parallel world every rank runs the loop; only the root writes (`FitSpec::root`).
 
+use crate::log::write_log;
 use crate::metrics::Metrics;
 use crate::record::RunRecord;
 use crate::stopping::{EarlyStopping, StopState, Verdict};
@@ -31,8 +32,7 @@ use std::time::Instant;
 
 /// The checkpoint a run resumes from, inside the run directory.
 pub const LAST_DIR: &str = "last";
-/// One line per validation.
-pub const LOG_FILE: &str = "log.jsonl";
+pub use crate::log::{LOG_FILE, LogLine};
 /// The loop's state inside `last/`.
 const LOOP_FILE: &str = "loop.json";
 
@@ -180,18 +180,6 @@ impl<M> Best<M> {
     }
 }
 
-/// One line of `log.jsonl`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LogLine {
-    pub epoch: usize,
-    pub step: u64,
-    pub train_loss: f64,
-    /// Seconds of the epoch's training and this validation.
-    pub seconds: f64,
-    pub valid: Metrics,
-    pub improved: bool,
-}
-
 /// Where the loop stands; saved in `last/`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct LoopState {
@@ -219,6 +207,8 @@ pub enum FitError {
     Resume { path: String, message: String },
     #[error(transparent)]
     Hash(#[from] crate::hash::HashError),
+    #[error(transparent)]
+    Log(#[from] crate::log::LogError),
     #[error("data-parallel training: {0}")]
     World(#[from] recdiff_dist::DistError),
     /// The family's own error.
@@ -265,7 +255,7 @@ pub fn fit(spec: &FitSpec<'_>, task: &mut dyn Task) -> Result<RunRecord, FitErro
         let improved = verdict == Verdict::Improved;
         let seconds = t.elapsed().as_secs_f64();
         tracing::info!("{} epoch {epoch}: loss {loss:.4}, valid {} {score:?}", spec.name, spec.metric);
-        state.log.push(LogLine { epoch, step, train_loss: loss, seconds, valid, improved });
+        state.log.push(LogLine { epoch, step, train_loss: loss, seconds, valid, improved, ..LogLine::default() });
         state.seconds = before + started.elapsed().as_secs_f64();
         dirty = true;
         if spec.root {
@@ -365,17 +355,5 @@ fn remove_checkpoint(last: &Path) -> Result<(), FitError> {
             std::fs::remove_dir_all(&dir).map_err(|e| RunError::at(&dir, e))?;
         }
     }
-    Ok(())
-}
-
-fn write_log(out: &Path, lines: &[LogLine]) -> Result<(), FitError> {
-    let mut text = String::new();
-    for line in lines {
-        let json = serde_json::to_string(line)
-            .map_err(|e| FitError::Resume { path: out.join(LOG_FILE).display().to_string(), message: e.to_string() })?;
-        text.push_str(&json);
-        text.push('\n');
-    }
-    recdiff_data::write_atomic(&out.join(LOG_FILE), text.as_bytes())?;
     Ok(())
 }

@@ -21,6 +21,7 @@ pub mod family;
 pub mod fit;
 pub mod fused_adam;
 pub mod hash;
+pub mod log;
 pub mod metrics;
 pub mod optim;
 pub mod progress;
@@ -29,7 +30,7 @@ pub mod seeds;
 pub mod stopping;
 pub mod table;
 
-pub use family::{BoxError, Experiment, Family, RunPlan};
+pub use family::{BoxError, Configured, Experiment, Family, FamilyKind, Header, RunPlan};
 pub use metrics::{MetricSpec, Metrics};
 pub use record::RunRecord;
 pub use stopping::{EarlyStopping, StopState, Verdict};

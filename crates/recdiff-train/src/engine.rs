@@ -88,7 +88,7 @@ impl Engine {
         fingerprint: &str,
         restore_optimizer: bool,
     ) -> Result<LoopState, TrainError> {
-        let model = self.model.take().ok_or_else(|| TrainError::Other("model missing".into()))?;
+        let model = self.model.take().ok_or(TrainError::ModelMissing)?;
         let optim = std::mem::replace(&mut self.optim, AdamConfig::new().init());
         let shard = self.shard();
         let (model, optim, state) = checkpoint::load(dir, fingerprint, model, optim, &mut self.store, shard)?;
@@ -155,7 +155,7 @@ impl Engine {
         let gx =
             x.grad_remove(&mut grads).ok_or_else(|| TrainError::Other("no gradient for the embedded input".into()))?;
         let gx: Vec<f32> = gx.into_data().try_into_vec::<f32>().map_err(|e| TrainError::Other(format!("{e:?}")))?;
-        let model = self.model.take().ok_or_else(|| TrainError::Other("model missing".into()))?;
+        let model = self.model.take().ok_or(TrainError::ModelMissing)?;
         let gp = GradientsParams::from_grads(grads, &model);
         if ranks == 1 {
             self.model = Some(self.optim.step(self.lr * factor, model, gp));
@@ -190,7 +190,7 @@ impl Engine {
             return Ok(StepLosses { total: f64::NAN, main: 0.0, extra: vec![] });
         }
         self.gather(b, buf)?;
-        let model = self.model.take().ok_or_else(|| TrainError::Other("model missing".into()))?;
+        let model = self.model.take().ok_or(TrainError::ModelMissing)?;
         self.distributed_update(model, GradientsParams::new(), b, &[], factor, 0.0)?;
         Ok(StepLosses { total: 0.0, main: 0.0, extra: vec![] })
     }

@@ -38,6 +38,35 @@ pub enum TrainError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("training diverged at step {step}: loss {loss}")]
     Diverged { step: u64, loss: f64 },
+    #[error(transparent)]
+    Run(#[from] recdiff_run::RunError),
+    #[error(transparent)]
+    Record(#[from] recdiff_experiment::record::RecordError),
+    #[error(transparent)]
+    Hash(#[from] recdiff_experiment::hash::HashError),
+    #[error("writing the resolved config: {0}")]
+    Toml(#[from] toml::ser::Error),
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("{path}: {source}")]
+    JsonIn { path: PathBuf, source: serde_json::Error },
+    #[error("data-parallel training: {0}")]
+    Dist(#[from] recdiff_dist::DistError),
+    #[error("{path}: {source}")]
+    Plot { path: PathBuf, source: Box<dyn std::error::Error + Send + Sync> },
+    #[error(transparent)]
+    Experiment(recdiff_experiment::BoxError),
+    #[error(transparent)]
+    Log(#[from] recdiff_experiment::log::LogError),
+    #[error(transparent)]
+    AbsentMetric(#[from] recdiff_experiment::stopping::AbsentMetric),
+    /// A comparison's run that robustness probes is not there (or not readable).
+    #[error("{source}; run `recdiff compare` first")]
+    NotCompared { source: recdiff_run::RunError },
+    /// An engine's model taken for a step and not given back (a step that failed half-way).
+    #[error("the engine holds no model: an earlier step failed half-way")]
+    ModelMissing,
+    /// A condition without an underlying error, described.
     #[error("{0}")]
     Other(String),
 }

@@ -3,7 +3,7 @@
 //! `curves.svg` / `curves.png`) and the robustness curves.
 
 use crate::TrainError;
-use crate::train::EvalRecord;
+use recdiff_experiment::log::LogLine;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -117,24 +117,28 @@ fn bounds(v: impl Iterator<Item = f64>) -> (f64, f64) {
 
 /// Reads `<run>/log.jsonl` and writes `<run>/curves.svg`.
 pub fn write_curves(run: &Path) -> Result<(), TrainError> {
-    let log = run.join("log.jsonl");
+    let log = run.join(recdiff_experiment::log::LOG_FILE);
     let text = std::fs::read_to_string(&log).map_err(|e| TrainError::io(&log, e))?;
-    let records: Vec<EvalRecord> = text
+    let records: Vec<LogLine> = text
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()
-        .map_err(|e| TrainError::Other(format!("{}: {e}", log.display())))?;
+        .map_err(|e| TrainError::JsonIn { path: log.clone(), source: e })?;
     // Absent values (UAUC without a user key) leave no point.
-    let line = |name, colour, f: fn(&EvalRecord) -> Option<f64>| Series {
+    let line = |name, colour, f: fn(&LogLine) -> Option<f64>| Series {
         name,
         colour,
         points: records.iter().filter_map(|r| Some((r.step as f64, f(r)?))).collect(),
     };
-    let loss =
-        [line("train", "steelblue", |r| Some(r.train_main)), line("valid", "firebrick", |r| Some(r.valid.logloss))];
-    let auc =
-        [line("valid AUC", "firebrick", |r| Some(r.valid.auc)), line("valid UAUC", "darkorange", |r| r.valid.uauc)];
+    let loss = [
+        line("train", "steelblue", |r| r.train_terms.get("main").copied()),
+        line("valid", "firebrick", |r| r.valid.get("logloss")),
+    ];
+    let auc = [
+        line("valid AUC", "firebrick", |r| r.valid.get("auc")),
+        line("valid UAUC", "darkorange", |r| r.valid.get("uauc")),
+    ];
     let mut svg = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>"#
     );
@@ -156,12 +160,12 @@ pub fn write_png(svg: &str, path: &Path) -> Result<(), TrainError> {
         db.set_sans_serif_family(family.clone());
     }
     let tree =
-        resvg::usvg::Tree::from_str(svg, &opt).map_err(|e| TrainError::Other(format!("{}: {e}", path.display())))?;
+        resvg::usvg::Tree::from_str(svg, &opt).map_err(|e| TrainError::Plot { path: path.into(), source: e.into() })?;
     let size = tree.size().to_int_size();
     let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height())
         .ok_or_else(|| TrainError::Other(format!("{}: empty image", path.display())))?;
     resvg::render(&tree, resvg::tiny_skia::Transform::default(), &mut pixmap.as_mut());
-    let png = pixmap.encode_png().map_err(|e| TrainError::Other(format!("{}: {e}", path.display())))?;
+    let png = pixmap.encode_png().map_err(|e| TrainError::Plot { path: path.into(), source: e.into() })?;
     recdiff_data::write_atomic(path, &png)?;
     Ok(())
 }

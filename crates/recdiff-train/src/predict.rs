@@ -65,7 +65,7 @@ fn check_output(run: &Path, input: &Path, output: &Path) -> Result<(), TrainErro
 /// Scores every row of `input` with the best checkpoint of `run`, writing `output`.
 pub fn predict(run: &Path, input: &Path, output: &Path) -> Result<PredictSummary, TrainError> {
     check_output(run, input, output)?;
-    let session = recdiff_run::CtrRun::open(run).map_err(|e| TrainError::Other(e.to_string()))?;
+    let session = recdiff_run::CtrRun::open(run)?;
     let mut schema = session.meta.schema.clone();
     let format = input_format(input)?;
     if schema.source.format != SourceFormat::Csv || format != SourceFormat::Csv {

@@ -58,7 +58,7 @@ fn profile_fields(run: &CtrRun) -> (Vec<usize>, Vec<String>) {
 }
 
 fn open(run: &std::path::Path) -> Result<CtrRun, TrainError> {
-    CtrRun::open(run).map_err(|e| TrainError::Other(format!("{e}; run `recdiff compare` first")))
+    CtrRun::open(run).map_err(|source| TrainError::NotCompared { source })
 }
 
 /// Probes every seed's best model of one row (read-only: nothing in the runs is written).
@@ -67,7 +67,7 @@ fn probe_row(dir: &std::path::Path, seeds: &[u64], model: String) -> Result<Mode
     let (mut cold, mut cold_fields) = (Vec::new(), Vec::new());
     for seed in seeds {
         let run = open(&dir.join(format!("seed-{seed}")))?;
-        let test = run.split(recdiff_data::split::TEST).map_err(|e| TrainError::Other(e.to_string()))?;
+        let test = run.split(recdiff_data::split::TEST)?;
         for (i, &share) in SHARES.iter().enumerate() {
             per_share[i].push(evaluate_run(&run, &test, &Probe::Random(share))?);
         }
@@ -107,7 +107,7 @@ pub fn run(plan: &Plan) -> Result<Vec<ModelCurve>, TrainError> {
             )));
         }
         let root = plan.output_dir().join(slug(&row.label));
-        let (dir, _) = recdiff_experiment::seeds::runs_dir(exp, &root).map_err(|e| TrainError::Other(e.to_string()))?;
+        let (dir, _) = recdiff_experiment::seeds::runs_dir(exp, &root).map_err(TrainError::Experiment)?;
         curves.push(probe_row(&dir, &plan.config.seeds, row.label.clone())?);
         bar.inc(1);
     }

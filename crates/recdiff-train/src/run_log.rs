@@ -1,27 +1,13 @@
-//! The training log: one `log.jsonl` line per validation ([`EvalRecord`]), the loss sums
-//! between validations behind it, and the log trimmed to a checkpoint on resume.
+//! The CTR family's side of `log.jsonl` (whose schema and durability rule every family shares,
+//! `recdiff_experiment::log`): the loss sums between validations behind a line, and the log
+//! trimmed to a checkpoint on resume.
 
 use crate::TrainError;
 use crate::engine::StepLosses;
 use crate::eval::EvalMetrics;
-use serde::{Deserialize, Serialize};
+use recdiff_experiment::log::{LogLine, read_log, write_log};
 use std::path::Path;
 use std::time::Instant;
-
-/// One line of `log.jsonl`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EvalRecord {
-    pub epoch: usize,
-    pub step: u64,
-    pub train_loss: f64,
-    pub train_main: f64,
-    /// The enhancer's extra loss terms (e.g. recon, aux, kl, ssl), averaged.
-    pub train_extra: std::collections::BTreeMap<String, f64>,
-    pub lr: f64,
-    pub samples_per_s: f64,
-    pub valid: EvalMetrics,
-    pub improved: bool,
-}
 
 /// Running sums of training losses between evaluations.
 #[derive(Default)]
@@ -52,45 +38,51 @@ impl LossSums {
         started: Instant,
         valid: EvalMetrics,
         improved: bool,
-    ) -> EvalRecord {
+    ) -> LogLine {
         let n = self.batches.max(1) as f64;
-        EvalRecord {
+        let seconds = started.elapsed().as_secs_f64();
+        let mut train_terms: std::collections::BTreeMap<String, f64> =
+            self.extra.iter().map(|(k, v)| (k.clone(), v / n)).collect();
+        train_terms.insert("main".into(), self.main / n);
+        LogLine {
             epoch,
             step,
             train_loss: self.total / n,
-            train_main: self.main / n,
-            train_extra: self.extra.iter().map(|(k, v)| (k.clone(), v / n)).collect(),
-            lr,
-            samples_per_s: self.samples as f64 / started.elapsed().as_secs_f64().max(1e-9),
-            valid,
+            train_terms,
+            seconds,
+            lr: Some(lr),
+            samples_per_s: Some(self.samples as f64 / seconds.max(1e-9)),
+            valid: valid.to_metrics(),
+            valid_rows: Some(valid.rows as u64),
             improved,
         }
     }
 }
 
-/// Keeps the lines of `log.jsonl` up to `step` (the checkpoint resumed from), so steps replayed
-/// after a resume are not logged twice; without a step (a fresh run) the log is removed.
-pub(crate) fn trim_log(path: &Path, step: Option<u64>) -> Result<(), TrainError> {
+/// Keeps the lines of `<out>/log.jsonl` up to `step` (the checkpoint resumed from), so steps
+/// replayed after a resume are not logged twice; without a step (a fresh run) the log is removed.
+/// A line cut short by a crash does not parse: it is dropped with the lines after it.
+pub(crate) fn trim_log(out: &Path, step: Option<u64>) -> Result<(), TrainError> {
+    let path = out.join(recdiff_experiment::log::LOG_FILE);
     let Some(step) = step else {
-        return match std::fs::remove_file(path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(TrainError::io(path, e)),
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(TrainError::io(&path, e)),
             _ => Ok(()),
         };
     };
-    let Ok(text) = std::fs::read_to_string(path) else { return Ok(()) };
-    let mut kept = String::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        // A line cut short by a crash does not parse: it is dropped with the lines after it.
-        match serde_json::from_str::<EvalRecord>(line) {
-            Ok(r) if r.step <= step => {
-                kept.push_str(line);
-                kept.push('\n');
-            }
-            _ => break,
-        }
+    if !path.exists() {
+        return Ok(());
     }
-    if kept.len() != text.len() {
-        recdiff_data::write_atomic(path, kept.as_bytes())?;
-    }
+    let kept: Vec<LogLine> = read_log(out).into_iter().take_while(|l| l.step <= step).collect();
+    write_log(out, &kept)?;
+    Ok(())
+}
+
+/// Appends `line` to `<out>/log.jsonl`, rewriting the file whole (the rule every family's log
+/// follows).
+pub(crate) fn append_log(out: &Path, line: LogLine) -> Result<(), TrainError> {
+    let mut lines = read_log(out);
+    lines.push(line);
+    write_log(out, &lines)?;
     Ok(())
 }

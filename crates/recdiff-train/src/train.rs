@@ -8,8 +8,7 @@ use crate::checkpoint::{self, LoopState};
 use crate::config::{ExperimentConfig, Schedule};
 use crate::engine::{Engine, StepLosses};
 use crate::eval::{self, EvalMetrics};
-pub use crate::run_log::EvalRecord;
-use crate::run_log::{LossSums, trim_log};
+use crate::run_log::{LossSums, append_log, trim_log};
 use crate::{TrainError, data};
 use burn::module::Module;
 use burn::tensor::Device;
@@ -18,10 +17,10 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use recdiff_data::{EncodedMeta, SplitFile};
 use recdiff_dist::{Collective, Single};
+pub use recdiff_experiment::log::LogLine;
 use recdiff_experiment::{EarlyStopping, RunRecord, StopState, Verdict};
 use recdiff_model::{EmbeddingStore, Shard};
 use recdiff_run::config::TablePlacement;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -109,7 +108,7 @@ impl Session {
             .with_row_wise_tables(shard);
         if resume {
             for name in ["last", "best"].into_iter().filter(|_| root) {
-                recdiff_run::manifest::recover(&out.join(name)).map_err(|e| TrainError::Other(e.to_string()))?;
+                recdiff_run::manifest::recover(&out.join(name))?;
             }
             crate::world::barrier(world.as_ref())?;
             if last.exists() {
@@ -117,13 +116,13 @@ impl Session {
                 tracing::info!("resumed from {} at epoch {}, step {}", last.display(), state.epoch, state.step);
             }
         }
-        let resolved = toml::to_string_pretty(cfg).map_err(|e| TrainError::Other(e.to_string()))?;
+        let resolved = toml::to_string_pretty(cfg)?;
         if root {
             recdiff_data::write_atomic(&out.join("config.resolved.toml"), resolved.as_bytes())?;
             // The codecs and vocabularies travel with the run, so `recdiff serve` needs only the run dir.
-            let meta_json = serde_json::to_vec_pretty(&meta).map_err(|e| TrainError::Other(e.to_string()))?;
+            let meta_json = serde_json::to_vec_pretty(&meta)?;
             recdiff_data::write_atomic(&out.join(recdiff_data::encode::META_FILE), &meta_json)?;
-            trim_log(&out.join("log.jsonl"), resume.then_some(state.step))?;
+            trim_log(&out, resume.then_some(state.step))?;
         }
         crate::world::check_shared_run_dir(world.as_ref(), &out, resolved.as_bytes())?;
         Ok(Self { cfg: cfg.clone(), meta, engine, state, out, data_dir, fingerprint, world })
@@ -210,16 +209,11 @@ impl Session {
         self.world.rank() == 0
     }
 
-    fn log(&self, record: &EvalRecord) -> Result<(), TrainError> {
+    fn log(&self, line: LogLine) -> Result<(), TrainError> {
         if !self.is_root() {
             return Ok(());
         }
-        let path = self.out.join("log.jsonl");
-        let mut f =
-            std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| TrainError::io(&path, e))?;
-        let line = serde_json::to_string(record).map_err(|e| TrainError::Other(e.to_string()))?;
-        writeln!(f, "{line}").map_err(|e| TrainError::io(&path, e))?;
-        f.sync_data().map_err(|e| TrainError::io(&path, e))
+        append_log(&self.out, line)
     }
 
     /// Validates, logs, keeps the best checkpoint; returns true when early stopping triggers.
@@ -233,15 +227,13 @@ impl Session {
         let metrics = self.evaluate(valid, &Probe::NONE)?;
         let metric = self.cfg.train.early_stopping_metric;
         let rule = EarlyStopping { higher_is_better: metric.higher_is_better(), patience: self.cfg.train.patience };
-        let verdict = rule
-            .observe(&mut self.state.stop, metric.name(), metrics.get(metric), self.state.step)
-            .map_err(|e| TrainError::Other(e.to_string()))?;
+        let verdict = rule.observe(&mut self.state.stop, metric.name(), metrics.get(metric), self.state.step)?;
         let improved = verdict == Verdict::Improved;
         if improved {
             self.save_checkpoint("best")?;
         }
         let record = sums.record(self.state.epoch, self.state.step, lr, started, metrics, improved);
-        self.log(&record)?;
+        self.log(record.clone())?;
         *sums = LossSums::default();
         tracing::info!(
             "epoch {} step {} valid auc {:.5} uauc {} logloss {:.5}",
@@ -371,7 +363,7 @@ impl Session {
         };
         if self.is_root() {
             crate::plot::write_curves(&self.out)?;
-            record.save(&self.out).map_err(|e| TrainError::Other(e.to_string()))?;
+            record.save(&self.out)?;
         }
         Ok(RunSummary { record, valid, test })
     }
@@ -407,7 +399,7 @@ pub fn run_in(cfg: &ExperimentConfig, resume: bool, world: Arc<dyn Collective>) 
 
 /// The config hash of `cfg` (what keys its run directory).
 pub fn config_hash(cfg: &ExperimentConfig) -> Result<String, TrainError> {
-    recdiff_experiment::hash::config_hash(cfg).map_err(|e| TrainError::Other(e.to_string()))
+    Ok(recdiff_experiment::hash::config_hash(cfg)?)
 }
 
 /// Resuming continues only the run of the same config: a changed config would mix two experiments.
@@ -428,5 +420,5 @@ fn check_same_config(cfg: &ExperimentConfig, out: &Path) -> Result<(), TrainErro
 
 /// The output directory of a finished run holds its resolved config.
 pub fn load_run_config(run: &Path) -> Result<ExperimentConfig, TrainError> {
-    recdiff_run::ctr::load_config(run).map_err(|e| TrainError::Other(e.to_string()))
+    Ok(recdiff_run::ctr::load_config(run)?)
 }

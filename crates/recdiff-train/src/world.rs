@@ -19,14 +19,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub(crate) fn dist_error(e: recdiff_dist::DistError) -> TrainError {
-    TrainError::Other(format!("data-parallel training: {e}"))
+    TrainError::Dist(e)
 }
 
 /// Refuses a world whose ranks run another binary or another resolved config (every key,
 /// the seed included: the config hash of a run leaves the seed out), or has more ranks than
 /// samples in a batch.
 pub fn check_identity(c: &Arc<dyn Collective>, cfg: &ExperimentConfig) -> Result<(), TrainError> {
-    let text = toml::to_string(cfg).map_err(|e| TrainError::Other(e.to_string()))?;
+    let text = toml::to_string(cfg)?;
     DataParallel::new(c.clone()).check(&text, cfg.train.batch_size).map_err(dist_error)
 }
 

@@ -100,3 +100,25 @@ fn resuming_after_an_interruption_matches_the_uninterrupted_run() {
     assert_eq!(log.lines().count(), 4, "the log keeps the first run's evaluations and appends the rest");
     assert!(out.join("curves.svg").exists());
 }
+
+#[test]
+fn the_ctr_log_is_the_schema_every_family_writes_with_its_loss_terms() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    recdiff_train::run(&with_output(&experiment(dir.path(), true, 2), &out), false).unwrap();
+    let text = std::fs::read_to_string(out.join("log.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    for v in &lines {
+        for key in ["epoch", "step", "train_loss", "seconds", "valid", "improved"] {
+            assert!(v.get(key).is_some(), "{key} missing: {v}");
+        }
+        assert!(v["seconds"].as_f64().unwrap() > 0.0);
+        let terms = v["train_terms"].as_object().unwrap();
+        assert!(terms.contains_key("main") && terms.contains_key("recon") && terms.contains_key("aux"), "{v}");
+        assert!(v["valid"]["auc"].as_f64().is_some() && v.get("train_main").is_none(), "{v}");
+        assert!(v["valid_rows"].as_u64().unwrap() > 0);
+    }
+    let read = recdiff_experiment::log::read_log(&out);
+    assert_eq!(read.len(), 2, "the shared reader reads the CTR log");
+}
