@@ -9,6 +9,7 @@
 use crate::metrics::MetricSpec;
 use crate::record::RunRecord;
 use recdiff_dist::Collective;
+use recdiff_run::epoch::EpochExperiment;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -111,6 +112,37 @@ pub trait FamilyKind: Sync + 'static {
     fn train(cfg: &Self::Config, plan: &RunPlan<'_>) -> Result<RunRecord, BoxError>;
 }
 
+/// Why an epoch-based family's run failed: one error type for the sequential and top-K families,
+/// whose trainers meet the same failures (each keeps its name: `SeqError`, `TopKError`).
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    #[error(transparent)]
+    Data(#[from] recdiff_data::DataError),
+    #[error(transparent)]
+    Config(#[from] recdiff_run::config::ConfigError),
+    #[error(transparent)]
+    Run(#[from] recdiff_run::RunError),
+    #[error(transparent)]
+    Metric(#[from] recdiff_metrics::MetricError),
+    #[error(transparent)]
+    Fit(#[from] crate::fit::FitError),
+    #[error(transparent)]
+    Dist(#[from] recdiff_dist::DistError),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// The training loss was NaN or infinite: the run stops rather than train on.
+    #[error("the training loss became {value} at {at}")]
+    NonFinite { value: f64, at: String },
+    /// The model was not given back by a step that failed earlier.
+    #[error("the model is missing after a failed step")]
+    ModelMissing,
+    /// The model config cannot be built on this data (e.g. more L-DiffRec clusters than items).
+    #[error("model.{0}")]
+    Model(String),
+    #[error("the optimiser step failed: {0}")]
+    Optimizer(String),
+}
+
 /// The header every family's config shares.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Header<'a> {
@@ -132,6 +164,66 @@ impl<F: FamilyKind> Family for F {
 
     fn load(&self, cfg: toml::Table, dir: &Path, origin: &Path) -> Result<Box<dyn Experiment>, BoxError> {
         Ok(Box::new(Configured::<F>(F::check(cfg, dir, origin)?)))
+    }
+}
+
+/// An epoch-based family (sequential, top-K): its config is an [`EpochExperiment`], from which its
+/// header, model label, stopping metric and the placing of a seed's run come. Every `EpochFamily`
+/// is a [`FamilyKind`].
+pub trait EpochFamily: Sync + 'static {
+    type Config: EpochExperiment + Clone + 'static;
+    /// `seq`, `topk` (in `results.json`).
+    const NAME: &'static str;
+    /// The table's default columns, in order, where the config reports them.
+    const COLUMNS: &'static [&'static str];
+    /// The `[model] kind` values this family trains.
+    fn kinds() -> &'static [&'static str];
+    /// Checks a parsed config, resolving relative paths against `dir`; `origin` names it.
+    fn check(cfg: toml::Table, dir: &Path, origin: &Path) -> Result<Self::Config, BoxError>;
+    /// Every metric an evaluation reports: the registry `train.metric` is checked against.
+    fn metrics(cfg: &Self::Config) -> Vec<MetricSpec>;
+    /// Trains the placed `cfg` as the ranks of `ranks` and writes its run directory.
+    fn train(cfg: &Self::Config, ranks: crate::data_parallel::Ranks, resume: bool) -> Result<RunRecord, BoxError>;
+}
+
+impl<E: EpochFamily> FamilyKind for E {
+    type Config = E::Config;
+    const NAME: &'static str = E::NAME;
+
+    fn kinds() -> &'static [&'static str] {
+        E::kinds()
+    }
+
+    fn check(cfg: toml::Table, dir: &Path, origin: &Path) -> Result<E::Config, BoxError> {
+        E::check(cfg, dir, origin)
+    }
+
+    fn header(cfg: &E::Config) -> Header<'_> {
+        Header { name: cfg.name(), seed: cfg.seed(), output: cfg.run_dir() }
+    }
+
+    fn model(cfg: &E::Config) -> String {
+        cfg.model_name().into()
+    }
+
+    fn metrics(cfg: &E::Config) -> Vec<MetricSpec> {
+        E::metrics(cfg)
+    }
+
+    fn columns(cfg: &E::Config) -> Vec<String> {
+        columns_of(E::COLUMNS, &E::metrics(cfg))
+    }
+
+    fn stopping_metric(cfg: &E::Config) -> String {
+        cfg.schedule().metric.into()
+    }
+
+    fn place(cfg: &mut E::Config, plan: &RunPlan<'_>) {
+        cfg.place(plan.seed, plan.out.to_path_buf());
+    }
+
+    fn train(cfg: &E::Config, plan: &RunPlan<'_>) -> Result<RunRecord, BoxError> {
+        E::train(cfg, crate::data_parallel::Ranks::new(plan.world(), cfg.seed()), plan.resume)
     }
 }
 

@@ -30,7 +30,7 @@ pub mod seeds;
 pub mod stopping;
 pub mod table;
 
-pub use family::{BoxError, Configured, Experiment, Family, FamilyKind, Header, RunPlan};
+pub use family::{BoxError, Configured, EpochFamily, Experiment, Family, FamilyKind, Header, RunPlan, TaskError};
 pub use metrics::{MetricSpec, Metrics};
 pub use record::RunRecord;
 pub use stopping::{EarlyStopping, StopState, Verdict};

@@ -26,6 +26,8 @@ pub trait EpochExperiment: serde::Serialize {
     /// The run directory (`output`, default `runs/<name>`).
     fn run_dir(&self) -> PathBuf;
     fn schedule(&self) -> Schedule<'_>;
+    /// Points the config at one seed's run: its seed and run directory.
+    fn place(&mut self, seed: u64, out: PathBuf);
 }
 
 /// Implements [`EpochExperiment`] for a config with `name`, `seed`, `model.name()`,
@@ -44,6 +46,9 @@ macro_rules! epoch_experiment {
             }
             fn run_dir(&self) -> std::path::PathBuf {
                 self.output_dir()
+            }
+            fn place(&mut self, seed: u64, out: std::path::PathBuf) {
+                (self.seed, self.output) = (seed, Some(out));
             }
             fn schedule(&self) -> $crate::epoch::Schedule<'_> {
                 let t = &self.train;

@@ -4,8 +4,8 @@
 
 use crate::SeqExperimentConfig;
 use crate::eval::registry;
-use recdiff_experiment::family::columns_of;
-use recdiff_experiment::{BoxError, FamilyKind, Header, MetricSpec, RunPlan, RunRecord};
+use recdiff_experiment::data_parallel::Ranks;
+use recdiff_experiment::{BoxError, EpochFamily, MetricSpec, RunRecord};
 use std::path::Path;
 
 /// The family's name in `results.json`.
@@ -18,9 +18,10 @@ const COLUMNS: [&str; 9] =
 /// The sequential family.
 pub struct Seq;
 
-impl FamilyKind for Seq {
+impl EpochFamily for Seq {
     type Config = SeqExperimentConfig;
     const NAME: &'static str = FAMILY;
+    const COLUMNS: &'static [&'static str] = &COLUMNS;
 
     fn kinds() -> &'static [&'static str] {
         &recdiff_model::seq::KINDS
@@ -30,32 +31,11 @@ impl FamilyKind for Seq {
         Ok(SeqExperimentConfig::from_table(cfg, dir, origin)?)
     }
 
-    fn header(cfg: &SeqExperimentConfig) -> Header<'_> {
-        Header { name: &cfg.name, seed: cfg.seed, output: cfg.output_dir() }
-    }
-
-    fn model(cfg: &SeqExperimentConfig) -> String {
-        cfg.model.name().into()
-    }
-
     fn metrics(cfg: &SeqExperimentConfig) -> Vec<MetricSpec> {
         registry(&cfg.train.ks)
     }
 
-    fn columns(cfg: &SeqExperimentConfig) -> Vec<String> {
-        columns_of(&COLUMNS, &Self::metrics(cfg))
-    }
-
-    fn stopping_metric(cfg: &SeqExperimentConfig) -> String {
-        cfg.train.metric.clone()
-    }
-
-    fn place(cfg: &mut SeqExperimentConfig, plan: &RunPlan<'_>) {
-        (cfg.seed, cfg.output) = (plan.seed, Some(plan.out.to_path_buf()));
-    }
-
-    fn train(cfg: &SeqExperimentConfig, plan: &RunPlan<'_>) -> Result<RunRecord, BoxError> {
-        let ranks = recdiff_experiment::data_parallel::Ranks::new(plan.world(), cfg.seed);
-        Ok(crate::run_in(cfg, ranks, plan.resume)?)
+    fn train(cfg: &SeqExperimentConfig, ranks: Ranks, resume: bool) -> Result<RunRecord, BoxError> {
+        Ok(crate::run_in(cfg, ranks, resume)?)
     }
 }

@@ -17,29 +17,8 @@ use recdiff_model::seq::{SeqModel, ids_tensor};
 use recdiff_run::seq::ITEMS_FILE;
 use recdiff_run::seq_config::SeqExperimentConfig;
 
-#[derive(Debug, thiserror::Error)]
-pub enum SeqError {
-    #[error(transparent)]
-    Data(#[from] recdiff_data::DataError),
-    #[error(transparent)]
-    Config(#[from] recdiff_run::config::ConfigError),
-    #[error(transparent)]
-    Run(#[from] recdiff_run::RunError),
-    #[error(transparent)]
-    Metric(#[from] recdiff_metrics::MetricError),
-    #[error(transparent)]
-    Fit(#[from] recdiff_experiment::fit::FitError),
-    #[error(transparent)]
-    Dist(#[from] recdiff_dist::DistError),
-    #[error(transparent)]
-    Json(#[from] serde_json::Error),
-    /// The training loss was NaN or infinite: the run stops rather than train on.
-    #[error("the training loss became {value} at {at}")]
-    NonFinite { value: f64, at: String },
-    /// The model was not given back by a step that failed earlier.
-    #[error("the model is missing after a failed step")]
-    ModelMissing,
-}
+/// The family's error: the one the epoch-based families share.
+pub use recdiff_experiment::TaskError as SeqError;
 
 /// One epoch over `windows` in seeded random order; returns the mean loss.
 pub fn train_epoch(

@@ -2,8 +2,8 @@
 //! "multivae" | "cdae" | "diffrec" | "ldiffrec" | "tdiffrec"`, trained by this crate's loop on the per-user
 //! split, reporting Recall/NDCG/HR/MRR/Precision/coverage at each cut-off.
 
-use recdiff_experiment::family::columns_of;
-use recdiff_experiment::{BoxError, FamilyKind, Header, MetricSpec, RunPlan, RunRecord};
+use recdiff_experiment::data_parallel::Ranks;
+use recdiff_experiment::{BoxError, EpochFamily, MetricSpec, RunRecord};
 use recdiff_run::topk_config::{TopKExperimentConfig, metric_names};
 use std::path::Path;
 
@@ -16,9 +16,10 @@ const COLUMNS: [&str; 7] = ["recall@10", "recall@20", "ndcg@10", "ndcg@20", "hr@
 /// The top-K family.
 pub struct TopK;
 
-impl FamilyKind for TopK {
+impl EpochFamily for TopK {
     type Config = TopKExperimentConfig;
     const NAME: &'static str = FAMILY;
+    const COLUMNS: &'static [&'static str] = &COLUMNS;
 
     fn kinds() -> &'static [&'static str] {
         &recdiff_model::topk::KINDS
@@ -28,33 +29,12 @@ impl FamilyKind for TopK {
         Ok(TopKExperimentConfig::from_table(cfg, dir, origin)?)
     }
 
-    fn header(cfg: &TopKExperimentConfig) -> Header<'_> {
-        Header { name: &cfg.name, seed: cfg.seed, output: cfg.output_dir() }
-    }
-
-    fn model(cfg: &TopKExperimentConfig) -> String {
-        cfg.model.name().into()
-    }
-
-    /// The registry the config's `train.metric` is checked against: every name evaluation reports.
+    /// Every name evaluation reports.
     fn metrics(cfg: &TopKExperimentConfig) -> Vec<MetricSpec> {
         metric_names(&cfg.train.ks).into_iter().map(MetricSpec::higher).collect()
     }
 
-    fn columns(cfg: &TopKExperimentConfig) -> Vec<String> {
-        columns_of(&COLUMNS, &Self::metrics(cfg))
-    }
-
-    fn stopping_metric(cfg: &TopKExperimentConfig) -> String {
-        cfg.train.metric.clone()
-    }
-
-    fn place(cfg: &mut TopKExperimentConfig, plan: &RunPlan<'_>) {
-        (cfg.seed, cfg.output) = (plan.seed, Some(plan.out.to_path_buf()));
-    }
-
-    fn train(cfg: &TopKExperimentConfig, plan: &RunPlan<'_>) -> Result<RunRecord, BoxError> {
-        let ranks = recdiff_experiment::data_parallel::Ranks::new(plan.world(), cfg.seed);
-        Ok(crate::run_in(cfg, ranks, plan.resume)?)
+    fn train(cfg: &TopKExperimentConfig, ranks: Ranks, resume: bool) -> Result<RunRecord, BoxError> {
+        Ok(crate::run_in(cfg, ranks, resume)?)
     }
 }

@@ -23,32 +23,8 @@ use recdiff_run::topk_config::TopKExperimentConfig;
 
 pub use recdiff_run::topk::{GROUPS_FILE, ITEMS_FILE, WEIGHTS_FILE, load_data};
 
-#[derive(Debug, thiserror::Error)]
-pub enum TopKError {
-    #[error(transparent)]
-    Data(#[from] recdiff_data::DataError),
-    #[error(transparent)]
-    Metric(#[from] recdiff_metrics::MetricError),
-    #[error(transparent)]
-    Fit(#[from] recdiff_experiment::fit::FitError),
-    #[error(transparent)]
-    Dist(#[from] recdiff_dist::DistError),
-    #[error(transparent)]
-    Json(#[from] serde_json::Error),
-    /// The training loss was NaN or infinite: the run stops rather than train on.
-    #[error("the training loss became {value} at {at}")]
-    NonFinite { value: f64, at: String },
-    /// The model was not given back by a step that failed earlier.
-    #[error("the model is missing after a failed step")]
-    ModelMissing,
-    #[error(transparent)]
-    Run(#[from] recdiff_run::RunError),
-    /// The model config cannot be built on this data (e.g. more L-DiffRec clusters than items).
-    #[error("model.{0}")]
-    Model(String),
-    #[error("the optimiser step failed: {0}")]
-    Optimizer(String),
-}
+/// The family's error: the one the epoch-based families share.
+pub use recdiff_experiment::TaskError as TopKError;
 
 /// The training state carried across epochs.
 pub struct Trainer<'a> {
