@@ -22,7 +22,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use recdiff_data::DataError;
 use recdiff_data::histories::Interactions;
 use recdiff_data::user_item::UserItemSplit;
-use recdiff_model::topk::TopKModel;
+use recdiff_model::topk::{Shape, TopKModel};
 use std::path::{Path, PathBuf};
 
 /// The best weights.
@@ -92,16 +92,13 @@ impl TopKRun {
         if items.len() != split.n_items || items[..] != data.items[1..] {
             return Err(RunError::at(&items_path, "the dataset's items are not the ones the run was trained on"));
         }
-        let model = cfg
-            .model
-            .init(&split.train, split.n_items, cfg.seed, device)
-            .map_err(|e| RunError::at(&cfg_path, format!("model.{e}")))?;
-        if let TopKModel::Ldiffrec(m) = &model {
-            let groups = serde_json::to_vec(&m.groups().items).map_err(|e| RunError::at(run, e))?;
-            if read(GROUPS_FILE)? != groups {
-                return Err(RunError::at(&run.join(GROUPS_FILE), "item groups differ from the run's clustering"));
-            }
-        }
+        let groups = match cfg.model.item_clusters() {
+            Some(_) => Some(item_groups(&read(GROUPS_FILE)?, split.n_items, &run.join(GROUPS_FILE))?),
+            None => None,
+        };
+        let shape = Shape { users: split.train.rows(), items: split.n_items, item_groups: groups.as_deref() };
+        let model =
+            cfg.model.init(&shape, cfg.seed, device).map_err(|e| RunError::at(&cfg_path, format!("model.{e}")))?;
         let model = crate::checkpoint::load_weights(model, read(WEIGHTS_FILE)?, &run.join(WEIGHTS_FILE))?;
         let users = data.users.iter().enumerate().map(|(i, k)| (k.clone(), i)).collect();
         Ok(Self { dir: run.to_path_buf(), cfg, data, split, items, model, device: device.clone(), users })
@@ -180,5 +177,47 @@ mod tests {
         assert_eq!(x, vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0]);
         let w = train_rows(&split, &[0], Some((0.5, 1.0)), &d).into_data().try_into_vec::<f32>().unwrap();
         assert_eq!(w, vec![0.0, 0.5, 0.0, 1.0]);
+    }
+}
+
+/// The group of every item from a run's `groups.json` (the items of each group, as L-DiffRec
+/// trained with them): each of the `n_items` items in exactly one group, or an error naming `path`.
+fn item_groups(bytes: &[u8], n_items: usize, path: &Path) -> Result<Vec<usize>, RunError> {
+    let groups: Vec<Vec<i64>> = serde_json::from_slice(bytes).map_err(|e| RunError::at(path, e))?;
+    let mut of_item = vec![usize::MAX; n_items];
+    for (g, items) in groups.iter().enumerate() {
+        for &i in items {
+            let slot = usize::try_from(i).ok().and_then(|i| of_item.get_mut(i));
+            match slot {
+                Some(s) if *s == usize::MAX => *s = g,
+                Some(_) => return Err(RunError::at(path, format!("item {i} is in two groups"))),
+                None => return Err(RunError::at(path, format!("item {i} is not one of the {n_items} items"))),
+            }
+        }
+    }
+    if let Some(i) = of_item.iter().position(|&g| g == usize::MAX) {
+        return Err(RunError::at(path, format!("item {i} is in no group")));
+    }
+    Ok(of_item)
+}
+
+#[cfg(test)]
+mod item_group_tests {
+    use super::*;
+
+    #[test]
+    fn a_runs_item_groups_read_back_as_the_group_of_each_item_and_bad_files_are_named_errors() {
+        let path = Path::new("run/groups.json");
+        assert_eq!(item_groups(b"[[0, 2], [1, 3]]", 4, path).unwrap(), [0, 1, 0, 1]);
+        for (bad, why) in [
+            (&b"[[0, 2], [1]]"[..], "item 3 is in no group"),
+            (b"[[0, 1], [1, 2, 3]]", "item 1 is in two groups"),
+            (b"[[0, 1, 2, 3, 9]]", "item 9 is not one of the 4 items"),
+            (b"[[0, 1, -1, 2, 3]]", "item -1 is not one of the 4 items"),
+            (b"{\"x\": 1}", "groups.json"),
+        ] {
+            let e = item_groups(bad, 4, path).unwrap_err().to_string();
+            assert!(e.contains(why) && e.contains("run/groups.json"), "{e}");
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! `recdiff_model::topk`, the config in `recdiff_run::topk_config`.
 
 pub mod batch;
+pub mod clusters;
 pub mod eval;
 pub mod family;
 pub mod task;

@@ -18,13 +18,29 @@ use recdiff_experiment::data_parallel::Ranks;
 use recdiff_experiment::fit::{FitSpec, RunDir, fit};
 use recdiff_experiment::fused_adam::FusedAdam;
 use recdiff_model::topk::timesteps::StepSampler;
-use recdiff_model::topk::{StepContext, TopKModel};
+use recdiff_model::topk::{Shape, StepContext, TopKModel};
 use recdiff_run::topk_config::TopKExperimentConfig;
 
 pub use recdiff_run::topk::{GROUPS_FILE, ITEMS_FILE, WEIGHTS_FILE, load_data};
 
 /// The family's error: the one the epoch-based families share.
 pub use recdiff_experiment::TaskError as TopKError;
+
+/// The model of `cfg` for `split`, weights drawn from the config's seed. A model that groups its
+/// items (L-DiffRec) gets them clustered from the training matrix first, from the same seed
+/// ([`crate::clusters::item_groups`]); the groups are saved with the run (`groups.json`), which
+/// opening the run builds the network from without clustering again.
+pub fn init_model(cfg: &TopKExperimentConfig, split: &UserItemSplit, device: &Device) -> Result<TopKModel, TopKError> {
+    let groups = match cfg.model.item_clusters() {
+        Some((k, svd_dim)) => Some(
+            crate::clusters::item_groups(&split.train, split.n_items, k, svd_dim, cfg.seed)
+                .map_err(TopKError::Model)?,
+        ),
+        None => None,
+    };
+    let shape = Shape { users: split.train.rows(), items: split.n_items, item_groups: groups.as_deref() };
+    cfg.model.init(&shape, cfg.seed, device).map_err(TopKError::Model)
+}
 
 /// The training state carried across epochs.
 pub struct Trainer<'a> {
@@ -45,7 +61,7 @@ impl<'a> Trainer<'a> {
     /// The trainer of `cfg` on `split` (L-DiffRec clusters the training items here).
     pub fn new(cfg: &'a TopKExperimentConfig, split: &'a UserItemSplit) -> Result<Self, TopKError> {
         let device = Device::flex().autodiff();
-        let model = cfg.model.init(&split.train, split.n_items, cfg.seed, &device).map_err(TopKError::Model)?;
+        let model = init_model(cfg, split, &device)?;
         Ok(Self {
             model: Some(model),
             optim: FusedAdam::new(cfg.train.weight_decay),

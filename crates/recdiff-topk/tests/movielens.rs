@@ -128,3 +128,25 @@ fn two_data_parallel_ranks_keep_identical_replicas_and_learn_as_one_process_does
     assert!(ndcg > 0.20, "DiffRec on 2 ranks: test NDCG@10 {ndcg} after 8 epochs");
     assert!(dir.path().join("results.json").is_file(), "rank 0 wrote the run");
 }
+
+#[test]
+#[ignore = "needs MovieLens-100K: recdiff data fetch movielens-100k"]
+fn an_ldiffrec_run_opens_from_its_saved_item_groups_and_scores_its_recorded_test_metrics() {
+    let (mut cfg, dir) = config();
+    cfg.model = shipped("topk-ml100k-ldiffrec.toml").model;
+    cfg.train.epochs = 1;
+    let record = recdiff_topk::run(&cfg).unwrap();
+    let device = burn::tensor::Device::flex();
+    // Opening builds the network from groups.json: no clustering, so the server needs no linfa.
+    let run = recdiff_run::TopKRun::open(dir.path(), &device).unwrap();
+    let m = recdiff_topk::eval::evaluate(&run.model, &run.split, true, &run.cfg, &device).unwrap();
+    for (name, value) in &m.values {
+        assert_eq!(Some(*value), record.test.get(name), "{name}: the opened run scores as the trained one did");
+    }
+    // Other groups than the run trained with are refused, naming the file.
+    let groups = dir.path().join(recdiff_run::topk::GROUPS_FILE);
+    let text = std::fs::read_to_string(&groups).unwrap();
+    std::fs::write(&groups, text.replacen("[[0,", "[[1,0,", 1)).unwrap();
+    let e = recdiff_run::TopKRun::open(dir.path(), &device).err().expect("tampered groups must be refused").to_string();
+    assert!(e.contains("groups.json"), "{e}");
+}

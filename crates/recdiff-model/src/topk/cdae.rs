@@ -15,14 +15,13 @@
 //!
 //! Shapes: `x` `[B, n]`, users `[B]`, logits `[B, n]`.
 
-use super::{StepContext, TopKKind, TopKModel, TopKNet, probability};
+use super::{Shape, StepContext, TopKKind, TopKModel, TopKNet, probability};
 use crate::dropout::Dropout;
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Int, Tensor};
 use rand::RngCore;
-use recdiff_data::user_item::Csr;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,9 +83,9 @@ impl TopKKind for CdaeConfig {
         probability("dropout", self.dropout)
     }
 
-    /// One user node per row of `train`.
-    fn build(&self, train: &Csr, n_items: usize, seed: u64, device: &Device) -> Result<TopKModel, String> {
-        Ok(TopKModel::Cdae(crate::init::build_seeded(seed, || self.init(train.rows(), n_items, device))))
+    /// One user node per user of the training matrix.
+    fn build(&self, shape: &Shape<'_>, seed: u64, device: &Device) -> Result<TopKModel, String> {
+        Ok(TopKModel::Cdae(crate::init::build_seeded(seed, || self.init(shape.users, shape.items, device))))
     }
 }
 

@@ -23,7 +23,7 @@
 //!
 //! Shapes: `x` `[B, n]`, output `[B, n]`.
 
-use super::{StepContext, TopKKind, TopKModel, TopKNet};
+use super::{Shape, StepContext, TopKKind, TopKModel, TopKNet};
 use crate::activation::tanh;
 use crate::diffusion::schedule::{BetaSchedule, betas};
 use crate::diffusion::time_embedding;
@@ -31,7 +31,6 @@ use crate::dropout::Dropout;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use recdiff_data::user_item::Csr;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -299,8 +298,8 @@ impl TopKKind for DiffRecConfig {
         Some(self)
     }
 
-    fn build(&self, _train: &Csr, n_items: usize, seed: u64, device: &Device) -> Result<TopKModel, String> {
-        Ok(TopKModel::Diffrec(crate::init::build_seeded(seed, || self.model(n_items, device))))
+    fn build(&self, shape: &Shape<'_>, seed: u64, device: &Device) -> Result<TopKModel, String> {
+        Ok(TopKModel::Diffrec(crate::init::build_seeded(seed, || self.model(shape.items, device))))
     }
 }
 

@@ -28,13 +28,12 @@
 //! Shapes: `x` `[B, n]`, latent `[B, L]`, scores `[B, n]`.
 
 use super::diffrec::{DiffRec, DiffRecConfig, gaussian};
-use super::{StepContext, TopKKind, TopKModel, TopKNet};
+use super::{Shape, StepContext, TopKKind, TopKModel, TopKNet};
 use crate::activation::log_softmax;
 use crate::dropout::Dropout;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use recdiff_data::user_item::Csr;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -245,10 +244,17 @@ impl TopKKind for LDiffRecConfig {
         Some(&self.diffusion)
     }
 
-    /// Clusters the items of `train` first (from `seed`), then draws the weights from `seed`.
-    fn build(&self, train: &Csr, n_items: usize, seed: u64, device: &Device) -> Result<TopKModel, String> {
-        let groups =
-            Groups::new(&super::clusters::item_groups(train, n_items, self.clusters, self.svd_dim, seed)?, self.latent);
+    fn item_clusters(&self) -> Option<(usize, usize)> {
+        Some((self.clusters, self.svd_dim))
+    }
+
+    /// One encoder and decoder per group of `shape.item_groups`, weights drawn from `seed`.
+    fn build(&self, shape: &Shape<'_>, seed: u64, device: &Device) -> Result<TopKModel, String> {
+        let of_item = shape.item_groups.ok_or("clusters: L-DiffRec needs the item groups")?;
+        if of_item.len() != shape.items {
+            return Err(format!("clusters: {} item groups for {} items", of_item.len(), shape.items));
+        }
+        let groups = Groups::new(of_item, self.latent);
         Ok(TopKModel::Ldiffrec(crate::init::build_seeded(seed, || self.model(groups.clone(), device))))
     }
 }

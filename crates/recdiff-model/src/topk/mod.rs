@@ -7,7 +7,6 @@
 //! batch only; entries 1, or T-DiffRec's recency weights), users `[B]`, scores `[B, n]`.
 
 pub mod cdae;
-pub mod clusters;
 pub mod diffrec;
 pub mod ldiffrec;
 pub mod multivae;
@@ -17,7 +16,6 @@ pub mod timesteps;
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor};
 use rand::RngCore;
-use recdiff_data::user_item::Csr;
 use serde::{Deserialize, Serialize};
 use timesteps::StepSampler;
 
@@ -37,9 +35,23 @@ pub trait TopKKind {
     fn diffusion(&self) -> Option<&diffrec::DiffRecConfig> {
         None
     }
-    /// The network for the users x items training matrix `train`, weights drawn from `seed`.
-    /// Errors name the key at fault.
-    fn build(&self, train: &Csr, n_items: usize, seed: u64, device: &Device) -> Result<TopKModel, String>;
+    /// `(clusters, svd_dim)` when the network needs the items grouped first (L-DiffRec); `None`
+    /// (the default) otherwise.
+    fn item_clusters(&self) -> Option<(usize, usize)> {
+        None
+    }
+    /// The network for `shape`, weights drawn from `seed`. Errors name the key at fault.
+    fn build(&self, shape: &Shape<'_>, seed: u64, device: &Device) -> Result<TopKModel, String>;
+}
+
+/// What a top-K network is sized by: the users and items of the training matrix, and the group
+/// of every item where the model asks for groups ([`TopKKind::item_clusters`]): clustered from the
+/// training data by the trainer, read from the run's `groups.json` when a run is opened.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape<'a> {
+    pub users: usize,
+    pub items: usize,
+    pub item_groups: Option<&'a [usize]>,
 }
 
 /// What a top-K network does, implemented in its file.
@@ -156,10 +168,14 @@ impl TopKModelConfig {
         }
     }
 
-    /// The model for the users x items training matrix `train`, weights drawn from `seed`
-    /// (L-DiffRec also clusters the items of `train` first). Errors name the key at fault.
-    pub fn init(&self, train: &Csr, n_items: usize, seed: u64, device: &Device) -> Result<TopKModel, String> {
-        self.kind().build(train, n_items, seed, device)
+    /// `(clusters, svd_dim)` when the network needs its items grouped first (L-DiffRec).
+    pub fn item_clusters(&self) -> Option<(usize, usize)> {
+        self.kind().item_clusters()
+    }
+
+    /// The model for `shape`, weights drawn from `seed`. Errors name the key at fault.
+    pub fn init(&self, shape: &Shape<'_>, seed: u64, device: &Device) -> Result<TopKModel, String> {
+        self.kind().build(shape, seed, device)
     }
 }
 
@@ -182,16 +198,21 @@ mod tests {
     #[test]
     fn every_registered_kind_parses_to_its_variant_and_builds_a_network_that_scores_every_item() {
         let device = Device::flex();
-        let train = Csr::from_rows(&[vec![0, 1], vec![2, 3, 4], vec![0, 5]]);
+        let groups = [0, 0, 1, 1, 0, 1];
         for kind in KINDS {
-            // L-DiffRec clusters the 6 items on an SVD of at most 5 dimensions.
-            let extra = if kind == "ldiffrec" { r#", "svd_dim": 2"# } else { "" };
-            let cfg: TopKModelConfig = serde_json::from_str(&format!("{{\"kind\": \"{kind}\"{extra}}}")).unwrap();
+            let cfg: TopKModelConfig = serde_json::from_str(&format!("{{\"kind\": \"{kind}\"}}")).unwrap();
             assert_eq!(cfg.name(), kind);
             cfg.validate().unwrap();
             let text = serde_json::to_string(&cfg).unwrap();
             assert!(text.starts_with(&format!("{{\"kind\":\"{kind}\"")), "{text}");
-            let model = cfg.init(&train, 6, 3, &device).unwrap();
+            let needs_groups = cfg.item_clusters().is_some();
+            assert_eq!(needs_groups, kind == "ldiffrec");
+            let shape = Shape { users: 3, items: 6, item_groups: None };
+            if needs_groups {
+                let e = cfg.init(&shape, 3, &device).unwrap_err();
+                assert!(e.contains("item groups"), "{e}");
+            }
+            let model = cfg.init(&Shape { item_groups: Some(&groups), ..shape }, 3, &device).unwrap();
             let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
             let x = Tensor::<2>::ones([2, 6], &device);
             let users = Tensor::<1, Int>::from_data([0, 2], &device);

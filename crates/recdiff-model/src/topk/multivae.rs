@@ -14,7 +14,7 @@
 //!
 //! Shapes: `x` `[B, n]`, logits `[B, n]`, `mu`/`logvar` `[B, latent]`.
 
-use super::{StepContext, TopKKind, TopKModel, TopKNet, probability};
+use super::{Shape, StepContext, TopKKind, TopKModel, TopKNet, probability};
 use crate::activation::log_softmax;
 use crate::activation::tanh;
 use crate::dropout::Dropout;
@@ -24,7 +24,6 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::RngCore;
 use rand_distr::{Distribution, StandardNormal};
-use recdiff_data::user_item::Csr;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,8 +120,8 @@ impl TopKKind for MultiVaeConfig {
         probability("dropout", self.dropout)
     }
 
-    fn build(&self, _train: &Csr, n_items: usize, seed: u64, device: &Device) -> Result<TopKModel, String> {
-        Ok(TopKModel::Multivae(crate::init::build_seeded(seed, || self.init(n_items, device))))
+    fn build(&self, shape: &Shape<'_>, seed: u64, device: &Device) -> Result<TopKModel, String> {
+        Ok(TopKModel::Multivae(crate::init::build_seeded(seed, || self.init(shape.items, device))))
     }
 }
 

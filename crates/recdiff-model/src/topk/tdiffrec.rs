@@ -4,9 +4,8 @@
 //! (its checkpoint tensors are named `Diffrec.…`); only the input differs.
 
 use super::diffrec::DiffRecConfig;
-use super::{TopKKind, TopKModel};
+use super::{Shape, TopKKind, TopKModel};
 use burn::tensor::Device;
-use recdiff_data::user_item::Csr;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,7 +38,7 @@ impl TopKKind for TDiffRecConfig {
         Some(&self.diffusion)
     }
 
-    fn build(&self, train: &Csr, n_items: usize, seed: u64, device: &Device) -> Result<TopKModel, String> {
-        self.diffusion.build(train, n_items, seed, device)
+    fn build(&self, shape: &Shape<'_>, seed: u64, device: &Device) -> Result<TopKModel, String> {
+        self.diffusion.build(shape, seed, device)
     }
 }
