@@ -3,7 +3,8 @@
 //! interaction vector has its own VAE encoder and decoder; the diffusion runs on the concatenated
 //! latent.
 //!
-//! * Groups: k-means on SVD item embeddings of the training matrix ([`super::clusters`]).
+//! * Groups: k-means on SVD item embeddings of the training matrix (`recdiff_topk::clusters`,
+//!   which the trainer runs; the groups travel with the run in `groups.json`).
 //! * Encoder of group `c`: `dropout(x_c) -> Linear(n_c, 2 l_c)` giving `μ_c, log σ²_c`; latent
 //!   sizes `l_c` split `latent` in proportion to the group sizes (at least 1 each), as the
 //!   official code does. Decoder of group `c`: `Linear(l_c, n_c)`; the group outputs are put back
