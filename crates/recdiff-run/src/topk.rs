@@ -157,29 +157,6 @@ pub fn user_ids(users: &[usize], device: &Device) -> Tensor<1, Int> {
     Tensor::from_data(TensorData::new(v, [users.len()]), device)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use recdiff_data::user_item::Csr;
-
-    #[test]
-    fn rows_hold_ones_or_recency_weights_at_the_training_items_only() {
-        let split = UserItemSplit {
-            n_users: 2,
-            n_items: 4,
-            train: Csr::from_rows(&[vec![1, 3], vec![0]]),
-            valid: Csr::from_rows(&[vec![2], vec![]]),
-            test: Csr::from_rows(&[vec![0], vec![1]]),
-            train_recency: vec![0.0, 1.0, 1.0],
-        };
-        let d = Device::flex();
-        let x = train_rows(&split, &[1, 0], None, &d).into_data().try_into_vec::<f32>().unwrap();
-        assert_eq!(x, vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0]);
-        let w = train_rows(&split, &[0], Some((0.5, 1.0)), &d).into_data().try_into_vec::<f32>().unwrap();
-        assert_eq!(w, vec![0.0, 0.5, 0.0, 1.0]);
-    }
-}
-
 /// The group of every item from a run's `groups.json` (the items of each group, as L-DiffRec
 /// trained with them): each of the `n_items` items in exactly one group, or an error naming `path`.
 fn item_groups(bytes: &[u8], n_items: usize, path: &Path) -> Result<Vec<usize>, RunError> {
@@ -202,8 +179,26 @@ fn item_groups(bytes: &[u8], n_items: usize, path: &Path) -> Result<Vec<usize>, 
 }
 
 #[cfg(test)]
-mod item_group_tests {
+mod tests {
     use super::*;
+    use recdiff_data::user_item::Csr;
+
+    #[test]
+    fn rows_hold_ones_or_recency_weights_at_the_training_items_only() {
+        let split = UserItemSplit {
+            n_users: 2,
+            n_items: 4,
+            train: Csr::from_rows(&[vec![1, 3], vec![0]]),
+            valid: Csr::from_rows(&[vec![2], vec![]]),
+            test: Csr::from_rows(&[vec![0], vec![1]]),
+            train_recency: vec![0.0, 1.0, 1.0],
+        };
+        let d = Device::flex();
+        let x = train_rows(&split, &[1, 0], None, &d).into_data().try_into_vec::<f32>().unwrap();
+        assert_eq!(x, vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0]);
+        let w = train_rows(&split, &[0], Some((0.5, 1.0)), &d).into_data().try_into_vec::<f32>().unwrap();
+        assert_eq!(w, vec![0.0, 0.5, 0.0, 1.0]);
+    }
 
     #[test]
     fn a_runs_item_groups_read_back_as_the_group_of_each_item_and_bad_files_are_named_errors() {
