@@ -1,22 +1,30 @@
-//! The one training loop of the epoch-based families (sequential, top-K): epochs, the validation
-//! cadence, early stopping, `log.jsonl`, the `last/` checkpoint a run resumes from, the best
-//! weights and `results.json`. A family implements [`Task`]: train one epoch, validate, keep the
-//! current weights as the best, hand over and take back its whole state, and evaluate the best
-//! weights at the end.
+//! The one training loop of every family (CTR, sequential, top-K): epochs and steps, the
+//! validation cadence, early stopping, `log.jsonl`, the `last/` checkpoint a run resumes from, the
+//! best weights and `results.json`. A family implements [`Task`]: train a chunk of steps, validate,
+//! keep the current weights as the best, save and take back its whole state, and evaluate the
+//! best weights at the end.
+//!
+//! **Cadence.** The loop trains a whole epoch at a time, or, when the spec validates every N steps
+//! (`eval_every_steps`, CTR), up to the next multiple of N or the epoch's end, whichever comes
+//! first. It validates at each multiple of N and at the end of every `eval_every`-th epoch and of
+//! the last one (once, when both fall on the same step).
 //!
 //! **Resume.** After a validation, at most every `checkpoint_seconds` (and always after the last
-//! one), the task's state (weights, optimiser moments, random streams, the best weights) and the
-//! loop's (epoch, early stopping, the log so far) are written to `<run>/last` as one checkpoint
-//! ([`recdiff_run::checkpoint`]: checksummed files switched into place). `--resume` recovers a
-//! switch cut short, checks the checkpoint (fingerprint, checksums, the config less
-//! `train.epochs`), restores both states and continues with the next epoch: a resumed run computes
-//! what the uninterrupted run computes, bit for bit. Epochs trained after the checkpoint are
-//! trained again, and `log.jsonl` is rewritten from the checkpoint's lines.
+//! one), the task's state (weights, optimiser moments, random streams, the best weights or where
+//! they are kept) and the loop's (epoch, step, early stopping, the log so far) are written to
+//! `<run>/last` as one checkpoint ([`recdiff_run::checkpoint`]: checksummed files switched into
+//! place). `--resume` recovers a switch cut short, checks the checkpoint (fingerprint, checksums,
+//! the config less `train.epochs`), restores both states and continues from its step: a resumed
+//! run computes what the uninterrupted run computes, bit for bit. Steps trained after the
+//! checkpoint are trained again, and `log.jsonl` is rewritten from the checkpoint's lines.
 //!
 //! **The log.** One line per validation, the schema every family writes ([`LogLine`], `crate::log`),
 //! rewritten whole (temporary file, fsync, rename) after each validation.
 //!
-//! In a data-parallel world every rank runs the loop; only the root writes (`FitSpec::root`).
+//! In a data-parallel world every rank runs the loop; only the root writes (`FitSpec::root`),
+//! except the checkpoint of a task whose ranks each hold part of the state ([`Task::save`] runs
+//! on every rank; such a task's spec saves after every validation, `checkpoint_seconds = 0`, so
+//! that every rank saves at the same step).
 
 use crate::log::write_log;
 use crate::metrics::Metrics;
@@ -24,9 +32,10 @@ use crate::record::RunRecord;
 use crate::stopping::{EarlyStopping, StopState, Verdict};
 use crate::{BoxError, record};
 use recdiff_run::RunError;
-use recdiff_run::checkpoint::{self, Checkpoint};
+use recdiff_run::checkpoint::Checkpoint;
 use recdiff_run::epoch::EpochExperiment;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -36,24 +45,64 @@ pub use crate::log::{LOG_FILE, LogLine};
 /// The loop's state inside `last/`.
 const LOOP_FILE: &str = "loop.json";
 
+/// Where a run stands: epochs finished and optimiser steps taken.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub epoch: usize,
+    pub step: u64,
+}
+
+/// What a chunk of training reports for its `log.jsonl` line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Trained {
+    /// The mean training loss over the chunk.
+    pub loss: f64,
+    /// The mean of each named term of the loss, where the family reports them.
+    pub terms: BTreeMap<String, f64>,
+    /// The learning rate at the chunk's last step, where a schedule moves it.
+    pub lr: Option<f64>,
+    /// Training samples the chunk saw (logged as a throughput).
+    pub samples: Option<u64>,
+}
+
+impl Trained {
+    /// A chunk that reports its mean loss only.
+    pub fn loss(loss: f64) -> Self {
+        Self { loss, ..Self::default() }
+    }
+}
+
 /// A family's training run, driven by [`fit`].
 pub trait Task {
-    /// Optimiser steps in one epoch (for `results.json`).
+    /// Optimiser steps in one epoch.
     fn steps_per_epoch(&self) -> u64;
-    /// Trains one epoch; returns its mean training loss.
-    fn train_epoch(&mut self) -> Result<f64, BoxError>;
+    /// Trains `steps` optimiser steps from `at`, all inside epoch `at.epoch + 1`. [`fit`] asks for
+    /// whole epochs unless its spec validates every N steps.
+    fn train(&mut self, at: Position, steps: u64) -> Result<Trained, BoxError>;
     /// The current weights' metrics on the validation split.
     fn validate(&mut self) -> Result<Metrics, BoxError>;
+    /// The validation rows scored (logged), where the family counts them.
+    fn valid_rows(&self) -> Option<u64> {
+        None
+    }
     /// Keeps the current weights as the best so far.
     fn keep_best(&mut self) -> Result<(), BoxError>;
-    /// Everything a resumed run needs, the best weights included, as named files.
-    fn state(&self) -> Result<Vec<(String, Vec<u8>)>, BoxError>;
-    /// Takes back the state [`Task::state`] wrote into `checkpoint`.
+    /// Writes everything a resumed run needs, the best weights included, and `loop_file` (the
+    /// loop's state) as the checkpoint `dir` under `fingerprint`; `root` says whether this rank
+    /// writes the run. Called on every rank: a task whose state every rank holds alike writes on
+    /// the root only ([`write_on_root`]).
+    fn save(&self, dir: &Path, fingerprint: &str, loop_file: NamedFile, root: bool) -> Result<(), BoxError>;
+    /// Takes back the state [`Task::save`] wrote into `checkpoint`.
     fn restore(&mut self, checkpoint: &Checkpoint) -> Result<(), BoxError>;
     /// Saves the best weights into the run directory `out` (`None`: this rank does not write) and
     /// returns their validation and test metrics.
     fn finish(&mut self, out: Option<&Path>) -> Result<(Metrics, Metrics), BoxError>;
 }
+
+/// A file of a checkpoint: its name and bytes.
+pub type NamedFile = (String, Vec<u8>);
+
+pub use crate::epoch_task::{Best, EpochTask, RunDir, write_on_root};
 
 /// What [`fit`] needs to know of the experiment.
 #[derive(Debug, Clone)]
@@ -70,7 +119,10 @@ pub struct FitSpec<'a> {
     /// The architecture fingerprint `last/` is written and checked with.
     pub fingerprint: String,
     pub epochs: usize,
+    /// Validate at the end of every this many epochs (and of the last).
     pub eval_every: usize,
+    /// Validate at every multiple of this many steps as well (0: never mid-epoch).
+    pub eval_every_steps: u64,
     pub rule: EarlyStopping,
     pub metric: &'a str,
     /// The run directory.
@@ -103,6 +155,7 @@ impl<'a> FitSpec<'a> {
             fingerprint,
             epochs: s.epochs,
             eval_every: s.eval_every,
+            eval_every_steps: 0,
             rule: EarlyStopping { higher_is_better: true, patience: s.patience },
             metric: s.metric,
             out: run.out.clone(),
@@ -113,78 +166,14 @@ impl<'a> FitSpec<'a> {
     }
 }
 
-/// A run directory opened for training: the world checked against the resolved config, the
-/// directory made, `config.resolved.toml` written (by the root only, as every file).
-#[derive(Debug)]
-pub struct RunDir {
-    pub out: PathBuf,
-    /// Whether this process writes the run.
-    pub root: bool,
-}
-
-impl RunDir {
-    pub fn open(cfg: &impl EpochExperiment, dp: &crate::data_parallel::DataParallel) -> Result<Self, FitError> {
-        let out = cfg.run_dir();
-        let resolved = toml::to_string_pretty(cfg)
-            .map_err(|e| FitError::Resume { path: out.display().to_string(), message: e.to_string() })?;
-        dp.check(&resolved, cfg.schedule().batch_size)?;
-        std::fs::create_dir_all(&out).map_err(|e| RunError::at(&out, e))?;
-        let run = Self { out, root: dp.is_root() };
-        run.write("config.resolved.toml", resolved.as_bytes())?;
-        Ok(run)
-    }
-
-    /// Writes `<run>/<name>` atomically on the root; other ranks write nothing.
-    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), FitError> {
-        if self.root {
-            recdiff_data::write_atomic(&self.out.join(name), bytes)?;
-        }
-        Ok(())
-    }
-}
-
-/// The weights a task last validated and its best so far: what [`Task::validate`] and
-/// [`Task::keep_best`] keep.
-#[derive(Debug)]
-pub struct Best<M> {
-    current: Option<M>,
-    best: Option<M>,
-}
-
-impl<M> Default for Best<M> {
-    fn default() -> Self {
-        Self { current: None, best: None }
-    }
-}
-
-impl<M> Best<M> {
-    /// The weights just validated.
-    pub fn validated(&mut self, weights: M) {
-        self.current = Some(weights);
-    }
-
-    /// The weights last validated become the best.
-    pub fn keep(&mut self) -> Result<(), BoxError> {
-        self.best = Some(self.current.take().ok_or("keep_best before validate")?);
-        Ok(())
-    }
-
-    /// The best weights; an error before any validation.
-    pub fn get(&self) -> Result<&M, BoxError> {
-        Ok(self.best.as_ref().ok_or("no best weights: no validation ran")?)
-    }
-
-    /// The best weights of a checkpoint resumed from.
-    pub fn restore(&mut self, weights: M) {
-        self.best = Some(weights);
-    }
-}
-
 /// Where the loop stands; saved in `last/`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct LoopState {
     resume_key: String,
     epoch: usize,
+    /// Steps taken (absent from the checkpoints of the loop's whole-epoch version: see [`resume`]).
+    #[serde(default)]
+    step: u64,
     stop: StopState,
     /// Early stopping ended the run.
     stopped: bool,
@@ -224,7 +213,8 @@ pub fn fit(spec: &FitSpec<'_>, task: &mut dyn Task) -> Result<RunRecord, FitErro
     if spec.root {
         std::fs::create_dir_all(&spec.out).map_err(|e| RunError::at(&spec.out, e))?;
     }
-    let mut state = if spec.resume { resume(spec, task)? } else { None }
+    let per_epoch = task.steps_per_epoch().max(1);
+    let mut state = if spec.resume { resume(spec, task, per_epoch)? } else { None }
         .unwrap_or_else(|| LoopState { resume_key: spec.resume_key.clone(), ..LoopState::default() });
     let before = state.seconds;
     if spec.root {
@@ -236,54 +226,49 @@ pub fn fit(spec: &FitSpec<'_>, task: &mut dyn Task) -> Result<RunRecord, FitErro
     let mut saved_at = Instant::now();
     let mut dirty = false;
     while state.epoch < spec.epochs && !state.stopped {
-        let epoch = state.epoch + 1;
         let t = Instant::now();
-        let loss = task.train_epoch().map_err(FitError::Task)?;
-        state.train_seconds += t.elapsed().as_secs_f64();
-        state.epoch = epoch;
-        if epoch % spec.eval_every != 0 && epoch != spec.epochs {
+        let at = Position { epoch: state.epoch, step: state.step };
+        let steps = chunk(spec, at, per_epoch);
+        let trained = task.train(at, steps).map_err(FitError::Task)?;
+        let train_seconds = t.elapsed().as_secs_f64();
+        state.train_seconds += train_seconds;
+        state.step += steps;
+        let epoch_end = state.step == (state.epoch as u64 + 1) * per_epoch;
+        state.epoch += usize::from(epoch_end);
+        let by_steps = spec.eval_every_steps > 0 && state.step.is_multiple_of(spec.eval_every_steps);
+        let by_epoch = epoch_end && (state.epoch.is_multiple_of(spec.eval_every) || state.epoch == spec.epochs);
+        if !(by_steps || by_epoch) {
             continue;
         }
-        let valid = task.validate().map_err(FitError::Task)?;
-        let score = valid.get(spec.metric);
-        let verdict = spec.rule.observe(&mut state.stop, spec.metric, score, epoch as u64)?;
-        if verdict == Verdict::Improved {
-            task.keep_best().map_err(FitError::Task)?;
-        }
-        state.stopped = verdict == Verdict::Stop;
-        let step = epoch as u64 * task.steps_per_epoch();
-        let improved = verdict == Verdict::Improved;
-        let seconds = t.elapsed().as_secs_f64();
-        tracing::info!("{} epoch {epoch}: loss {loss:.4}, valid {} {score:?}", spec.name, spec.metric);
-        state.log.push(LogLine { epoch, step, train_loss: loss, seconds, valid, improved, ..LogLine::default() });
+        validate(spec, task, &mut state, trained, (t, train_seconds, per_epoch))?;
         state.seconds = before + started.elapsed().as_secs_f64();
         dirty = true;
         if spec.root {
             write_log(&spec.out, &state.log)?;
-            if saved_at.elapsed().as_secs_f64() >= spec.checkpoint_seconds {
-                save_last(spec, task, &state, &last)?;
-                (saved_at, dirty) = (Instant::now(), false);
-                abort_if_asked(epoch);
-            }
+        }
+        // Every rank decides alike where the task's ranks save together (`checkpoint_seconds = 0`).
+        if saved_at.elapsed().as_secs_f64() >= spec.checkpoint_seconds {
+            save_last(spec, task, &state, &last)?;
+            (saved_at, dirty) = (Instant::now(), false);
+            abort_if_asked(spec.root, state.epoch);
         }
     }
-    if spec.root && dirty {
+    if dirty {
         save_last(spec, task, &state, &last)?;
     }
     let (valid, test) = task.finish(spec.root.then_some(spec.out.as_path())).map_err(FitError::Task)?;
-    let steps_per_epoch = task.steps_per_epoch();
     let record = RunRecord {
         name: spec.name.to_string(),
         family: spec.family.to_string(),
         model: spec.model.clone(),
         seed: spec.seed,
         config_hash: spec.config_hash.clone(),
-        epochs: state.epoch,
-        steps: steps_per_epoch * state.epoch as u64,
-        best_epoch: state.stop.best_at as usize,
-        best_step: steps_per_epoch * state.stop.best_at,
+        epochs: state.step.div_ceil(per_epoch) as usize,
+        steps: state.step,
+        best_epoch: state.stop.best_at.div_ceil(per_epoch) as usize,
+        best_step: state.stop.best_at,
         seconds: before + started.elapsed().as_secs_f64(),
-        seconds_per_epoch: state.train_seconds / state.epoch.max(1) as f64,
+        seconds_per_epoch: state.train_seconds / (state.step as f64 / per_epoch as f64).max(1.0),
         valid,
         test,
     };
@@ -293,26 +278,76 @@ pub fn fit(spec: &FitSpec<'_>, task: &mut dyn Task) -> Result<RunRecord, FitErro
     Ok(record)
 }
 
+/// The steps to train from `at`: the rest of its epoch, or up to the next multiple of
+/// `eval_every_steps` when that comes first.
+fn chunk(spec: &FitSpec<'_>, at: Position, per_epoch: u64) -> u64 {
+    let rest = (at.epoch as u64 + 1) * per_epoch - at.step;
+    match spec.eval_every_steps {
+        0 => rest,
+        n => rest.min(n - at.step % n),
+    }
+}
+
+/// Validates the weights `trained` left, observes early stopping (keeping the best weights on an
+/// improvement) and adds the log line; `timing` is when the chunk started, how long it trained and
+/// the steps of an epoch.
+fn validate(
+    spec: &FitSpec<'_>,
+    task: &mut dyn Task,
+    state: &mut LoopState,
+    trained: Trained,
+    timing: (Instant, f64, u64),
+) -> Result<(), FitError> {
+    let valid = task.validate().map_err(FitError::Task)?;
+    let score = valid.get(spec.metric);
+    let verdict = spec.rule.observe(&mut state.stop, spec.metric, score, state.step)?;
+    let improved = verdict == Verdict::Improved;
+    if improved {
+        task.keep_best().map_err(FitError::Task)?;
+    }
+    state.stopped = verdict == Verdict::Stop;
+    let step = state.step;
+    let epoch = step.div_ceil(timing.2) as usize;
+    tracing::info!(
+        "{} epoch {epoch} step {step}: loss {:.4}, valid {} {score:?}",
+        spec.name,
+        trained.loss,
+        spec.metric
+    );
+    state.log.push(LogLine {
+        // The epoch the line falls in (a line inside an epoch counts it).
+        epoch,
+        step,
+        train_loss: trained.loss,
+        train_terms: trained.terms,
+        seconds: timing.0.elapsed().as_secs_f64(),
+        lr: trained.lr,
+        samples_per_s: trained.samples.map(|n| n as f64 / timing.1.max(1e-9)),
+        valid,
+        valid_rows: task.valid_rows(),
+        improved,
+    });
+    Ok(())
+}
+
 /// Test hook: `RECDIFF_ABORT_AFTER_CHECKPOINT=<epoch>` ends the process abruptly (no destructor,
 /// no flush) right after the checkpoint of that epoch, as a kill would.
-fn abort_if_asked(epoch: usize) {
-    if std::env::var("RECDIFF_ABORT_AFTER_CHECKPOINT").is_ok_and(|v| v.parse() == Ok(epoch)) {
+fn abort_if_asked(root: bool, epoch: usize) {
+    if root && std::env::var("RECDIFF_ABORT_AFTER_CHECKPOINT").is_ok_and(|v| v.parse() == Ok(epoch)) {
         std::process::abort();
     }
 }
 
 fn save_last(spec: &FitSpec<'_>, task: &dyn Task, state: &LoopState, last: &Path) -> Result<(), FitError> {
-    let mut files = task.state().map_err(FitError::Task)?;
     let json = serde_json::to_vec(state)
         .map_err(|e| FitError::Resume { path: last.display().to_string(), message: format!("loop state: {e}") })?;
-    files.push((LOOP_FILE.to_string(), json));
-    checkpoint::write(last, &spec.fingerprint, &files)?;
-    Ok(())
+    task.save(last, &spec.fingerprint, (LOOP_FILE.to_string(), json), spec.root).map_err(FitError::Task)
 }
 
 /// The loop state of `<out>/last`, with the task restored from it; `None` when there is no
-/// checkpoint (a run that never validated starts afresh).
-fn resume(spec: &FitSpec<'_>, task: &mut dyn Task) -> Result<Option<LoopState>, FitError> {
+/// checkpoint (a run that never validated starts afresh). A checkpoint of the loop's whole-epoch
+/// version counted epochs only, and early stopping by epoch: both become steps.
+fn resume(spec: &FitSpec<'_>, task: &mut dyn Task, per_epoch: u64) -> Result<Option<LoopState>, FitError> {
     let last = spec.out.join(LAST_DIR);
     if spec.root {
         recdiff_run::manifest::recover(&last)?;
@@ -332,7 +367,11 @@ fn resume(spec: &FitSpec<'_>, task: &mut dyn Task) -> Result<Option<LoopState>, 
     let ckpt = Checkpoint::open(&last, &spec.fingerprint)?;
     let bytes = ckpt.read(LOOP_FILE)?;
     let fail = |message: String| FitError::Resume { path: last.join(LOOP_FILE).display().to_string(), message };
-    let state: LoopState = serde_json::from_slice(&bytes).map_err(|e| fail(e.to_string()))?;
+    let mut state: LoopState = serde_json::from_slice(&bytes).map_err(|e| fail(e.to_string()))?;
+    if state.step == 0 && state.epoch > 0 {
+        state.step = state.epoch as u64 * per_epoch;
+        state.stop.best_at *= per_epoch;
+    }
     if state.resume_key != spec.resume_key {
         return Err(fail(format!(
             "the checkpoint was trained under another config (key {}, now {}); resume it with that config, \
@@ -341,7 +380,7 @@ fn resume(spec: &FitSpec<'_>, task: &mut dyn Task) -> Result<Option<LoopState>, 
         )));
     }
     task.restore(&ckpt).map_err(FitError::Task)?;
-    tracing::info!("resumed {} from {} at epoch {}", spec.name, last.display(), state.epoch);
+    tracing::info!("resumed {} from {} at epoch {}, step {}", spec.name, last.display(), state.epoch, state.step);
     Ok(Some(state))
 }
 

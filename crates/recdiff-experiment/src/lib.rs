@@ -6,8 +6,9 @@
 //! * [`hash`]: the config hash that keys run directories.
 //! * [`record`]: `results.json`, what a finished run reports.
 //! * [`family`]: the [`Family`] / [`Experiment`] seam a model family implements.
-//! * [`fit`]: the one training loop of the epoch-based families (validation cadence, early
-//!   stopping, `log.jsonl`, the `last/` checkpoint and resume, `results.json`).
+//! * [`fit`]: the one training loop of every family (epochs and chunks of steps, the validation
+//!   cadence, early stopping, `log.jsonl`, the `last/` checkpoint and resume, `results.json`);
+//!   [`epoch_task`]: what the whole-epoch families (sequential, top-K) share on top of it.
 //! * [`seeds`]: the one seed loop, resuming runs finished under the same config hash.
 //! * [`compare`] and [`table`]: comparisons of any family's experiments and their tables.
 //!
@@ -17,6 +18,7 @@
 
 pub mod compare;
 pub mod data_parallel;
+pub mod epoch_task;
 pub mod family;
 pub mod fit;
 pub mod fused_adam;

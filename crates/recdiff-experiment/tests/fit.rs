@@ -1,28 +1,38 @@
 //! The shared training loop: a run killed after a checkpoint and resumed computes what the
-//! uninterrupted run computes (record, best epoch, log), and a resume under another config or
-//! architecture is refused.
+//! uninterrupted run computes (record, best epoch, log), also when it validates mid-epoch every N
+//! steps; the cadence of validations; and a resume under another config or architecture is
+//! refused.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use recdiff_experiment::fit::{FitSpec, LAST_DIR, LOG_FILE, Task, fit};
+use recdiff_experiment::fit::{FitSpec, LAST_DIR, LOG_FILE, NamedFile, Position, Task, Trained, fit, write_on_root};
 use recdiff_experiment::{BoxError, EarlyStopping, Metrics};
 use recdiff_run::checkpoint::Checkpoint;
 use std::path::Path;
 
-/// A "model" of one weight moved by a seeded random walk; its validation score is a bumpy
-/// function of the weight, so the best epoch is not the last.
+/// A "model" of one weight moved by a seeded random walk, one move per step; its validation score
+/// is a bumpy function of the weight, so the best epoch is not the last.
 struct Walk {
     w: f64,
     best: Option<f64>,
     rng: ChaCha8Rng,
-    epochs_trained: usize,
-    /// Fails (as a kill would) when this epoch starts.
-    fail_at: Option<usize>,
+    steps_trained: u64,
+    /// Fails (as a kill would) when this step (1-based) starts.
+    fail_at: Option<u64>,
+    /// The chunks the loop asked for: (from step, steps).
+    chunks: Vec<(u64, u64)>,
 }
 
 impl Walk {
-    fn new(fail_at: Option<usize>) -> Self {
-        Self { w: 0.0, best: None, rng: ChaCha8Rng::seed_from_u64(7), epochs_trained: 0, fail_at }
+    fn new(fail_at: Option<u64>) -> Self {
+        Self { w: 0.0, best: None, rng: ChaCha8Rng::seed_from_u64(7), steps_trained: 0, fail_at, chunks: Vec::new() }
+    }
+
+    fn files(&self) -> Result<Vec<NamedFile>, BoxError> {
+        let json = serde_json::json!({
+            "w": self.w, "best": self.best, "pos": self.rng.get_word_pos().to_string(), "n": self.steps_trained
+        });
+        Ok(vec![("walk.json".into(), serde_json::to_vec(&json)?)])
     }
 }
 
@@ -34,13 +44,17 @@ impl Task for Walk {
     fn steps_per_epoch(&self) -> u64 {
         3
     }
-    fn train_epoch(&mut self) -> Result<f64, BoxError> {
-        if self.fail_at == Some(self.epochs_trained + 1) {
-            return Err("killed".into());
+    fn train(&mut self, at: Position, steps: u64) -> Result<Trained, BoxError> {
+        assert_eq!(at.step, self.steps_trained, "the loop resumes where the task stands");
+        self.chunks.push((at.step, steps));
+        for _ in 0..steps {
+            if self.fail_at == Some(self.steps_trained + 1) {
+                return Err("killed".into());
+            }
+            self.steps_trained += 1;
+            self.w += self.rng.random::<f64>() - 0.4;
         }
-        self.epochs_trained += 1;
-        self.w += self.rng.random::<f64>() - 0.4;
-        Ok(self.w.abs())
+        Ok(Trained::loss(self.w.abs()))
     }
     fn validate(&mut self) -> Result<Metrics, BoxError> {
         let mut m = Metrics::new();
@@ -51,18 +65,15 @@ impl Task for Walk {
         self.best = Some(self.w);
         Ok(())
     }
-    fn state(&self) -> Result<Vec<(String, Vec<u8>)>, BoxError> {
-        let json = serde_json::json!({
-            "w": self.w, "best": self.best, "pos": self.rng.get_word_pos().to_string(), "n": self.epochs_trained
-        });
-        Ok(vec![("walk.json".into(), serde_json::to_vec(&json)?)])
+    fn save(&self, dir: &Path, fingerprint: &str, loop_file: NamedFile, root: bool) -> Result<(), BoxError> {
+        write_on_root(dir, fingerprint, || self.files(), loop_file, root)
     }
     fn restore(&mut self, c: &Checkpoint) -> Result<(), BoxError> {
         let v: serde_json::Value = serde_json::from_slice(&c.read("walk.json")?)?;
         self.w = v["w"].as_f64().ok_or("w")?;
         self.best = v["best"].as_f64();
         self.rng.set_word_pos(v["pos"].as_str().ok_or("pos")?.parse()?);
-        self.epochs_trained = v["n"].as_u64().ok_or("n")? as usize;
+        self.steps_trained = v["n"].as_u64().ok_or("n")?;
         Ok(())
     }
     fn finish(&mut self, _out: Option<&Path>) -> Result<(Metrics, Metrics), BoxError> {
@@ -83,6 +94,7 @@ fn spec<'a>(out: &'a Path, epochs: usize, resume: bool, key: &str) -> FitSpec<'a
         fingerprint: "fp".into(),
         epochs,
         eval_every: 2,
+        eval_every_steps: 0,
         rule: EarlyStopping { higher_is_better: true, patience: 3 },
         metric: "s",
         out: out.to_path_buf(),
@@ -110,7 +122,7 @@ fn a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_runs_record_and_
     let full = fit(&spec(&whole, 15, false, "k"), &mut Walk::new(None)).unwrap();
     assert!(full.best_epoch > 0 && full.best_epoch < full.epochs, "{full:?}: the best epoch should not be the last");
 
-    let e = fit(&spec(&cut, 15, false, "k"), &mut Walk::new(Some(8))).unwrap_err();
+    let e = fit(&spec(&cut, 15, false, "k"), &mut Walk::new(Some(23))).unwrap_err();
     assert!(e.to_string().contains("killed"), "{e}");
     assert!(cut.join(LAST_DIR).join("manifest.json").is_file(), "a checkpoint was written before the kill");
     let resumed = fit(&spec(&cut, 15, true, "k"), &mut Walk::new(None)).unwrap();
@@ -145,4 +157,45 @@ fn a_finished_run_resumes_for_more_epochs_but_not_under_another_config_or_archit
     // validation, it leaves nothing that a resume would mistake for its own.
     assert!(fit(&spec(&out, 8, false, "k"), &mut Walk::new(Some(2))).is_err());
     assert!(!out.join(LAST_DIR).exists());
+}
+
+/// 6 epochs of 3 steps, validated every 2 steps and at every epoch's end.
+fn every<'a>(out: &'a Path, resume: bool) -> FitSpec<'a> {
+    let mut s = spec(out, 6, resume, "k");
+    (s.eval_every, s.eval_every_steps) = (1, 2);
+    s
+}
+
+fn logged(out: &Path, key: &str) -> Vec<u64> {
+    log_without_seconds(out).iter().map(|l| l[key].as_u64().unwrap()).collect()
+}
+
+#[test]
+fn a_spec_validating_every_n_steps_trains_chunks_to_each_multiple_and_each_epoch_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    // 3 steps an epoch, 3 epochs; every 2 steps and every epoch's end (eval_every = 1).
+    let mut s = spec(&out, 3, false, "k");
+    (s.eval_every, s.eval_every_steps) = (1, 2);
+    let mut walk = Walk::new(None);
+    let record = fit(&s, &mut walk).unwrap();
+    assert_eq!(walk.chunks, vec![(0, 2), (2, 1), (3, 1), (4, 2), (6, 2), (8, 1)]);
+    assert_eq!(logged(&out, "step"), vec![2, 3, 4, 6, 8, 9], "step 6 ends epoch 2 and is a multiple: once");
+    assert_eq!(logged(&out, "epoch"), vec![1, 1, 2, 2, 3, 3], "a line inside an epoch counts it");
+    assert_eq!((record.epochs, record.steps), (3, 9));
+    assert_eq!(record.best_epoch as u64, record.best_step.div_ceil(3));
+}
+
+#[test]
+fn a_run_killed_mid_epoch_resumes_from_its_last_step_validation_to_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, cut) = (dir.path().join("whole"), dir.path().join("cut"));
+    let full = fit(&every(&whole, false), &mut Walk::new(None)).unwrap();
+    // Killed at step 12 (inside epoch 4): the last checkpoint is step 10's validation.
+    assert!(fit(&every(&cut, false), &mut Walk::new(Some(12))).is_err());
+    let mut walk = Walk::new(None);
+    let resumed = fit(&every(&cut, true), &mut walk).unwrap();
+    assert_eq!(walk.chunks.first(), Some(&(10, 2)), "resumed at step 10, mid-epoch");
+    assert_eq!((resumed.steps, resumed.best_step, resumed.valid), (full.steps, full.best_step, full.valid));
+    assert_eq!(log_without_seconds(&cut), log_without_seconds(&whole));
 }

@@ -22,6 +22,7 @@ pub mod config;
 pub mod ctr;
 pub mod epoch;
 pub mod manifest;
+pub mod ranking_train;
 pub mod seq;
 pub mod seq_config;
 pub mod topk;

@@ -52,52 +52,8 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SeqTrainConfig {
-    pub batch_size: usize,
-    pub epochs: usize,
-    pub lr: f64,
-    pub weight_decay: f64,
-    /// Validation metric for early stopping and the best checkpoint, e.g. `ndcg@10`.
-    /// A former name (`hit@10`) is read as today's (`hr@10`); CTR's key, `early_stopping_metric`,
-    /// is read too (one `[train]` vocabulary).
-    #[serde(alias = "early_stopping_metric", deserialize_with = "crate::config::metric_name")]
-    pub metric: String,
-    /// Evaluations without improvement before stopping.
-    pub patience: usize,
-    /// Evaluate on validation every this many epochs.
-    pub eval_every_epochs: usize,
-    pub eval_batch_size: usize,
-    pub ks: Vec<usize>,
-    pub progress: bool,
-    /// Least seconds between two `last/` checkpoints a run resumes from (0: after every
-    /// validation); the last validation is always checkpointed.
-    #[serde(skip_serializing_if = "is_default_checkpoint")]
-    pub checkpoint_seconds: f64,
-}
-
-fn is_default_checkpoint(s: &f64) -> bool {
-    *s == crate::config::DEFAULT_CHECKPOINT_SECONDS
-}
-
-impl Default for SeqTrainConfig {
-    fn default() -> Self {
-        Self {
-            batch_size: 128,
-            epochs: 200,
-            lr: 1e-3,
-            weight_decay: 0.0,
-            metric: "ndcg@10".into(),
-            patience: 10,
-            eval_every_epochs: 1,
-            eval_batch_size: 512,
-            ks: vec![10, 20, 50],
-            progress: true,
-            checkpoint_seconds: crate::config::DEFAULT_CHECKPOINT_SECONDS,
-        }
-    }
-}
+/// The `[train]` table: the ranking families' keys with this family's defaults.
+pub type SeqTrainConfig = crate::ranking_train::RankingTrainConfig<crate::ranking_train::SeqDefaults>;
 
 impl SeqTrainConfig {
     /// Whether evaluation under this config reports `metric` (`mrr`, or hr|ndcg|recall@K with K
@@ -133,12 +89,7 @@ impl SeqExperimentConfig {
 
     pub fn validate(&self) -> Result<(), String> {
         let t = &self.train;
-        crate::config::check_checkpoint_seconds(t.checkpoint_seconds)?;
-        crate::config::check_ranking_train(
-            [t.batch_size, t.epochs, t.eval_batch_size, t.eval_every_epochs],
-            t.lr,
-            &t.ks,
-        )?;
+        t.check()?;
         if self.data.max_len < 2 {
             return Err(format!("data.max_len must be at least 2, got {}", self.data.max_len));
         }

@@ -75,50 +75,8 @@ fn default_split_seed() -> u64 {
     42
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TopKTrainConfig {
-    pub batch_size: usize,
-    pub epochs: usize,
-    pub lr: f64,
-    pub weight_decay: f64,
-    /// Validation metric for early stopping and the best weights, e.g. `ndcg@10`.
-    /// A former name (`hit@10`) is read as today's (`hr@10`); CTR's key, `early_stopping_metric`,
-    /// is read too (one `[train]` vocabulary).
-    #[serde(alias = "early_stopping_metric", deserialize_with = "crate::config::metric_name")]
-    pub metric: String,
-    pub patience: usize,
-    pub eval_every_epochs: usize,
-    pub eval_batch_size: usize,
-    pub ks: Vec<usize>,
-    pub progress: bool,
-    /// Least seconds between two `last/` checkpoints a run resumes from (0: after every
-    /// validation); the last validation is always checkpointed.
-    #[serde(skip_serializing_if = "is_default_checkpoint")]
-    pub checkpoint_seconds: f64,
-}
-
-fn is_default_checkpoint(s: &f64) -> bool {
-    *s == crate::config::DEFAULT_CHECKPOINT_SECONDS
-}
-
-impl Default for TopKTrainConfig {
-    fn default() -> Self {
-        Self {
-            batch_size: 400,
-            epochs: 300,
-            lr: 1e-3,
-            weight_decay: 0.0,
-            metric: "ndcg@10".into(),
-            patience: 20,
-            eval_every_epochs: 1,
-            eval_batch_size: 1024,
-            ks: vec![10, 20, 50],
-            progress: true,
-            checkpoint_seconds: crate::config::DEFAULT_CHECKPOINT_SECONDS,
-        }
-    }
-}
+/// The `[train]` table: the ranking families' keys with this family's defaults.
+pub type TopKTrainConfig = crate::ranking_train::RankingTrainConfig<crate::ranking_train::TopKDefaults>;
 
 /// The metric names a top-K evaluation with cut-offs `ks` reports.
 pub fn metric_names(ks: &[usize]) -> Vec<String> {
@@ -146,12 +104,7 @@ impl TopKExperimentConfig {
 
     pub fn validate(&self) -> Result<(), String> {
         let t = &self.train;
-        crate::config::check_checkpoint_seconds(t.checkpoint_seconds)?;
-        crate::config::check_ranking_train(
-            [t.batch_size, t.epochs, t.eval_batch_size, t.eval_every_epochs],
-            t.lr,
-            &t.ks,
-        )?;
+        t.check()?;
         let r = self.data.ratios;
         if r[0] <= 0.0 || r[1] <= 0.0 || r[2] <= 0.0 {
             return Err(format!("data.ratios = {r:?}: train, valid and test shares must all be positive"));

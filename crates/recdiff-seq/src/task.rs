@@ -15,7 +15,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use recdiff_data::histories::{Interactions, LeaveOneOut, Window};
 use recdiff_experiment::data_parallel::Ranks;
-use recdiff_experiment::fit::{Best, Task};
+use recdiff_experiment::fit::{Best, EpochTask, NamedFile};
 use recdiff_experiment::{BoxError, Metrics};
 use recdiff_model::seq::SeqModel;
 use recdiff_run::checkpoint::{self, Checkpoint};
@@ -82,7 +82,9 @@ impl<'a> SeqTask<'a> {
     }
 }
 
-impl Task for SeqTask<'_> {
+impl EpochTask for SeqTask<'_> {
+    type Weights = SeqModel;
+
     fn steps_per_epoch(&self) -> u64 {
         self.windows.len().div_ceil(self.cfg.train.batch_size) as u64
     }
@@ -100,18 +102,19 @@ impl Task for SeqTask<'_> {
         )?)
     }
 
-    fn validate(&mut self) -> Result<Metrics, BoxError> {
+    fn validate_current(&mut self) -> Result<(Self::Weights, Metrics), BoxError> {
         let current = self.model()?.valid();
         let m = evaluate(&current, &self.data, &self.split, false, &self.spec, &self.inner)?;
-        self.best.validated(current);
-        Ok(m.to_metrics())
+        Ok((current, m.to_metrics()))
     }
 
-    fn keep_best(&mut self) -> Result<(), BoxError> {
-        self.best.keep()
+    fn best(&mut self) -> &mut Best<Self::Weights> {
+        &mut self.best
     }
 
-    fn state(&self) -> Result<Vec<(String, Vec<u8>)>, BoxError> {
+    /// The task's state for `last/`: the training weights, their ids, the optimiser, the random
+    /// streams and the best weights.
+    fn files(&self) -> Result<Vec<NamedFile>, BoxError> {
         let model = self.model()?;
         let best = self.best.get()?;
         let optimizer = self.optim.into_bytes().map_err(|e| format!("{e:?}"))?.to_vec();

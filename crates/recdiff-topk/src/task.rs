@@ -9,7 +9,7 @@
 use crate::eval::evaluate;
 use crate::train::{GROUPS_FILE, ITEMS_FILE, TopKError, Trainer, WEIGHTS_FILE};
 use burn::tensor::Device;
-use recdiff_experiment::fit::{Best, Task};
+use recdiff_experiment::fit::{Best, EpochTask, NamedFile};
 use recdiff_experiment::{BoxError, Metrics};
 use recdiff_model::topk::TopKModel;
 use recdiff_model::topk::timesteps::StepSampler;
@@ -58,7 +58,9 @@ impl<'a> TopKTask<'a> {
     }
 }
 
-impl Task for TopKTask<'_> {
+impl EpochTask for TopKTask<'_> {
+    type Weights = TopKModel;
+
     fn steps_per_epoch(&self) -> u64 {
         self.trainer.split.train_users().len().div_ceil(self.trainer.cfg.train.batch_size) as u64
     }
@@ -67,18 +69,19 @@ impl Task for TopKTask<'_> {
         Ok(self.trainer.epoch()?)
     }
 
-    fn validate(&mut self) -> Result<Metrics, BoxError> {
+    fn validate_current(&mut self) -> Result<(Self::Weights, Metrics), BoxError> {
         let current = self.trainer.current()?;
         let m = evaluate(&current, self.trainer.split, false, self.trainer.cfg, &self.inner)?;
-        self.best.validated(current);
-        Ok(m.to_metrics())
+        Ok((current, m.to_metrics()))
     }
 
-    fn keep_best(&mut self) -> Result<(), BoxError> {
-        self.best.keep()
+    fn best(&mut self) -> &mut Best<Self::Weights> {
+        &mut self.best
     }
 
-    fn state(&self) -> Result<Vec<(String, Vec<u8>)>, BoxError> {
+    /// The task's state for `last/`: the training weights, their ids, the optimiser, the random
+    /// streams and the best weights.
+    fn files(&self) -> Result<Vec<NamedFile>, BoxError> {
         let model = self.model()?;
         let best = self.best.get()?;
         let t = &self.trainer;

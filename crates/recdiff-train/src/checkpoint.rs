@@ -1,7 +1,8 @@
 //! Checkpoints: a directory with the dense weights (`dense.safetensors`), the dense optimiser state
-//! (`optimizer.bin`), the embedding tables with their optimiser state (`embeddings.safetensors`)
-//! and the loop state (`state.json`), plus `manifest.json` (their checksums and the architecture
-//! fingerprint). It is written under `<name>.tmp`, fsynced and switched into place through
+//! (`optimizer.bin`), the embedding tables with their optimiser state (`embeddings.safetensors`,
+//! or one file per shard of row-wise sharded tables), the engine's position (`state.json`) and the
+//! files its caller adds (the training loop's `loop.json` in `last/`), plus `manifest.json` (their
+//! checksums and the architecture fingerprint). It is written under `<name>.tmp`, fsynced and switched into place through
 //! [`recdiff_run::manifest`], so a crash at any point leaves one complete checkpoint to recover.
 
 use burn::optim::ModuleOptimizer;
@@ -13,13 +14,22 @@ use recdiff_run::manifest::{self, KillPoint, Manifest};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// Where the loop stood when the checkpoint was written.
+/// Where training stood when the checkpoint was written (early stopping and the log are the
+/// training loop's, in its own file: `recdiff_experiment::fit`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoopState {
+    /// Epochs finished.
     pub epoch: usize,
     pub step: u64,
-    /// Early stopping: best value, its step, validations since.
-    pub stop: recdiff_experiment::StopState,
+}
+
+/// What a checkpoint holds: the engine's state, where it stood and files the caller adds.
+pub struct Contents<'a> {
+    pub model: &'a CtrModel,
+    pub optim: &'a ModuleOptimizer,
+    pub store: &'a EmbeddingStore,
+    pub state: LoopState,
+    pub extra: &'a [(String, Vec<u8>)],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,48 +88,52 @@ fn run_err(e: recdiff_run::RunError) -> CheckpointError {
     CheckpointError::Format { path: e.path, message: e.message }
 }
 
-/// Writes a checkpoint to `dir`: every file and then the manifest (checksums, `fingerprint`)
-/// into `<dir>.tmp`, fsynced, then switched into place ([`recdiff_run::manifest`]).
+/// Writes the checkpoint `dir` of one rank of `c` holding the rows `shard` of every table: with
+/// whole tables the state is the same on every rank and rank 0 writes it all; with row-wise
+/// sharded tables every rank writes its shard ([`save_row_wise`]). Files go into `<dir>.tmp`,
+/// fsynced, with the manifest last, and are then switched into place ([`recdiff_run::manifest`]).
 pub fn save(
+    c: &dyn Collective,
+    shard: Shard,
     dir: &Path,
     fingerprint: &str,
-    model: &CtrModel,
-    optim: &ModuleOptimizer,
-    store: &EmbeddingStore,
-    state: &LoopState,
+    contents: &Contents<'_>,
 ) -> Result<(), CheckpointError> {
+    if shard != Shard::WHOLE {
+        return save_row_wise(c, shard, dir, fingerprint, contents);
+    }
+    if c.rank() != 0 {
+        return Ok(());
+    }
     let stop = fault_for(dir);
     let tmp = manifest::sibling(dir, ".tmp");
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-    let [dense, optimizer, ids, loop_state] = replicated_files(model, optim, state, &tmp)?;
-    let embeddings = (EMBEDDINGS_FILE, store.to_safetensors(true).map_err(|e| fmt_err(&tmp, e))?);
-    let files = [dense, optimizer, embeddings, ids, loop_state];
+    let [dense, optimizer, ids, loop_state] = replicated_files(contents, &tmp)?;
+    let embeddings = (EMBEDDINGS_FILE.to_string(), contents.store.to_safetensors(true).map_err(|e| fmt_err(&tmp, e))?);
+    let mut files = vec![dense, optimizer, embeddings, ids, loop_state];
+    files.extend(contents.extra.iter().cloned());
     for (i, (name, bytes)) in files.iter().enumerate() {
         if i == 2 && stop == Some(KillPoint::MidWrite) {
             return Err(run_err(manifest::killed(dir, KillPoint::MidWrite)));
         }
         write_file(&tmp.join(name), bytes)?;
     }
-    let listed: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+    let listed: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
     Manifest::new(fingerprint.to_string(), &listed).save(&tmp).map_err(run_err)?;
     manifest::switch_into_place(dir, stop).map_err(run_err)
 }
 
-/// Writes a checkpoint of a data-parallel rank with row-wise sharded tables, on every rank
-/// together: each rank writes its shard's tables (`embeddings.rank-<r>-of-<N>.safetensors`)
-/// into `<dir>.tmp` and sends rank 0 its checksum; rank 0 writes the replicated state and the
-/// manifest listing every file, and switches the checkpoint into place.
-#[allow(clippy::too_many_arguments)]
-pub fn save_sharded(
+/// [`save`] with row-wise sharded tables, on every rank together: each rank writes its shard's
+/// tables (`embeddings.rank-<r>-of-<N>.safetensors`) into `<dir>.tmp` and sends rank 0 its
+/// checksum; rank 0 writes the replicated state and the manifest listing every file, and switches
+/// the checkpoint into place.
+fn save_row_wise(
     c: &dyn Collective,
     shard: Shard,
     dir: &Path,
     fingerprint: &str,
-    model: &CtrModel,
-    optim: &ModuleOptimizer,
-    store: &EmbeddingStore,
-    state: &LoopState,
+    contents: &Contents<'_>,
 ) -> Result<(), CheckpointError> {
     let tmp = manifest::sibling(dir, ".tmp");
     let dist = |e: recdiff_dist::DistError| fmt_err(dir, e.to_string());
@@ -129,16 +143,16 @@ pub fn save_sharded(
     }
     recdiff_experiment::data_parallel::barrier(c).map_err(dist)?;
     let name = shard.file_name();
-    let bytes = store.to_safetensors(true).map_err(|e| fmt_err(&tmp, e))?;
+    let bytes = contents.store.to_safetensors(true).map_err(|e| fmt_err(&tmp, e))?;
     write_file(&tmp.join(&name), &bytes)?;
     let all = c.all_gather(format!("{name}\t{}", manifest::checksum(&bytes)).as_bytes()).map_err(dist)?;
     if c.rank() == 0 {
-        let mut listed = Vec::new();
-        let files = replicated_files(model, optim, state, &tmp)?;
+        let mut files = replicated_files(contents, &tmp)?.to_vec();
+        files.extend(contents.extra.iter().cloned());
         for (name, bytes) in &files {
             write_file(&tmp.join(name), bytes)?;
-            listed.push((*name, bytes.as_slice()));
         }
+        let listed: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
         let mut m = Manifest::new(fingerprint.to_string(), &listed);
         for entry in &all {
             let text = String::from_utf8_lossy(entry);
@@ -152,19 +166,14 @@ pub fn save_sharded(
     Ok(())
 }
 
-/// The files of the state every rank holds alike: dense weights, optimiser, parameter ids, loop.
-fn replicated_files(
-    model: &CtrModel,
-    optim: &ModuleOptimizer,
-    state: &LoopState,
-    tmp: &Path,
-) -> Result<[(&'static str, Vec<u8>); 4], CheckpointError> {
-    let ids = recdiff_run::checkpoint::param_ids(model);
+/// The files of the state every rank holds alike: dense weights, optimiser, parameter ids, position.
+fn replicated_files(c: &Contents<'_>, tmp: &Path) -> Result<[(String, Vec<u8>); 4], CheckpointError> {
+    let ids = recdiff_run::checkpoint::param_ids(c.model);
     Ok([
-        (DENSE_FILE, recdiff_run::checkpoint::weights_bytes(model).map_err(|e| fmt_err(tmp, e))?),
-        ("optimizer.bin", optim.into_bytes().map_err(|e| fmt_err(tmp, e))?.to_vec()),
-        ("param_ids.json", serde_json::to_vec(&ids).map_err(|e| fmt_err(tmp, e))?),
-        ("state.json", serde_json::to_vec_pretty(state).map_err(|e| fmt_err(tmp, e))?),
+        (DENSE_FILE.into(), recdiff_run::checkpoint::weights_bytes(c.model).map_err(|e| fmt_err(tmp, e))?),
+        ("optimizer.bin".into(), c.optim.into_bytes().map_err(|e| fmt_err(tmp, e))?.to_vec()),
+        ("param_ids.json".into(), serde_json::to_vec(&ids).map_err(|e| fmt_err(tmp, e))?),
+        ("state.json".into(), serde_json::to_vec_pretty(&c.state).map_err(|e| fmt_err(tmp, e))?),
     ])
 }
 

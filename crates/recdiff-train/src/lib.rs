@@ -15,6 +15,7 @@ pub mod predict;
 pub mod robustness;
 mod run_log;
 pub mod sharded;
+pub mod task;
 pub mod train;
 pub mod world;
 
@@ -58,6 +59,8 @@ pub enum TrainError {
     Experiment(recdiff_experiment::BoxError),
     #[error(transparent)]
     Log(#[from] recdiff_experiment::log::LogError),
+    #[error(transparent)]
+    Fit(#[from] recdiff_experiment::fit::FitError),
     #[error(transparent)]
     AbsentMetric(#[from] recdiff_experiment::stopping::AbsentMetric),
     /// A comparison's run that robustness probes is not there (or not readable).

@@ -1,29 +1,27 @@
-//! The training loop: seeded shuffling of the memory-mapped train split, one optimiser step per
-//! batch (burn Adam for dense weights, sparse Adam/Adagrad for touched embedding rows), validation
-//! every epoch or every N steps, early stopping with patience, keep-best and last checkpoints,
-//! a JSONL log of every evaluation, and resumption from the last checkpoint.
+//! A CTR training session: the prepared data, the engine (burn Adam for dense weights, sparse
+//! Adam/Adagrad for touched embedding rows) and the run directory, in one process or as one rank of
+//! a data-parallel world. The loop that drives it (epochs, validation every epoch or every N
+//! steps, early stopping, the best and last checkpoints, the log and resumption) is the one every
+//! family shares, `recdiff_experiment::fit`, through [`crate::task::CtrTask`].
 
 use crate::batch::{self, Batch, Probe};
-use crate::checkpoint::{self, LoopState};
+use crate::checkpoint::{self, Contents, LoopState};
 use crate::config::{ExperimentConfig, Schedule};
 use crate::engine::{Engine, StepLosses};
 use crate::eval::{self, EvalMetrics};
-use crate::run_log::{LossSums, append_log, trim_log};
 use crate::{TrainError, data};
 use burn::module::Module;
 use burn::tensor::Device;
 use rand::SeedableRng;
-use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use recdiff_data::{EncodedMeta, SplitFile};
 use recdiff_dist::{Collective, Single};
+use recdiff_experiment::RunRecord;
 pub use recdiff_experiment::log::LogLine;
-use recdiff_experiment::{EarlyStopping, RunRecord, StopState, Verdict};
 use recdiff_model::{EmbeddingStore, Shard};
 use recdiff_run::config::TablePlacement;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
 /// What a finished run reports: its `results.json` record, and the CTR metrics behind it.
 #[derive(Debug, Clone)]
@@ -33,12 +31,13 @@ pub struct RunSummary {
     pub test: EvalMetrics,
 }
 
-/// Everything the loop mutates.
+/// Everything a CTR run trains and writes with.
 pub struct Session {
     pub cfg: ExperimentConfig,
     pub meta: EncodedMeta,
     pub engine: Engine,
-    pub state: LoopState,
+    /// Optimiser steps taken (what the steps' random streams and annealing are keyed by).
+    pub step: u64,
     pub out: PathBuf,
     pub data_dir: PathBuf,
     /// The architecture fingerprint its checkpoints carry.
@@ -64,11 +63,10 @@ pub fn lr_factor(schedule: Schedule, warmup: usize, step: u64, total: u64, steps
 }
 
 impl Session {
-    /// Prepares data, builds a fresh model, and resumes from `<out>/last` when `resume` is set and
-    /// a checkpoint is there. Everything is checked (config, checkpoint checksums and
-    /// architecture) before anything is written into the run, so a refused resume leaves a working
-    /// run as it was. A checkpoint switch cut short by a crash is recovered first, and the log
-    /// loses the lines written after the checkpoint resumed from.
+    /// Prepares data and builds a fresh model. With `resume`, the config is checked against the
+    /// run's before anything is written into it (so a refused resume leaves a working run as it
+    /// was) and a checkpoint switch cut short by a crash is recovered; the training loop then
+    /// restores the state of `<out>/last`.
     pub fn new(cfg: &ExperimentConfig, resume: bool) -> Result<Self, TrainError> {
         Self::new_in(cfg, resume, Arc::new(Single))
     }
@@ -81,7 +79,6 @@ impl Session {
         let root = world.rank() == 0;
         let out = cfg.output_dir();
         std::fs::create_dir_all(&out).map_err(|e| TrainError::io(&out, e))?;
-        let last = out.join("last");
         if resume {
             check_same_config(cfg, &out)?;
         }
@@ -102,8 +99,7 @@ impl Session {
             cfg.seed,
             shard,
         );
-        let mut state = LoopState { epoch: 0, step: 0, stop: StopState::default() };
-        let mut engine = Engine::new(device, model, optim, store, m.base.latent_dim(), cfg.train.lr, cfg.seed)
+        let engine = Engine::new(device, model, optim, store, m.base.latent_dim(), cfg.train.lr, cfg.seed)
             .with_world(world.clone())
             .with_row_wise_tables(shard);
         if resume {
@@ -111,10 +107,6 @@ impl Session {
                 recdiff_run::manifest::recover(&out.join(name))?;
             }
             crate::world::barrier(world.as_ref())?;
-            if last.exists() {
-                state = engine.load_checkpoint(&last, &fingerprint, true)?;
-                tracing::info!("resumed from {} at epoch {}, step {}", last.display(), state.epoch, state.step);
-            }
         }
         let resolved = toml::to_string_pretty(cfg)?;
         if root {
@@ -122,10 +114,9 @@ impl Session {
             // The codecs and vocabularies travel with the run, so `recdiff serve` needs only the run dir.
             let meta_json = serde_json::to_vec_pretty(&meta)?;
             recdiff_data::write_atomic(&out.join(recdiff_data::encode::META_FILE), &meta_json)?;
-            trim_log(&out, resume.then_some(state.step))?;
         }
         crate::world::check_shared_run_dir(world.as_ref(), &out, resolved.as_bytes())?;
-        Ok(Self { cfg: cfg.clone(), meta, engine, state, out, data_dir, fingerprint, world })
+        Ok(Self { cfg: cfg.clone(), meta, engine, step: 0, out, data_dir, fingerprint, world })
     }
 
     pub fn split(&self, s: u8) -> Result<SplitFile, TrainError> {
@@ -133,25 +124,25 @@ impl Session {
     }
 
     /// One optimiser step on `b`.
-    fn step(
+    pub(crate) fn train_step(
         &mut self,
         b: &Batch<'_>,
         factor: f64,
         buf: &mut Vec<f32>,
         rng: &mut ChaCha8Rng,
     ) -> Result<StepLosses, TrainError> {
-        let parts = self.engine.step(b, factor, buf, rng, self.state.step)?;
+        let parts = self.engine.step(b, factor, buf, rng, self.step)?;
         let share = b.samples as f64 / b.global_samples.max(1) as f64;
         let parts = crate::world::global_losses(self.world.as_ref(), parts, share)?;
         if !parts.total.is_finite() {
-            return Err(TrainError::Diverged { step: self.state.step, loss: parts.total });
+            return Err(TrainError::Diverged { step: self.step, loss: parts.total });
         }
-        self.state.step += 1;
+        self.step += 1;
         let every = self.cfg.distributed.checksum_every_steps;
-        if self.world.size() > 1 && every > 0 && self.state.step.is_multiple_of(every) {
+        if self.world.size() > 1 && every > 0 && self.step.is_multiple_of(every) {
             let e = &self.engine;
             let sum = crate::world::state_checksum(e.model(), &e.store, e.shard() == Shard::WHOLE);
-            crate::world::check_replicas(self.world.as_ref(), sum, self.state.step)?;
+            crate::world::check_replicas(self.world.as_ref(), sum, self.step)?;
         }
         Ok(parts)
     }
@@ -209,163 +200,33 @@ impl Session {
         self.world.rank() == 0
     }
 
-    fn log(&self, line: LogLine) -> Result<(), TrainError> {
-        if !self.is_root() {
-            return Ok(());
-        }
-        append_log(&self.out, line)
+    /// The data-parallel world this session is a rank of.
+    pub fn world(&self) -> &Arc<dyn Collective> {
+        &self.world
     }
 
-    /// Validates, logs, keeps the best checkpoint; returns true when early stopping triggers.
-    fn checkpoint_eval(
-        &mut self,
-        valid: &SplitFile,
-        sums: &mut LossSums,
-        lr: f64,
-        started: Instant,
-    ) -> Result<bool, TrainError> {
-        let metrics = self.evaluate(valid, &Probe::NONE)?;
-        let metric = self.cfg.train.early_stopping_metric;
-        let rule = EarlyStopping { higher_is_better: metric.higher_is_better(), patience: self.cfg.train.patience };
-        let verdict = rule.observe(&mut self.state.stop, metric.name(), metrics.get(metric), self.state.step)?;
-        let improved = verdict == Verdict::Improved;
-        if improved {
-            self.save_checkpoint("best")?;
-        }
-        let record = sums.record(self.state.epoch, self.state.step, lr, started, metrics, improved);
-        self.log(record.clone())?;
-        *sums = LossSums::default();
-        tracing::info!(
-            "epoch {} step {} valid auc {:.5} uauc {} logloss {:.5}",
-            record.epoch,
-            record.step,
-            metrics.auc,
-            crate::eval::show(metrics.uauc),
-            metrics.logloss
-        );
-        Ok(verdict == Verdict::Stop)
+    /// Writes the checkpoint `dir` of the current state, with `extra` files; rank 0 writes the
+    /// state every rank holds alike, and with row-wise sharded tables every rank writes its
+    /// shard's tables into it as well.
+    pub fn save_checkpoint(&self, dir: &Path, extra: &[(String, Vec<u8>)]) -> Result<(), TrainError> {
+        let (e, per_epoch) = (&self.engine, self.steps_per_epoch()?);
+        let state = LoopState { epoch: (self.step / per_epoch) as usize, step: self.step };
+        let contents = Contents { model: e.model(), optim: &e.optim, store: &e.store, state, extra };
+        Ok(checkpoint::save(self.world.as_ref(), e.shard(), dir, &self.fingerprint, &contents)?)
     }
 
-    /// Runs the remaining epochs; returns early when early stopping triggers.
-    pub fn fit(&mut self) -> Result<(), TrainError> {
-        let (train, valid) = (self.split(recdiff_data::split::TRAIN)?, self.split(recdiff_data::split::VALID)?);
-        if train.is_empty() || valid.is_empty() {
-            return Err(TrainError::Other("train and valid splits must both hold rows".into()));
-        }
-        let t = self.cfg.train.clone();
-        let steps_per_epoch = train.len().div_ceil(t.batch_size) as u64;
-        let total = steps_per_epoch * t.epochs as u64;
-        let plan = self.engine.model().enhance().noise_plan();
-        let groups = field_groups(&self.meta);
-        let fields = self.engine.store.fields();
-        let mut buf = Vec::new();
-        let mut sums = LossSums::default();
-        let progress = recdiff_experiment::progress::bar(t.progress && self.is_root(), &self.cfg.name, steps_per_epoch);
-        let world = self.world.clone();
-        while self.state.epoch < t.epochs {
-            let epoch = self.state.epoch;
-            let mut order: Vec<u32> = (0..train.len() as u32).collect();
-            order.shuffle(&mut ChaCha8Rng::seed_from_u64(
-                self.cfg.seed ^ (epoch as u64 + 1).wrapping_mul(0x51_7CC1_B727_220A),
-            ));
-            progress.reset(format!("epoch {}", epoch + 1));
-            let mut started = Instant::now();
-            let mut lr = t.lr;
-            // A run resumed from a mid-epoch `last` continues the same order where it stopped.
-            let done = self.state.step.saturating_sub(epoch as u64 * steps_per_epoch) as usize;
-            progress.inc(done as u64);
-            for chunk in order.chunks(t.batch_size).skip(done) {
-                let factor = lr_factor(t.schedule, t.warmup_steps, self.state.step, total, steps_per_epoch);
-                lr = t.lr * factor;
-                let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed.wrapping_mul(0x9E37_79B9) ^ self.state.step);
-                let b = if world.size() == 1 {
-                    batch::build(&train, chunk, fields, plan, &groups, &mut rng)
-                } else {
-                    batch::build_shard(&train, chunk, fields, plan, &groups, &mut rng, world.as_ref())
-                        .map_err(crate::world::dist_error)?
-                };
-                let parts = self.step(&b, factor, &mut buf, &mut rng)?;
-                let rate = (sums.samples + b.samples) as f64 / started.elapsed().as_secs_f64();
-                progress.message(format!("loss {:.4}, {rate:.0} samples/s", parts.total));
-                progress.inc(1);
-                sums.add(&parts, b.samples);
-                if t.eval_every_steps > 0 && self.state.step.is_multiple_of(t.eval_every_steps as u64) {
-                    if self.checkpoint_eval(&valid, &mut sums, lr, started)? {
-                        return self.finish_epoch(true);
-                    }
-                    // Mid-epoch `last`: an interrupted long epoch resumes from here, not its start.
-                    self.save_checkpoint("last")?;
-                    started = Instant::now();
-                }
-            }
-            // The epoch's end is validated unless a step validation just did: without it, the steps
-            // after the epoch's last multiple of `eval_every_steps` would never be seen by `best`.
-            let validated_here = t.eval_every_steps > 0 && self.state.step.is_multiple_of(t.eval_every_steps as u64);
-            if !validated_here && self.checkpoint_eval(&valid, &mut sums, lr, started)? {
-                return self.finish_epoch(true);
-            }
-            self.finish_epoch(false)?;
-        }
-        Ok(())
+    /// Optimiser steps in one epoch of the train split.
+    pub fn steps_per_epoch(&self) -> Result<u64, TrainError> {
+        Ok(self.split(recdiff_data::split::TRAIN)?.len().div_ceil(self.cfg.train.batch_size).max(1) as u64)
     }
 
-    /// Rank 0 writes the checkpoint (the state every rank holds alike); with row-wise sharded
-    /// tables every rank writes its shard's tables into it as well.
-    fn save_checkpoint(&self, name: &str) -> Result<(), TrainError> {
-        let (e, dir) = (&self.engine, self.out.join(name));
-        if e.shard() != Shard::WHOLE {
-            let (c, fp) = (self.world.as_ref(), &self.fingerprint);
-            return Ok(checkpoint::save_sharded(c, e.shard(), &dir, fp, e.model(), &e.optim, &e.store, &self.state)?);
-        }
-        if !self.is_root() {
-            return Ok(());
-        }
-        Ok(checkpoint::save(&dir, &self.fingerprint, e.model(), &e.optim, &e.store, &self.state)?)
-    }
-
-    fn finish_epoch(&mut self, stopped: bool) -> Result<(), TrainError> {
-        self.state.epoch = if stopped { self.cfg.train.epochs } else { self.state.epoch + 1 };
-        self.save_checkpoint("last")?;
-        Ok(())
-    }
-
-    /// Replaces the weights with the best checkpoint's; returns its loop state.
-    pub fn load_best(&mut self) -> Result<LoopState, TrainError> {
+    /// Replaces the weights with the best checkpoint's.
+    pub fn load_best(&mut self) -> Result<(), TrainError> {
         // Every rank reads what rank 0 wrote.
         crate::world::barrier(self.world.as_ref())?;
         let best = self.out.join("best");
-        self.engine.load_checkpoint(&best, &self.fingerprint, false)
-    }
-
-    /// Loads the best checkpoint and evaluates valid and test; writes `results.json`.
-    pub fn finish(&mut self, started: Instant) -> Result<RunSummary, TrainError> {
-        let state = self.load_best()?;
-        let valid = self.evaluate(&self.split(recdiff_data::split::VALID)?, &Probe::NONE)?;
-        let test = self.evaluate(&self.split(recdiff_data::split::TEST)?, &Probe::NONE)?;
-        let steps_per_epoch =
-            self.split(recdiff_data::split::TRAIN)?.len().div_ceil(self.cfg.train.batch_size).max(1) as u64;
-        let seconds = started.elapsed().as_secs_f64();
-        let record = RunRecord {
-            name: self.cfg.name.clone(),
-            family: crate::family::FAMILY.into(),
-            model: self.cfg.model.ctr().name(),
-            seed: self.cfg.seed,
-            config_hash: config_hash(&self.cfg)?,
-            // Epochs trained: the loop state marks an early-stopped run as finished (epoch = budget).
-            epochs: self.state.step.div_ceil(steps_per_epoch) as usize,
-            steps: self.state.step,
-            best_epoch: state.stop.best_at.div_ceil(steps_per_epoch) as usize,
-            best_step: state.stop.best_at,
-            seconds,
-            seconds_per_epoch: seconds / (self.state.step as f64 / steps_per_epoch as f64).max(1.0),
-            valid: valid.to_metrics(),
-            test: test.to_metrics(),
-        };
-        if self.is_root() {
-            crate::plot::write_curves(&self.out)?;
-            record.save(&self.out)?;
-        }
-        Ok(RunSummary { record, valid, test })
+        self.engine.load_checkpoint(&best, &self.fingerprint, false)?;
+        Ok(())
     }
 }
 
@@ -391,10 +252,12 @@ pub fn run(cfg: &ExperimentConfig, resume: bool) -> Result<RunSummary, TrainErro
 
 /// [`run`] as one rank of `world` (data-parallel training; rank 0 writes the run).
 pub fn run_in(cfg: &ExperimentConfig, resume: bool, world: Arc<dyn Collective>) -> Result<RunSummary, TrainError> {
-    let started = Instant::now();
-    let mut session = Session::new_in(cfg, resume, world)?;
-    session.fit()?;
-    session.finish(started)
+    let session = Session::new_in(cfg, resume, world)?;
+    let spec = crate::task::spec(cfg, session.fingerprint.clone(), session.is_root(), resume)?;
+    let mut task = crate::task::CtrTask::new(session)?;
+    let record = recdiff_experiment::fit::fit(&spec, &mut task)?;
+    let (valid, test) = task.metrics().ok_or(TrainError::Other("the run finished without its metrics".into()))?;
+    Ok(RunSummary { record, valid, test })
 }
 
 /// The config hash of `cfg` (what keys its run directory).
