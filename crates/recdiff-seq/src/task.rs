@@ -1,4 +1,4 @@
-//! The sequential family's [`Task`] for the experiment layer's loop: its data (interactions, the
+//! The sequential family's [`EpochTask`] (a `Task`) for the experiment layer's loop: its data (interactions, the
 //! leave-one-out split, the training windows), the model on the autodiff backend, burn's Adam,
 //! the shuffling stream and the best weights (on the inference backend).
 //!

@@ -1,4 +1,4 @@
-//! The top-K family's [`Task`] for the experiment layer's loop: the [`Trainer`] (model, fused
+//! The top-K family's [`EpochTask`] (a `Task`) for the experiment layer's loop: the [`Trainer`] (model, fused
 //! Adam, timestep sampler, shuffling stream) and the best weights on the inference backend.
 //!
 //! Its `last/` state: `model.safetensors` (the training weights), `param_ids.json` (what the

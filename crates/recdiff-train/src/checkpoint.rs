@@ -90,7 +90,7 @@ fn run_err(e: recdiff_run::RunError) -> CheckpointError {
 
 /// Writes the checkpoint `dir` of one rank of `c` holding the rows `shard` of every table: with
 /// whole tables the state is the same on every rank and rank 0 writes it all; with row-wise
-/// sharded tables every rank writes its shard ([`save_row_wise`]). Files go into `<dir>.tmp`,
+/// sharded tables every rank writes its shard (`save_row_wise`). Files go into `<dir>.tmp`,
 /// fsynced, with the manifest last, and are then switched into place ([`recdiff_run::manifest`]).
 pub fn save(
     c: &dyn Collective,
