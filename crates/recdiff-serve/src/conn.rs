@@ -6,10 +6,12 @@
 //!   connection that sends nothing, or trickles its head byte by byte, is closed when it runs out.
 //!   The body and the handler are bounded by the server's request timeout.
 //! * **Connection cap.** At most `max_connections` are served. When one more arrives, the
-//!   connection idle the longest (no request in progress) is closed to make room; only when every
-//!   connection is busy is the newcomer answered `503 too_many_connections` and closed. Idle
-//!   sockets therefore never lock out a valid request, however many are opened. The cap is fitted
-//!   under the process's file-descriptor limit ([`fit_connection_cap`]).
+//!   connection idle the longest (no request in progress: silent, between requests, or still
+//!   sending its head) leaves the count at once and its socket is closed (after at most
+//!   [`EVICT_GRACE`], so an answer being written finishes); only when every connection is busy is
+//!   the newcomer answered `503 too_many_connections` and closed. Idle sockets and partial heads
+//!   therefore never lock out a valid request, however many are opened. The cap is fitted under
+//!   the process's file-descriptor limit ([`fit_connection_cap`]).
 //! * **Shutdown with a deadline.** On the shutdown signal the listener closes, idle connections
 //!   close at once, busy ones finish their request, and whatever is left after
 //!   `shutdown_timeout` is dropped.
@@ -34,6 +36,10 @@ pub struct ConnLimits {
     pub header_timeout: Duration,
     pub max_connections: usize,
     pub shutdown_timeout: Duration,
+    /// The listen backlog: connections the kernel queues before they are accepted (capped by the
+    /// system's `somaxconn`). 128, the usual default, drops SYNs under bursts, which clients
+    /// meet as 1 s connect stalls.
+    pub backlog: u32,
 }
 
 impl Default for ConnLimits {
@@ -42,9 +48,24 @@ impl Default for ConnLimits {
             header_timeout: Duration::from_secs(10),
             max_connections: 1024,
             shutdown_timeout: Duration::from_secs(10),
+            backlog: 4096,
         }
     }
 }
+
+/// Binds `addr` and listens with `backlog` (address reuse on, as `TcpListener::bind` does on
+/// Unix); must run inside the runtime.
+pub fn listen(addr: std::net::SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
+
+/// How long an evicted connection without a request in progress may take to close by itself
+/// before its socket is dropped.
+pub const EVICT_GRACE: Duration = Duration::from_millis(50);
 
 /// File descriptors kept free beside the connections (model files, memory maps, the runtime).
 pub const FD_RESERVE: usize = 128;
@@ -115,14 +136,18 @@ impl Registry {
         self.lock().len()
     }
 
-    /// Asks the connection idle the longest to close; false when every connection is busy.
+    /// Takes the connection idle the longest out of the count and tells it to close; false when
+    /// every connection is busy.
     fn evict_idle(&self) -> bool {
-        let live = self.lock();
+        let mut live = self.lock();
         let idle = live
-            .values()
-            .filter(|c| c.busy.load(Ordering::Acquire) == 0)
-            .min_by_key(|c| *c.idle_since.lock().unwrap_or_else(|p| p.into_inner()));
-        idle.inspect(|c| c.close.notify_one()).is_some()
+            .iter()
+            .filter(|(_, c)| c.busy.load(Ordering::Acquire) == 0)
+            .min_by_key(|(_, c)| *c.idle_since.lock().unwrap_or_else(|p| p.into_inner()))
+            .map(|(id, _)| *id);
+        let Some(conn) = idle.and_then(|id| live.remove(&id)) else { return false };
+        conn.close.notify_one();
+        true
     }
 
     fn close_all(&self) {
@@ -239,7 +264,15 @@ async fn serve_one(stream: TcpStream, app: Router, conn: Arc<Conn>, header_timeo
                 }
                 break;
             }
-            _ = conn.close.notified() => served.as_mut().graceful_shutdown(),
+            _ = conn.close.notified() => {
+                served.as_mut().graceful_shutdown();
+                if conn.busy.load(Ordering::Acquire) == 0 {
+                    // hyper's graceful shutdown waits for a request whose head has begun to
+                    // arrive: a connection without a request in progress is dropped, closing it.
+                    let _ = tokio::time::timeout(EVICT_GRACE, served.as_mut()).await;
+                    break;
+                }
+            }
         }
     }
 }

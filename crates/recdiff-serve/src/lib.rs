@@ -71,7 +71,7 @@ pub fn run(cfg: ServeConfig, on_listening: impl FnOnce(SocketAddr)) -> Result<()
     let deadline = cfg.limits.shutdown_timeout;
     let result = rt.block_on(async move {
         let addr = cfg.addr;
-        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { addr, source })?;
+        let listener = conn::listen(addr, cfg.limits.backlog).map_err(|source| ServeError::Bind { addr, source })?;
         let state = AppState::new(cfg);
         on_listening(listener.local_addr()?);
         let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<String>();
@@ -144,8 +144,9 @@ impl RunningServer {
         let addr = cfg.addr;
         let state = AppState::new(cfg);
         rt.block_on(state.reload(None, None)).map_err(|e| ServeError::Load(e.message))?;
+        let backlog = state.cfg.limits.backlog;
         let listener =
-            rt.block_on(tokio::net::TcpListener::bind(addr)).map_err(|source| ServeError::Bind { addr, source })?;
+            rt.block_on(async { conn::listen(addr, backlog) }).map_err(|source| ServeError::Bind { addr, source })?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = router(state.clone(), extra);

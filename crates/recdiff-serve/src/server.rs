@@ -68,6 +68,13 @@ impl ServeConfig {
     }
 }
 
+/// A run loaded by a reload, not yet served.
+struct Loaded<M> {
+    path: PathBuf,
+    model: M,
+    ms: f64,
+}
+
 pub struct AppState {
     pub cfg: ServeConfig,
     model: ArcSwapOption<ServingModel>,
@@ -129,27 +136,34 @@ impl AppState {
             (None, None) => (lock(&self.run), lock(&self.retrieval_run)),
             given => given,
         };
+        // All or nothing: every named run is loaded before any served model changes.
+        let ranking = match run {
+            Some(path) => Some(self.load_one(path, &self.run, &self.model, ServingModel::load).await?),
+            None => None,
+        };
+        let retrieval = match retrieval {
+            Some(path) => Some(self.load_one(path, &self.retrieval_run, &self.retrieval, Recommender::load).await?),
+            None => None,
+        };
         let mut answer = json!({});
-        if let Some(path) = run {
-            answer["ranking"] =
-                self.swap_in(path, &self.run, &self.model, ServingModel::load, |m| m.name.clone()).await?;
+        if let Some(loaded) = ranking {
+            answer["ranking"] = self.install(loaded, &self.run, &self.model, |m| m.name.clone());
         }
-        if let Some(path) = retrieval {
-            answer["retrieval"] = self
-                .swap_in(path, &self.retrieval_run, &self.retrieval, Recommender::load, |m| m.name().to_string())
-                .await?;
+        if let Some(loaded) = retrieval {
+            answer["retrieval"] = self.install(loaded, &self.retrieval_run, &self.retrieval, |m| m.name().to_string());
         }
         Ok(answer)
     }
 
-    async fn swap_in<M: Send + Sync + 'static>(
+    /// Loads the run at `path` on the loader thread, changing nothing served; `current` and
+    /// `slot` (what this kind of run serves now) only word the error.
+    async fn load_one<M: Send + Sync + 'static>(
         &self,
         path: PathBuf,
         current: &Mutex<Option<PathBuf>>,
         slot: &ArcSwapOption<M>,
         load: fn(&std::path::Path) -> Result<M, crate::model::LoadError>,
-        name: fn(&M) -> String,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Loaded<M>, ApiError> {
         let started = Instant::now();
         let target = path.clone();
         let loaded = self
@@ -158,15 +172,7 @@ impl AppState {
             .await
             .ok_or_else(|| ApiError::internal("loading the run failed on the loader thread; see the server log"))?;
         match loaded {
-            Ok(model) => {
-                let name = name(&model);
-                slot.store(Some(Arc::new(model)));
-                *current.lock().unwrap_or_else(|p| p.into_inner()) = Some(path.clone());
-                self.metrics.reloads.with_label_values(&["ok"]).inc();
-                let ms = started.elapsed().as_secs_f64() * 1e3;
-                tracing::info!("serving {} ({name}), loaded in {ms:.0} ms", path.display());
-                Ok(json!({ "run": self.label(&path), "model": name, "load_ms": ms }))
-            }
+            Ok(model) => Ok(Loaded { path, model, ms: started.elapsed().as_secs_f64() * 1e3 }),
             Err(e) => {
                 self.metrics.reloads.with_label_values(&["failed"]).inc();
                 let still = match current.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
@@ -175,11 +181,29 @@ impl AppState {
                 };
                 // The log has the whole error; the answer names only the file within the run, so
                 // it neither echoes file contents nor reveals host paths.
-                tracing::warn!("reload of {} failed: {e}; {still}", path.display());
+                tracing::warn!("reload of {} failed: {e}; {still}; nothing was swapped", path.display());
                 let what = e.public(&path);
-                Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "reload_failed", format!("{what}; {still}")))
+                let message = format!("{what}; {still}; the reload changed nothing");
+                Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "reload_failed", message))
             }
         }
+    }
+
+    /// Serves `loaded` in `slot` and records where it came from.
+    fn install<M>(
+        &self,
+        loaded: Loaded<M>,
+        current: &Mutex<Option<PathBuf>>,
+        slot: &ArcSwapOption<M>,
+        name: fn(&M) -> String,
+    ) -> Value {
+        let Loaded { path, model, ms } = loaded;
+        let name = name(&model);
+        slot.store(Some(Arc::new(model)));
+        *current.lock().unwrap_or_else(|p| p.into_inner()) = Some(path.clone());
+        self.metrics.reloads.with_label_values(&["ok"]).inc();
+        tracing::info!("serving {} ({name}), loaded in {ms:.0} ms", path.display());
+        json!({ "run": self.label(&path), "model": name, "load_ms": ms })
     }
 }
 

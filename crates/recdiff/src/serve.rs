@@ -18,29 +18,32 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
     /// Most candidates in one /v1/score request.
-    #[arg(long, default_value_t = 2_000, value_parser = positive)]
+    #[arg(long, default_value_t = 2_000, value_parser = up_to::<usize>(1_000_000))]
     max_candidates: usize,
     /// Most rows in one /v1/score:batch request.
-    #[arg(long, default_value_t = 10_000, value_parser = positive)]
+    #[arg(long, default_value_t = 10_000, value_parser = up_to::<usize>(1_000_000))]
     max_batch_rows: usize,
     /// Largest request body in bytes.
-    #[arg(long, default_value_t = 16 << 20, value_parser = positive)]
+    #[arg(long, default_value_t = 16 << 20, value_parser = up_to::<usize>(1 << 30))]
     max_body_bytes: usize,
     /// Time limit of one request in milliseconds (reading the body and waiting for a slot included).
-    #[arg(long, default_value_t = 5_000, value_parser = positive_ms)]
+    #[arg(long, default_value_t = 5_000, value_parser = up_to::<u64>(DAY_MS))]
     timeout_ms: u64,
     /// Requests scored at once; more wait for a slot.
-    #[arg(long, default_value_t = 16, value_parser = positive)]
+    #[arg(long, default_value_t = 16, value_parser = up_to::<usize>(4_096))]
     max_in_flight: usize,
     /// A request head must arrive within this many milliseconds of the connection opening or of
     /// the previous answer (so it is the idle keep-alive timeout too).
-    #[arg(long, default_value_t = 10_000, value_parser = positive_ms)]
+    #[arg(long, default_value_t = 10_000, value_parser = up_to::<u64>(DAY_MS))]
     header_timeout_ms: u64,
     /// Most open connections; past it the longest-idle one is closed to make room.
-    #[arg(long, default_value_t = 1024, value_parser = positive)]
+    #[arg(long, default_value_t = 1024, value_parser = up_to::<usize>(1_000_000))]
     max_connections: usize,
+    /// Connections the kernel queues before they are accepted (capped by the system's somaxconn).
+    #[arg(long, default_value_t = 4_096, value_parser = up_to::<u32>(65_535))]
+    backlog: u32,
     /// On SIGTERM/SIGINT, milliseconds that requests in flight get to finish.
-    #[arg(long, default_value_t = 10_000, value_parser = positive_ms)]
+    #[arg(long, default_value_t = 10_000, value_parser = up_to::<u64>(DAY_MS))]
     shutdown_timeout_ms: u64,
     /// Turns on POST /admin/reload, guarded by the token in this file (or in the
     /// RECDIFF_ADMIN_TOKEN environment variable); without either the admin routes are off.
@@ -54,16 +57,14 @@ pub struct ServeArgs {
 /// The environment variable an admin token may come from.
 pub const ADMIN_TOKEN_ENV: &str = "RECDIFF_ADMIN_TOKEN";
 
-fn positive(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(e) => Err(e.to_string()),
-    }
-}
+/// A day in milliseconds: the longest time limit a flag takes.
+const DAY_MS: u64 = 86_400_000;
 
-fn positive_ms(s: &str) -> Result<u64, String> {
-    positive(s).map(|n| n as u64)
+/// Every numeric flag is a whole number from 1 to what its consumer accepts (tokio's semaphore
+/// panics past 2^61 permits, its timers past about 30 years; the kernel caps the backlog at
+/// 65,535): a larger value is refused by name, not a panic.
+fn up_to<T: TryFrom<u64> + Clone + Send + Sync + 'static>(max: u64) -> clap::builder::RangedU64ValueParser<T> {
+    clap::builder::RangedU64ValueParser::new().range(1..=max)
 }
 
 /// The admin settings from the flags and the environment: off without a token.
@@ -132,6 +133,7 @@ pub fn serve(a: ServeArgs) -> Result<()> {
         header_timeout: Duration::from_millis(a.header_timeout_ms),
         max_connections: recdiff_serve::conn::fit_connection_cap(a.max_connections),
         shutdown_timeout: Duration::from_millis(a.shutdown_timeout_ms),
+        backlog: a.backlog,
     };
     if limits.max_connections < a.max_connections {
         eprintln!(

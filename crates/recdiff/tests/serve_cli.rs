@@ -1,6 +1,7 @@
 //! `recdiff serve` as a process: it answers /healthz at once and /readyz once the run is loaded,
 //! reloads on SIGHUP, and exits cleanly on SIGTERM within its deadline even with an idle
-//! connection open; a missing run, a taken port and zero limits are errors at start-up.
+//! connection open; a missing run, a taken port and limits of zero or past what their consumer
+//! takes are errors at start-up.
 
 use recdiff_bench::loadgen::{agent, get};
 use recdiff_data::synth::{self, OutputFormat, SynthConfig};
@@ -94,7 +95,7 @@ fn serve_fails(dir: &std::path::Path, args: &[&str]) -> String {
 }
 
 #[test]
-fn a_missing_run_a_taken_port_and_zero_limits_fail_at_start_up() {
+fn a_missing_run_a_taken_port_and_limits_out_of_range_fail_at_start_up() {
     let dir = tempfile::tempdir().unwrap();
     let err = serve_fails(dir.path(), &["/nonexistent", "--addr", "127.0.0.1:0"]);
     assert!(err.contains("/nonexistent") && err.contains("no such run"), "{err}");
@@ -106,8 +107,25 @@ fn a_missing_run_a_taken_port_and_zero_limits_fail_at_start_up() {
     let addr = taken.local_addr().unwrap().to_string();
     let err = serve_fails(dir.path(), &["empty", "--addr", &addr]);
     assert!(err.contains("binding") && !err.contains("listening on"), "{err}");
-    for flag in ["--timeout-ms", "--max-candidates", "--max-body-bytes", "--max-connections", "--header-timeout-ms"] {
+    let flags = [
+        "--timeout-ms",
+        "--max-candidates",
+        "--max-batch-rows",
+        "--max-body-bytes",
+        "--max-in-flight",
+        "--max-connections",
+        "--header-timeout-ms",
+        "--shutdown-timeout-ms",
+        "--backlog",
+    ];
+    for flag in flags {
         let err = serve_fails(dir.path(), &["empty", flag, "0"]);
-        assert!(err.contains("must be at least 1"), "{flag}: {err}");
+        assert!(err.contains(flag) && err.contains("not in 1..="), "{flag}: {err}");
+        // Past what the flag's consumer takes (tokio's semaphore panicked above 2^61 - 1
+        // permits): refused by name, never a panic.
+        for huge in ["2305843009213693952", "18446744073709551615"] {
+            let err = serve_fails(dir.path(), &["empty", flag, huge]);
+            assert!(err.contains(flag) && err.contains("not in 1..=") && !err.contains("panicked"), "{flag}: {err}");
+        }
     }
 }

@@ -210,3 +210,57 @@ fn a_feature_given_twice_in_one_object_is_refused() {
     let (status, text) = post(&agent(), &server.url("/v1/score:batch"), rows).unwrap();
     assert!(status == 400 && text.contains("`a` is given twice"), "{text}");
 }
+
+#[test]
+fn partial_request_heads_beyond_the_cap_are_closed_and_a_valid_request_is_answered() {
+    let server = start(|c| {
+        // Long enough that no head times out during the test: only the cap closes them.
+        c.limits.header_timeout = Duration::from_secs(30);
+        c.limits.max_connections = 4;
+    });
+    let mut partial: Vec<TcpStream> = (0..20)
+        .map(|_| {
+            let mut s = TcpStream::connect(server.addr).unwrap();
+            s.write_all(b"POST /v1/score HTTP/1.1\r\nHost: x\r\n").unwrap();
+            std::thread::sleep(Duration::from_millis(5));
+            s
+        })
+        .collect();
+    let closed = partial.iter_mut().map(|s| closed_within(s, Duration::from_millis(300))).filter(|c| *c).count();
+    assert!(closed >= 16, "only {closed} of 20 partial heads were closed at a cap of 4: evicted sockets stayed open");
+    let started = Instant::now();
+    let (status, text) = post(&agent(), &server.url("/v1/score"), &fixture().body).unwrap();
+    assert_eq!(status, 200, "{text}");
+    assert!(started.elapsed() < Duration::from_secs(2), "took {:?} behind partial heads", started.elapsed());
+}
+
+#[test]
+fn a_reload_with_one_failing_run_swaps_nothing() {
+    let server = start(admin);
+    let auth = format!("Bearer {TOKEN}");
+    let ok: [(&str, &str); 2] = [("content-type", "application/json"), ("authorization", &auth)];
+    let other = runs().join("other");
+    if !other.exists() {
+        copy_dir(&runs().join("base"), &other);
+    }
+    broken_run("garbled-retrieval", |cfg| std::fs::write(cfg, "not = [\n").unwrap());
+    // A good ranking run beside a retrieval run that fails to load: 422, and nothing changes.
+    let (status, v) = reload(&server, r#"{"run": "other", "retrieval": "garbled-retrieval"}"#, &ok);
+    assert_eq!((status, v["error"]["code"].as_str().unwrap()), (422, "reload_failed"), "{v}");
+    assert!(v.to_string().contains("the reload changed nothing"), "{v}");
+    // The ranking model served is still base: a failing reload of it says so.
+    broken_run("garbled-again", |cfg| std::fs::write(cfg, "not = [\n").unwrap());
+    let (_, v) = reload(&server, r#"{"run": "garbled-again"}"#, &ok);
+    assert!(v.to_string().contains("still serving base;"), "the half-failed reload swapped the ranking run: {v}");
+}
+
+#[test]
+fn an_error_about_a_huge_input_quotes_only_its_start() {
+    let server = start(|_| {});
+    let key = "k".repeat(5 << 20);
+    let body = format!(r#"{{"candidates": [{{"{key}": 1}}]}}"#);
+    let (status, text) = post(&agent(), &server.url("/v1/score"), &body).unwrap();
+    assert_eq!(status, 400, "{}", &text[..text.len().min(300)]);
+    assert!(text.len() < 8_192, "a {} byte answer to a 5 MiB key", text.len());
+    assert!(text.contains("kkkk") && text.contains("more bytes"), "{text}");
+}
