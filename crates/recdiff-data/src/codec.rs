@@ -7,6 +7,12 @@
 //! Ids per kind: hash -> `xxh3(value) % buckets`; vocab -> 1..=V by descending training count, 0
 //! for out-of-vocabulary and rare values; bucketize -> 0..=boundaries.len(); scaled numeric -> id 0
 //! with the scaled number as its value. A missing field's ids are 0 and its missing bit is set.
+//!
+//! **Clamping.** A scaled numeric value is clamped, after its transform, to within
+//! [`SCALE_CLAMP_STD`] training standard deviations of the training mean, alike in training,
+//! evaluation, prediction and serving: a client's `1e30` reaches the network as the largest value
+//! the rule allows, not as a number that overflows the forward pass into a NaN score. Training data
+//! is unaffected in practice (Chebyshev: at most one value in a million lies that far out).
 
 use crate::KeyMap;
 use crate::schema::{CategoricalEncoding, FieldKind, FieldSpec, NumericTransform};
@@ -17,6 +23,10 @@ use serde::{Deserialize, Serialize};
 
 /// Values kept to place equal-frequency boundaries; exact when the training split is smaller.
 pub const RESERVOIR_SIZE: usize = 200_000;
+
+/// How many training standard deviations from the training mean a scaled value may lie; further
+/// values are clamped to this distance (module docs).
+pub const SCALE_CLAMP_STD: f64 = 1_000.0;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -74,6 +84,9 @@ impl Codec {
         matches!(self, Codec::Scale { .. })
     }
 
+    /// The value a scaled numeric field gives the network: transformed, clamped to within
+    /// [`SCALE_CLAMP_STD`] standard deviations of the mean, and standardised where the transform
+    /// says so.
     pub fn scale(&self, v: f64) -> f32 {
         match self {
             Codec::Scale { transform, mean, std } => {
@@ -81,6 +94,8 @@ impl Codec {
                     NumericTransform::Log | NumericTransform::LogStandard => signed_log(v),
                     _ => v,
                 };
+                let reach = SCALE_CLAMP_STD * std;
+                let v = v.clamp(mean - reach, mean + reach);
                 match transform {
                     NumericTransform::Standard | NumericTransform::LogStandard => ((v - mean) / std) as f32,
                     _ => v as f32,
@@ -88,6 +103,33 @@ impl Codec {
             }
             _ => 1.0,
         }
+    }
+
+    /// Checks a codec read back from a file: a positive standard deviation and a clamped range
+    /// within f32 (so finite statistics),
+    /// at least one hash bucket, finite ascending boundaries. A hand-edited `meta.json` (a `std`
+    /// of 0, a `mean` of 1e308) would otherwise score every row as NaN or as one constant.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            Codec::Scale { mean, std, .. } => {
+                // The clamped range must hold f32 values: the network reads them as f32.
+                let ok = std.is_finite() && *std > 0.0 && (mean.abs() + SCALE_CLAMP_STD * std) < f32::MAX as f64;
+                if !ok {
+                    return Err(format!(
+                        "scale codec with mean {mean} and std {std}: std must be positive and the clamped range \
+                         (mean ± {SCALE_CLAMP_STD} std) within f32"
+                    ));
+                }
+            }
+            Codec::Hash { buckets: 0, .. } => return Err("hash codec with 0 buckets".into()),
+            Codec::Bucketize { boundaries } => {
+                if boundaries.iter().any(|b| !b.is_finite()) || boundaries.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err("bucketize codec whose boundaries are not finite and ascending".into());
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     pub fn bucket(&self, v: f64) -> u32 {
@@ -241,6 +283,22 @@ pub fn equal_frequency_boundaries(sorted: &[f64], buckets: u32) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scaled_values_are_clamped_to_a_thousand_deviations_and_bad_statistics_are_refused() {
+        let standard = Codec::Scale { transform: NumericTransform::Standard, mean: 10.0, std: 2.0 };
+        assert_eq!(standard.scale(14.0), 2.0, "inside the range: (14 - 10) / 2");
+        assert_eq!((standard.scale(1e30), standard.scale(-1e300)), (1_000.0, -1_000.0));
+        let raw = Codec::Scale { transform: NumericTransform::None, mean: 10.0, std: 2.0 };
+        assert_eq!((raw.scale(7.5), raw.scale(1e30), raw.scale(f64::MAX)), (7.5, 2_010.0, 2_010.0));
+        assert!(standard.check().is_ok());
+        for (mean, std) in [(0.0, 0.0), (1e308, 1.0), (0.0, f64::INFINITY), (f64::NAN, 1.0), (0.0, -1.0)] {
+            let c = Codec::Scale { transform: NumericTransform::Standard, mean, std };
+            assert!(c.check().is_err(), "mean {mean} std {std}");
+        }
+        assert!(Codec::Bucketize { boundaries: vec![1.0, 1.0] }.check().is_err());
+        assert!(Codec::Hash { buckets: 0, seed: 1 }.check().is_err());
+    }
 
     #[test]
     fn vocab_orders_by_count_and_maps_rare_values_to_oov() {

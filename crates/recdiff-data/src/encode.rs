@@ -65,7 +65,19 @@ impl EncodedMeta {
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join(META_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| DataError::io(&path, e))?;
-        serde_json::from_str(&text).map_err(|e| DataError::Encoded { path, message: e.to_string() })
+        Self::parse(&text, &path)
+    }
+
+    /// Reads the JSON of a `meta.json` (`path` names it in errors) and checks every codec.
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let meta: Self =
+            serde_json::from_str(text).map_err(|e| DataError::Encoded { path: path.into(), message: e.to_string() })?;
+        for f in &meta.fields {
+            f.codec
+                .check()
+                .map_err(|m| DataError::Encoded { path: path.into(), message: format!("field '{}': {m}", f.name) })?;
+        }
+        Ok(meta)
     }
 
     fn save(&self, dir: &Path) -> Result<()> {

@@ -103,6 +103,7 @@ impl RunDir {
         let resolved = toml::to_string_pretty(cfg)
             .map_err(|e| FitError::Resume { path: out.display().to_string(), message: e.to_string() })?;
         dp.check(&resolved, cfg.schedule().batch_size)?;
+        recdiff_run::layout::check_run_dir(&out)?;
         std::fs::create_dir_all(&out).map_err(|e| RunError::at(&out, e))?;
         let run = Self { out, root: dp.is_root() };
         run.write("config.resolved.toml", resolved.as_bytes())?;

@@ -10,6 +10,7 @@
 //! config.resolved.toml   the experiment config, paths resolved
 //! meta.json              schema, split, per-field codecs and vocabularies
 //! best/                  dense.safetensors, embeddings.safetensors, optimizer.bin, param_ids.json, state.json,
+//!                        meta.json (the codecs the run is scored with, checksummed with the rest),
 //!                        manifest.json (checksums and architecture fingerprint, see [`crate::manifest`])
 //! last/                  the same, for resuming
 //! log.jsonl, results.json, curves.svg
@@ -61,16 +62,11 @@ impl CtrRun {
     /// Opens the best checkpoint of the run in `run`.
     pub fn open(run: &Path) -> Result<Self, RunError> {
         let cfg = load_config(run)?;
-        let meta = match EncodedMeta::load(run) {
-            Ok(meta) => meta,
-            // Runs trained before meta.json was copied into the run dir.
-            Err(_) => EncodedMeta::load(&data_dir(run, &cfg))
-                .map_err(|e| RunError::at(run, format!("no meta.json in the run or its data: {e}")))?,
-        };
         // A crash mid-switch may have left the best checkpoint under `.tmp` or `.old`; read it
         // from there without touching the run.
         let best = crate::manifest::resolve(&run.join("best"));
         let manifest = Manifest::load(&best)?;
+        let meta = load_meta(run, &cfg, &best, &manifest)?;
         manifest.check_fingerprint(&best, &fingerprint(&cfg, &meta))?;
         let m = &cfg.model;
         let device = Device::flex();
@@ -113,6 +109,27 @@ impl CtrRun {
             return Err(RunError::at(&dir, "was re-encoded for another schema or split since this run was trained"));
         }
         SplitFile::open(&EncodedMeta::split_path(&dir, split)).map_err(|e| RunError::at(&dir, e))
+    }
+}
+
+/// The codecs a run scores with: `best/meta.json`, verified against the checkpoint's manifest;
+/// runs saved before it was part of the checkpoint read `<run>/meta.json` (or, older still, the
+/// encoded data's). Every codec is checked either way ([`EncodedMeta::parse`]).
+fn load_meta(run: &Path, cfg: &ExperimentConfig, best: &Path, manifest: &Manifest) -> Result<EncodedMeta, RunError> {
+    let name = recdiff_data::encode::META_FILE;
+    if manifest.files.contains_key(name) {
+        let path = best.join(name);
+        let bytes = std::fs::read(&path).map_err(|e| RunError::at(&path, e))?;
+        manifest.check(best, name, &bytes)?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| RunError::at(&path, e))?;
+        return EncodedMeta::parse(text, &path).map_err(|e| RunError::at(&path, e));
+    }
+    match EncodedMeta::load(run) {
+        Ok(meta) => Ok(meta),
+        Err(e) if run.join(name).exists() => Err(RunError::at(&run.join(name), e)),
+        // Runs trained before meta.json was copied into the run dir.
+        Err(_) => EncodedMeta::load(&data_dir(run, cfg))
+            .map_err(|e| RunError::at(run, format!("no meta.json in the run or its data: {e}"))),
     }
 }
 

@@ -21,6 +21,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod ctr;
 pub mod epoch;
+pub mod layout;
 pub mod manifest;
 pub mod ranking_train;
 pub mod seq;

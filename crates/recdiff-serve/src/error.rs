@@ -81,9 +81,12 @@ impl From<crate::model::ScoreError> for ApiError {
         match e {
             crate::model::ScoreError::Request(r) => r.into(),
             crate::model::ScoreError::Internal(m) => Self::internal(m),
-            e @ crate::model::ScoreError::NonFinite(_) => {
-                Self::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "non_finite_score", e.to_string())
-            }
+            crate::model::ScoreError::NonFinite(at) => Self::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "non_finite_score",
+                format!("the model produced a non-finite score for {at}"),
+            )
+            .with_field(at),
         }
     }
 }
@@ -112,8 +115,9 @@ mod tests {
 
     #[test]
     fn a_non_finite_score_is_a_500_with_its_own_code_not_a_score() {
-        let e = ApiError::from(crate::model::ScoreError::NonFinite(3));
+        let e = ApiError::from(crate::model::ScoreError::NonFinite("candidates[3]".into()));
         assert_eq!((e.status, e.code), (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "non_finite_score"));
-        assert!(e.message.contains("row 3"), "{}", e.message);
+        assert!(e.message.contains("candidates[3]"), "{}", e.message);
+        assert_eq!(e.field.as_deref(), Some("candidates[3]"));
     }
 }

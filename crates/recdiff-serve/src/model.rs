@@ -49,9 +49,11 @@ pub enum ScoreError {
     Request(#[from] RequestError),
     #[error("inference failed: {0}")]
     Internal(String),
-    /// The forward pass gave a NaN or infinite score (at this row): never answered as a score.
-    #[error("the model produced a non-finite score for row {0}")]
-    NonFinite(usize),
+    /// The forward pass gave a NaN or infinite score (for this candidate or row, by its path in
+    /// the request): never answered as a score. Inputs cannot cause it (numeric values are
+    /// clamped by the codec), so it is the model's fault, a 500.
+    #[error("the model produced a non-finite score for {0}")]
+    NonFinite(String),
 }
 
 /// Scores and, when asked, the fields each scored row was missing.
@@ -152,7 +154,7 @@ impl ServingModel {
                 s.words.extend_from_slice(&builder.words);
             }
             let shared = (!own.is_empty() && own.len() < self.store.fields()).then_some((&base[..], &own[..]));
-            self.forward(s, req.explain, shared)
+            self.forward(s, req.explain, shared, "candidates")
         })
     }
 
@@ -184,7 +186,7 @@ impl ServingModel {
                 self.encoder.encode(&rows, i, &mut builder).map_err(RequestError::from_data)?;
                 s.words.extend_from_slice(&builder.words);
             }
-            self.forward(s, req.explain, None)
+            self.forward(s, req.explain, None, "rows")
         })
     }
 
@@ -216,12 +218,14 @@ impl ServingModel {
     }
 
     /// One batched forward pass over the encoded rows in `s.words`; `shared` (base row, per-row
-    /// fields) lets the first layers multiply the request-constant part once.
+    /// fields) lets the first layers multiply the request-constant part once; `what` names the
+    /// rows in the request (`candidates`, `rows`).
     fn forward(
         &self,
         s: &mut Scratch,
         explain: bool,
         shared: Option<(&[u32], &[usize])>,
+        what: &str,
     ) -> Result<Scored, ScoreError> {
         let layout = self.encoder.layout;
         let views: Vec<Row<'_>> = s.words.chunks(layout.words_per_row()).map(|w| Row { words: w, layout }).collect();
@@ -239,7 +243,7 @@ impl ServingModel {
         let p = sigmoid(logits);
         let scores = p.into_data().try_into_vec::<f32>().map_err(|e| ScoreError::Internal(format!("{e:?}")))?;
         if let Some(row) = scores.iter().position(|s| !s.is_finite()) {
-            return Err(ScoreError::NonFinite(row));
+            return Err(ScoreError::NonFinite(format!("{what}[{row}]")));
         }
         let missing = explain.then(|| {
             (0..n)

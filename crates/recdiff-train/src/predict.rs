@@ -122,6 +122,13 @@ pub fn predict(run: &Path, input: &Path, output: &Path) -> Result<PredictSummary
             let probs = eval::score_batch(model, store, &batch, &device, &mut buf)
                 .map_err(|e| recdiff_data::DataError::Invalid(e.to_string()))?;
             for (line, p) in lines.iter().zip(probs) {
+                if !p.is_finite() {
+                    // Never a NaN in the output with exit 0: the whole prediction fails, naming the row.
+                    return Err(recdiff_data::DataError::Invalid(format!(
+                        "{}: line {line}: the model scored it as {p}, not a probability; no scores were written",
+                        input.display()
+                    )));
+                }
                 writeln!(out, "{line},{p}").map_err(|e| recdiff_data::DataError::io(&tmp, e))?;
             }
             rows += lines.len() as u64;

@@ -168,8 +168,11 @@ impl Task for CtrTask {
         self.valid_rows
     }
 
+    /// Saves the best checkpoint with the run's codecs (`meta.json`) in it, so the file serving
+    /// reads them from is covered by the checkpoint's manifest.
     fn keep_best(&mut self) -> Result<(), BoxError> {
-        Ok(self.session.save_checkpoint(&self.session.out.join("best"), &[])?)
+        let meta = (recdiff_data::encode::META_FILE.to_string(), serde_json::to_vec_pretty(&self.session.meta)?);
+        Ok(self.session.save_checkpoint(&self.session.out.join("best"), &[meta])?)
     }
 
     fn save(&self, dir: &Path, _fingerprint: &str, loop_file: NamedFile, _root: bool) -> Result<(), BoxError> {

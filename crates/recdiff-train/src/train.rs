@@ -78,6 +78,7 @@ impl Session {
         crate::world::check_identity(&world, cfg)?;
         let root = world.rank() == 0;
         let out = cfg.output_dir();
+        recdiff_run::layout::check_run_dir(&out)?;
         std::fs::create_dir_all(&out).map_err(|e| TrainError::io(&out, e))?;
         if resume {
             check_same_config(cfg, &out)?;

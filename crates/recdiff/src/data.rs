@@ -229,8 +229,13 @@ fn encode(args: &EncodeArgs) -> Result<()> {
     let schema = Schema::load(&args.schema)?;
     let split = split_spec(args.split, &args.ratios, args.seed)?;
     let started = Instant::now();
-    let meta = recdiff_data::encode(&schema, &split, &args.out, args.seed)
-        .with_context(|| format!("encoding '{}' into {}", schema.name, args.out.display()))?;
+    let made = !args.out.exists();
+    let encoded = recdiff_data::encode(&schema, &split, &args.out, args.seed);
+    if encoded.is_err() && made {
+        // A failed encoding leaves no empty directory behind.
+        recdiff_run::layout::remove_empty_dirs(&args.out);
+    }
+    let meta = encoded.with_context(|| format!("encoding '{}' into {}", schema.name, args.out.display()))?;
     let secs = started.elapsed().as_secs_f64();
     print_encoded(&meta, &args.out, secs);
     if args.report_peak_memory {

@@ -101,8 +101,13 @@ pub fn train(args: TrainArgs) -> Result<()> {
                 );
             }
             let plan = RunPlan { seed: exp.seed(), out: &out, cache: None, resume: args.resume, world: world.clone() };
-            let r =
-                exp.run(&plan).map_err(|e| anyhow::anyhow!(e)).with_context(|| format!("training '{}'", exp.name()))?;
+            let made = !out.as_os_str().is_empty() && !out.exists();
+            let trained = exp.run(&plan);
+            if trained.is_err() && made && root {
+                // A run that failed before writing anything leaves no empty directory behind.
+                recdiff_run::layout::remove_empty_dirs(&out);
+            }
+            let r = trained.map_err(|e| anyhow::anyhow!(e)).with_context(|| format!("training '{}'", exp.name()))?;
             if root {
                 print_record(&r, &columns);
                 println!("run directory: {}", out.display());

@@ -189,3 +189,33 @@ fn training_again_over_a_finished_run_needs_force() {
     let forced = recdiff(dir.path()).args(["train", "exp.toml", "--force"]).output().unwrap();
     assert!(forced.status.success(), "{}", String::from_utf8_lossy(&forced.stderr));
 }
+
+#[test]
+fn an_empty_output_or_one_holding_foreign_files_is_refused_and_a_failed_run_leaves_no_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path(), r#"{ kind = "random", ratios = [0.8, 0.1, 0.1], seed = 1 }"#, 1, 0);
+    let text = std::fs::read_to_string(dir.path().join("exp.toml")).unwrap();
+    // `output = ""` once trained into the working directory, over files that were not the run's.
+    std::fs::write(dir.path().join("meta.json"), "not the run's").unwrap();
+    std::fs::write(dir.path().join("empty.toml"), text.replace("output = \"run\"", "output = \"\"")).unwrap();
+    let out = recdiff(dir.path()).args(["train", "empty.toml"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("output is empty"), "{err}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("meta.json")).unwrap(), "not the run's");
+    // A directory with files of its own: refused before anything is written, naming one.
+    std::fs::create_dir(dir.path().join("mine")).unwrap();
+    std::fs::write(dir.path().join("mine/notes.txt"), "keep").unwrap();
+    let out = recdiff(dir.path()).args(["train", "exp.toml", "--output", "mine"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("notes.txt") && err.contains("not a run's"), "{err}");
+    assert_eq!(std::fs::read_dir(dir.path().join("mine")).unwrap().count(), 1, "the refused run wrote into it");
+    // A run that fails after making its directory (the schema's data file is missing, found
+    // when the data is prepared) leaves no empty directory behind.
+    std::fs::create_dir(dir.path().join("moved")).unwrap();
+    std::fs::copy(dir.path().join("data/schema.toml"), dir.path().join("moved/schema.toml")).unwrap();
+    std::fs::write(dir.path().join("broken.toml"), text.replace("data/schema.toml", "moved/schema.toml")).unwrap();
+    let out = recdiff(dir.path()).args(["train", "broken.toml", "--output", "fresh"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("moved"), "{err}");
+    assert!(!dir.path().join("fresh").exists(), "a failed run left its directory");
+}

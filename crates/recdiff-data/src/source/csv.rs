@@ -13,6 +13,11 @@ use std::path::{Path, PathBuf};
 
 const BATCH_ROWS: usize = 4096;
 
+/// A batch also ends once its records hold this many times `max_cell_bytes` bytes, so rows of long
+/// cells (each costing about twice its bytes until the batch is encoded) cannot pile up to
+/// gigabytes before a batch of [`BATCH_ROWS`] fills: 32 MiB of records at the default 1 MiB cells.
+const BATCH_CELLS: usize = 32;
+
 /// Records whose cells held more bytes than this are not recycled between batches.
 const RECYCLE_BYTES: usize = 16 << 10;
 
@@ -80,8 +85,10 @@ impl CsvSource {
         // Records are recycled between batches: a steady-state row allocates nothing.
         let mut spare: Vec<ByteRecord> = Vec::with_capacity(BATCH_ROWS);
         let mut rows = 0u64;
+        let batch_bytes = self.max_cell_bytes.saturating_mul(BATCH_CELLS);
         loop {
-            while batch.records.len() < BATCH_ROWS {
+            let mut bytes = 0;
+            while batch.records.len() < BATCH_ROWS && bytes < batch_bytes {
                 let mut record = spare.pop().unwrap_or_default();
                 if !read_record(&mut reader, &mut record, path)? {
                     break;
@@ -89,6 +96,7 @@ impl CsvSource {
                 let line = starts.borrow_mut().pop_front().unwrap_or(0);
                 match checked(record, names.len(), &batch.proj, &names, path, line, self.max_cell_bytes) {
                     Ok(record) => {
+                        bytes += record.as_byte_record().as_slice().len();
                         batch.records.push(record);
                         batch.lines.push(line);
                     }
@@ -234,5 +242,33 @@ impl RowBatch for CsvBatch<'_> {
             column: column.map(String::from),
             is_text_line: true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_of_long_cells_ends_at_its_byte_bound_before_its_row_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("long.csv");
+        let cell = "x".repeat(900);
+        let text: String =
+            std::iter::once("id,text\n".to_string()).chain((0..100).map(|i| format!("{i},{cell}\n"))).collect();
+        std::fs::write(&path, text).unwrap();
+        let mut source = CsvSource {
+            files: vec![path],
+            delimiter: b',',
+            max_cell_bytes: 1_000,
+            header: true,
+            names: None,
+            wanted: vec!["id".into(), "text".into()],
+        };
+        let mut sizes = Vec::new();
+        source.for_each_batch(&mut |b| Ok(sizes.push(b.len())), &mut |e| Err(e)).unwrap();
+        assert_eq!(sizes.iter().sum::<usize>(), 100, "every row read, in batches {sizes:?}");
+        // 32 cells of 1,000 bytes: a batch closes once its ~903-byte records pass 32,000 bytes.
+        assert!(sizes.len() == 3 && sizes.iter().all(|&n| n <= 36), "{sizes:?}");
     }
 }

@@ -13,6 +13,10 @@ use std::path::Path;
 /// Rows per batch handed to the visitor.
 pub const BATCH_ROWS: usize = 8192;
 
+/// A batch is also handed over once its text holds this many bytes, so long lines cannot pile
+/// up before [`BATCH_ROWS`] rows fill it.
+pub const BATCH_BYTES: usize = 32 << 20;
+
 /// Where a cell's text is: in the batch's arena, or in a side table that outlives the batch.
 enum Piece<'s> {
     Arena(Range<usize>),
@@ -80,7 +84,8 @@ impl<'s> TextRows<'_, 's> {
 
     /// Hands the batch to `visit` when it is full (or `force`), then empties it.
     fn flush(&mut self, force: bool, visit: &mut dyn FnMut(&dyn RowBatch) -> Result<()>) -> Result<()> {
-        if self.lines.is_empty() || (!force && self.lines.len() < BATCH_ROWS) {
+        let full = self.lines.len() >= BATCH_ROWS || self.arena.len() >= BATCH_BYTES;
+        if self.lines.is_empty() || (!force && !full) {
             return Ok(());
         }
         visit(&*self)?;
