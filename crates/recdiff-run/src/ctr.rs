@@ -39,6 +39,60 @@ pub fn fingerprint(cfg: &ExperimentConfig, meta: &EncodedMeta) -> String {
     crate::manifest::fingerprint(&(&cfg.model, fields))
 }
 
+/// The memory a CTR run of `cfg` over the tables of `meta` needs while training
+/// ([`crate::budget`]): the tables and their optimiser moments, the base's cross and deep layers
+/// over the input width `fields × embedding_dim`, the enhancer's layers, one batch's activations.
+pub fn memory_estimate(cfg: &ExperimentConfig, meta: &EncodedMeta) -> crate::budget::Estimate {
+    use crate::budget::{DENSE_BYTES, chain, largest, widths};
+    let (m, mut e) = (&cfg.model, crate::budget::Estimate::default());
+    let (dim, fields) = (m.embedding_dim as f64, meta.fields.len() as f64);
+    let tables: std::collections::BTreeMap<&str, f64> =
+        meta.fields.iter().map(|f| (f.table.as_str(), f.cardinality() as f64)).collect();
+    let rows: f64 = tables.values().sum();
+    let moments = match m.embedding_optimizer {
+        recdiff_model::SparseOptimizer::Adam { .. } => 2.0 * dim,
+        recdiff_model::SparseOptimizer::Adagrad { .. } => 1.0,
+    };
+    // The schema's `buckets` (and vocabularies) set the rows; the dimension, each row's width.
+    let tables_key =
+        if dim >= 1024.0 || rows < (1u64 << 24) as f64 { "model.embedding_dim" } else { "buckets (schema)" };
+    e.add(tables_key, rows * (dim + moments) * 4.0);
+    let w = fields * dim;
+    let base = as_table(&m.base);
+    let (base_widths, cross) = widths(&base, "model.base", &["deep", "hidden", "latent_dim"], &["cross_layers"]);
+    let input = ("model.embedding_dim".to_string(), w);
+    if !cross.0.is_empty() {
+        e.add(largest(&[input.clone(), cross.clone()]), cross.1 * w * (w + 1.0) * DENSE_BYTES);
+    }
+    let mut layers = vec![input.clone()];
+    layers.extend(base_widths.iter().cloned());
+    e.add(largest(&layers), chain(&layers.iter().map(|p| p.1).collect::<Vec<_>>()) * DENSE_BYTES);
+    let enhancer = as_table(&m.enhancer);
+    let (enh, repeat) = widths(&enhancer, "model.enhancer", &["hidden", "projection", "time_dim"], &["layers"]);
+    let latent = m.base.latent_dim() as f64;
+    let mut block = vec![latent + fields];
+    block.extend(enh.iter().map(|p| p.1));
+    block.push(latent);
+    let mut named = enh.clone();
+    named.push(repeat.clone());
+    named.push(("model.base.latent_dim".into(), latent));
+    e.add(largest(&named), repeat.1 * chain(&block) * DENSE_BYTES);
+    let batch = cfg.train.batch_size.max(cfg.train.eval_batch_size) as f64;
+    let mut outputs = vec![input];
+    outputs.extend(base_widths.iter().chain(&enh).cloned());
+    let activations = fields + outputs.iter().map(|p| p.1).sum::<f64>();
+    // Forward and backward keep a few copies of every layer's output; the widest layer drives it
+    // unless the batch itself is outsized.
+    let key = if batch > 1e6 { "train.batch_size".to_string() } else { largest(&outputs) };
+    e.add(key, batch * activations * 4.0 * 8.0);
+    e
+}
+
+/// A config part as a TOML table (an enum part serialises as one).
+fn as_table<T: serde::Serialize>(part: &T) -> toml::Table {
+    toml::Table::try_from(part).unwrap_or_default()
+}
+
 /// Reads `<run>/config.resolved.toml`.
 pub fn load_config(run: &Path) -> Result<ExperimentConfig, RunError> {
     let path = run.join(CONFIG_FILE);

@@ -17,6 +17,7 @@
 //! This crate depends on the data and model crates only, so serving needs no training or
 //! plotting code.
 
+pub mod budget;
 pub mod checkpoint;
 pub mod config;
 pub mod ctr;

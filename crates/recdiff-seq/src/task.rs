@@ -53,6 +53,10 @@ impl<'a> SeqTask<'a> {
         let (data, split) = load_data(cfg)?;
         let items_json = serde_json::to_vec(&data.items)?;
         let windows = split.windows(cfg.data.max_len);
+        let model_table = toml::Table::try_from(&cfg.model).unwrap_or_default();
+        let batch = cfg.train.batch_size.max(cfg.train.eval_batch_size) as f64;
+        let need = recdiff_run::budget::ranking(&model_table, data.items.len() as f64, batch, cfg.data.max_len as f64);
+        need.check(&cfg.output_dir(), recdiff_run::budget::limit())?;
         let device = Device::flex().autodiff();
         let model = recdiff_run::seq::init_model(cfg, &data.items, &device)?;
         Ok(Self {

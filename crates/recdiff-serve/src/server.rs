@@ -109,22 +109,41 @@ impl AppState {
         rel.unwrap_or_else(|| run.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()))
     }
 
-    /// The model serving now; 503 while none is loaded.
+    /// The model serving now; 503 while its run is loading, 404 when the server serves no
+    /// ranking run (naming what it does serve).
     pub fn current(&self) -> Result<Arc<ServingModel>, ApiError> {
-        self.model
-            .load_full()
-            .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the model is still loading"))
+        self.model.load_full().ok_or_else(|| self.absent(&self.run, "ranking (CTR)", "/v1/score"))
     }
 
-    /// The retrieval model serving now; 503 while none is loaded.
+    /// The retrieval model serving now; 503 while its run is loading, 404 when the server serves
+    /// no retrieval run.
     pub fn current_retrieval(&self) -> Result<Arc<Recommender>, ApiError> {
-        self.retrieval.load_full().ok_or_else(|| {
-            ApiError::new(
+        self.retrieval.load_full().ok_or_else(|| self.absent(&self.retrieval_run, "retrieval", "/v1/recommend"))
+    }
+
+    /// Why a model of `kind` is not there: still loading its run, or no such run served.
+    fn absent(&self, run: &Mutex<Option<PathBuf>>, kind: &str, route: &str) -> ApiError {
+        if run.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+            return ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "not_ready",
-                "no retrieval model is loaded (serve --retrieval RUN)",
-            )
-        })
+                format!("the {kind} model is still loading"),
+            );
+        }
+        let lock = |m: &Mutex<Option<PathBuf>>| m.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let serves: Vec<String> = [
+            (lock(&self.run), "a ranking run on /v1/score"),
+            (lock(&self.retrieval_run), "a retrieval run on /v1/recommend"),
+        ]
+        .into_iter()
+        .filter_map(|(p, what)| p.map(|p| format!("{what} ({})", self.label(&p))))
+        .collect();
+        let serves = if serves.is_empty() { "nothing yet".to_string() } else { serves.join(" and ") };
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_served",
+            format!("this server serves no {kind} run, so {route} does not apply; it serves {serves}"),
+        )
     }
 
     /// Loads the given runs (default: the current ones again) and swaps each in; on failure the

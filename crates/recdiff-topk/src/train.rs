@@ -60,6 +60,11 @@ pub struct Trainer<'a> {
 impl<'a> Trainer<'a> {
     /// The trainer of `cfg` on `split` (L-DiffRec clusters the training items here).
     pub fn new(cfg: &'a TopKExperimentConfig, split: &'a UserItemSplit) -> Result<Self, TopKError> {
+        let model_table = toml::Table::try_from(&cfg.model).unwrap_or_default();
+        let (items, batch) = (split.n_items as f64, cfg.train.batch_size.max(cfg.train.eval_batch_size) as f64);
+        // Refused before a layer is allocated, naming the key that drives it.
+        recdiff_run::budget::ranking(&model_table, items, batch, items)
+            .check(&cfg.output_dir(), recdiff_run::budget::limit())?;
         let device = Device::flex().autodiff();
         let model = init_model(cfg, split, &device)?;
         Ok(Self {

@@ -84,6 +84,8 @@ impl Session {
             check_same_config(cfg, &out)?;
         }
         let (meta, data_dir) = crate::world::in_turns(world.as_ref(), || data::prepare(cfg, &out))?;
+        // Refused before a table or a layer is allocated, naming the key that drives it.
+        recdiff_run::ctr::memory_estimate(cfg, &meta).check(&out, recdiff_run::budget::limit())?;
         let fingerprint = recdiff_run::ctr::fingerprint(cfg, &meta);
         let device = Device::flex().autodiff();
         let m = &cfg.model;

@@ -37,6 +37,19 @@ pub struct TrainArgs {
     /// writes the run. Needs a build with `--features mpi`.
     #[arg(long, conflicts_with = "seeds")]
     pub distributed: bool,
+    /// Most memory a run may need, in GiB (default: what the system reports available); a config
+    /// whose tables, layers and batch need more is refused before anything is allocated.
+    #[arg(long, value_parser = crate::train::gib)]
+    pub max_memory: Option<u64>,
+}
+
+/// A positive number of GiB, as bytes.
+pub fn gib(s: &str) -> Result<u64, String> {
+    let g: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if !(g.is_finite() && g > 0.0 && g < 1e9) {
+        return Err(format!("{s}: give a positive number of GiB"));
+    }
+    Ok((g * (1u64 << 30) as f64) as u64)
 }
 
 /// The MPI world of this process (`--distributed`).
@@ -84,6 +97,9 @@ pub fn print_record(r: &RunRecord, columns: &[String]) {
 pub fn train(args: TrainArgs) -> Result<()> {
     if args.configs.len() > 1 && args.output.is_some() {
         bail!("--output applies to one config; give each config its own `output`");
+    }
+    if let Some(bytes) = args.max_memory {
+        recdiff_run::budget::set_max_memory(bytes);
     }
     let world = if args.distributed { Some(mpi_world()?) } else { None };
     // Rank 0 speaks for the world; the other ranks print only their errors.

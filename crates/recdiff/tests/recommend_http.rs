@@ -45,6 +45,10 @@ fn recommend_answers_the_models_top_k_and_rejects_bad_histories_by_field() {
     let server = RunningServer::start(cfg, Default::default()).unwrap();
     let (url, agent) = (format!("http://{}/v1/recommend", server.addr), agent());
     let history = ["50", "172", "133", "181", "98"];
+    // A retrieval-only server names what it serves on /v1/score, instead of "still loading".
+    let (status, body) = post(&agent, &format!("http://{}/v1/score", server.addr), r#"{"candidates": []}"#).unwrap();
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("not_served") && body.contains("a retrieval run on /v1/recommend"), "{body}");
 
     let (status, body) =
         post(&agent, &url, &json!({ "history": history, "k": 20, "exact": true }).to_string()).unwrap();
@@ -93,11 +97,11 @@ fn recommend_answers_the_models_top_k_and_rejects_bad_histories_by_field() {
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("unknown field `topk`"), "{body}");
 
-    // No CTR run: scoring is not ready, retrieval is.
+    // No CTR run: the server is ready (for retrieval) and says scoring is not served.
     let (status, body) = get(&agent, &format!("http://{}/readyz", server.addr)).unwrap();
     assert_eq!(status, 200, "{body}");
     let (status, _) = post(&agent, &format!("http://{}/v1/score", server.addr), "{}").unwrap();
-    assert_eq!(status, 503);
+    assert_eq!(status, 404);
 }
 
 fn serve(run: &Path) -> RunningServer {

@@ -264,3 +264,11 @@ fn an_error_about_a_huge_input_quotes_only_its_start() {
     assert!(text.len() < 8_192, "a {} byte answer to a 5 MiB key", text.len());
     assert!(text.contains("kkkk") && text.contains("more bytes"), "{text}");
 }
+
+#[test]
+fn a_route_of_a_family_the_server_does_not_serve_names_what_it_serves() {
+    let server = start(|_| {});
+    let (status, text) = post(&agent(), &server.url("/v1/recommend"), r#"{"history": ["1"], "k": 5}"#).unwrap();
+    assert_eq!(status, 404, "{text}");
+    assert!(text.contains("not_served") && text.contains("a ranking run on /v1/score (base)"), "{text}");
+}

@@ -219,3 +219,47 @@ fn an_empty_output_or_one_holding_foreign_files_is_refused_and_a_failed_run_leav
     assert!(!out.status.success() && err.contains("moved"), "{err}");
     assert!(!dir.path().join("fresh").exists(), "a failed run left its directory");
 }
+
+#[test]
+fn configs_that_would_exhaust_memory_are_refused_by_key_before_anything_is_allocated() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg =
+        SynthConfig { rows: 2_000, users: 100, items: 80, fields: 24, format: OutputFormat::Csv, ..Default::default() };
+    synth::generate(&cfg, &dir.path().join("data")).unwrap();
+    let config = |model: &str, base: &str| {
+        format!(
+            "name = \"m\"\noutput = \"run\"\n[data]\nschema = \"data/schema.toml\"\n[model]\nkind = \"ctr\"\n{model}\n\
+             [model.base]\nkind = \"dcnv2\"\n{base}\n[train]\nepochs = 1\nprogress = false\n"
+        )
+    };
+    let ordinary = "cross_layers = 1\ndeep = [16]\nlatent_dim = 8";
+    let cases = [
+        (config("embedding_dim = 2147483648", ordinary), "model.embedding_dim"),
+        (config("embedding_dim = 9223372036854775807", ordinary), "model.embedding_dim"),
+        (config("embedding_dim = 65536", ordinary), "model.embedding_dim"),
+        (config("embedding_dim = 4", "cross_layers = 1000000\ndeep = [16]\nlatent_dim = 8"), "model.base.cross_layers"),
+        (config("embedding_dim = 4", "cross_layers = 1\ndeep = [1000000000]\nlatent_dim = 8"), "model.base.deep"),
+        (
+            config("embedding_dim = 4", "cross_layers = 1\ndeep = [16]\nlatent_dim = 1000000000"),
+            "model.base.latent_dim",
+        ),
+    ];
+    for (text, key) in cases {
+        std::fs::write(dir.path().join("m.toml"), &text).unwrap();
+        let out = recdiff(dir.path()).args(["train", "m.toml", "--max-memory", "64"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key}: not the error exit (a panic is 101): {err}");
+        assert!(err.contains(&format!("`{key}`")) && err.contains("--max-memory"), "{key}: {err}");
+        assert!(!dir.path().join("run").join("last").exists());
+    }
+    // An ordinary config under a limit it does not fit: refused too, and trains under its own.
+    std::fs::write(dir.path().join("m.toml"), config("embedding_dim = 4", ordinary)).unwrap();
+    let out = recdiff(dir.path()).args(["train", "m.toml", "--max-memory", "0.0001"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("would need about"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = recdiff(dir.path()).args(["train", "m.toml", "--force"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
