@@ -19,7 +19,11 @@ pub struct Location {
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let unit = if self.is_text_line { "line" } else { "row" };
-        write!(f, "{}, {unit} {}", self.file.display(), self.line)?;
+        write!(f, "{}", self.file.display())?;
+        // Lines and rows count from 1: 0 is a position the reader could not tell, not "line 0".
+        if self.line > 0 {
+            write!(f, ", {unit} {}", self.line)?;
+        }
         if let Some(c) = &self.column {
             write!(f, ", column '{c}'")?;
         }
@@ -62,3 +66,15 @@ impl DataError {
 }
 
 pub type Result<T, E = DataError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_location_without_a_known_line_says_no_line_0() {
+        let at = |line| Location { file: "d.csv".into(), line, column: Some("price".into()), is_text_line: true };
+        assert_eq!(at(0).to_string(), "d.csv, column 'price'");
+        assert_eq!(at(7).to_string(), "d.csv, line 7, column 'price'");
+    }
+}

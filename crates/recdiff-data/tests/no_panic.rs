@@ -65,3 +65,27 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// The smoke version of the `codec` fuzz target: any statistics give a checked codec or an
+    /// error, and a checked codec scales any finite value, however large, to a finite f32.
+    #[test]
+    fn a_checked_scale_codec_gives_a_finite_value_for_any_finite_input(
+        mean in prop::num::f64::ANY,
+        std in prop::num::f64::ANY,
+        v in prop::num::f64::NORMAL | prop::num::f64::ZERO,
+        t in 0usize..4,
+    ) {
+        use recdiff_data::codec::Codec;
+        use recdiff_data::schema::NumericTransform;
+        let transform =
+            [NumericTransform::None, NumericTransform::Standard, NumericTransform::Log, NumericTransform::LogStandard][t];
+        let codec = Codec::Scale { transform, mean, std };
+        if codec.check().is_ok() {
+            prop_assert!(codec.scale(v).is_finite(), "{codec:?} scaled {v}");
+        }
+        let _ = recdiff_data::codec::log_squared_id(v);
+    }
+}

@@ -23,3 +23,28 @@ pub fn family_of_run(run: &Path) -> Result<&'static str> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
         .name())
 }
+
+/// Refuses `run` unless it belongs to one of `families`, naming its family and, in `instead`,
+/// the command that does apply to it: `recdiff predict` on a sequential run, `recommend` on a
+/// CTR run and the like get that answer, not a config parse error.
+pub fn require(run: &Path, families: &[&str], command: &str, instead: &str) -> Result<()> {
+    let family = family_of_run(run)?;
+    if families.contains(&family) {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "{}: a {} run; `recdiff {command}` applies to {} runs ({instead})",
+        run.display(),
+        describe(family),
+        families.iter().map(|f| describe(f)).collect::<Vec<_>>().join(" and ")
+    )
+}
+
+fn describe(family: &str) -> &str {
+    match family {
+        "ctr" => "CTR",
+        "seq" => "sequential",
+        "topk" => "top-K",
+        other => other,
+    }
+}

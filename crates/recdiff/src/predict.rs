@@ -16,6 +16,12 @@ pub struct PredictArgs {
 }
 
 pub fn predict(args: PredictArgs) -> Result<()> {
+    crate::families::require(
+        &args.run,
+        &[recdiff_train::family::FAMILY],
+        "predict",
+        "a sequential or top-K run recommends items: recdiff recommend RUN --user U",
+    )?;
     let s = recdiff_train::predict::predict(&args.run, &args.input, &args.output)
         .with_context(|| format!("scoring {} with {}", args.input.display(), args.run.display()))?;
     println!("scored {} rows into {}", s.rows, args.output.display());

@@ -23,6 +23,12 @@ pub struct RecommendArgs {
 }
 
 pub fn recommend(args: RecommendArgs) -> Result<()> {
+    crate::families::require(
+        &args.run,
+        &[recdiff_seq::family::FAMILY, recdiff_topk::family::FAMILY],
+        "recommend",
+        "a CTR run scores rows: recdiff predict RUN rows.csv -o scores.csv",
+    )?;
     let model = Recommender::load(&args.run).with_context(|| format!("opening {}", args.run.display()))?;
     let req = RecommendRequest {
         history: args.history.iter().map(|h| serde_json::Value::String(h.clone())).collect(),

@@ -128,6 +128,14 @@ pub fn serve(a: ServeArgs) -> Result<()> {
             bail!("{}: no such run directory", run.display());
         }
     }
+    if let Some(run) = a.run.as_ref().filter(|r| r.join(recdiff_run::ctr::CONFIG_FILE).is_file()) {
+        let instead = "serve a sequential or top-K run with --retrieval RUN";
+        crate::families::require(run, &[recdiff_train::family::FAMILY], "serve RUN", instead)?;
+    }
+    if let Some(run) = a.retrieval.as_ref().filter(|r| r.join(recdiff_run::ctr::CONFIG_FILE).is_file()) {
+        let families = [recdiff_seq::family::FAMILY, recdiff_topk::family::FAMILY];
+        crate::families::require(run, &families, "serve --retrieval", "serve a CTR run as the RUN argument")?;
+    }
     let admin = admin_config(&a)?;
     let limits = recdiff_serve::conn::ConnLimits {
         header_timeout: Duration::from_millis(a.header_timeout_ms),

@@ -1,7 +1,9 @@
 //! The server as an attacker or a clumsy client meets it: admin routes off by default and, when on,
 //! token-guarded, JSON-only, closed to browsers and to paths outside the runs directory, with
 //! error bodies that echo neither file contents nor host paths; idle and trickling connections
-//! time out and cannot lock out a valid request; an announced oversized body gets its 413 at once.
+//! time out and cannot lock out a valid request, nor can partial heads past the cap (a load of
+//! idle, partial-head and trickling clients beside valid ones); an announced oversized body gets
+//! its 413 at once.
 
 use recdiff_bench::loadgen::{self, agent, post, post_with};
 use recdiff_data::synth::{self, OutputFormat, SynthConfig};
@@ -232,6 +234,41 @@ fn partial_request_heads_beyond_the_cap_are_closed_and_a_valid_request_is_answer
     let (status, text) = post(&agent(), &server.url("/v1/score"), &fixture().body).unwrap();
     assert_eq!(status, 200, "{text}");
     assert!(started.elapsed() < Duration::from_secs(2), "took {:?} behind partial heads", started.elapsed());
+    // A load at the cap, bounded in time: idle, partial-head and trickling clients keep opening
+    // connections while valid clients send requests; every valid request is answered.
+    let url = server.url("/v1/score");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pests: Vec<_> = (0..3)
+        .map(|kind| {
+            let (stop, addr) = (stop.clone(), server.addr);
+            std::thread::spawn(move || {
+                let mut held = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Ok(mut s) = TcpStream::connect(addr) {
+                        let _ = match kind {
+                            0 => Ok(()),
+                            1 => s.write_all(b"POST /v1/score HTTP/1.1\r\nHost: x\r\n"),
+                            _ => s.write_all(b"P"),
+                        };
+                        held.push(s);
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            })
+        })
+        .collect();
+    let valid: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                (0..5).map(|_| post(&agent(), &url, &fixture().body).map(|r| r.0)).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let answers: Vec<_> = valid.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    pests.into_iter().for_each(|t| t.join().unwrap());
+    assert!(answers.iter().all(|a| matches!(a, Ok(200))), "valid requests beside the load: {answers:?}");
 }
 
 #[test]

@@ -263,3 +263,21 @@ fn configs_that_would_exhaust_memory_are_refused_by_key_before_anything_is_alloc
     let out = recdiff(dir.path()).args(["train", "m.toml", "--force"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn a_command_that_does_not_apply_to_a_runs_family_names_the_family_and_the_command_that_does() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path(), r#"{ kind = "random", ratios = [0.8, 0.1, 0.1], seed = 1 }"#, 1, 0);
+    let out = recdiff(dir.path()).args(["train", "exp.toml"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for args in [vec!["recommend", "run", "--user", "1"], vec!["serve", "--retrieval", "run", "--addr", "127.0.0.1:0"]]
+    {
+        let out = recdiff(dir.path()).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("a CTR run") && err.contains("applies to sequential and top-K runs"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("recdiff predict") || err.contains("RUN argument"), "{args:?}: {err}");
+    }
+}
