@@ -179,7 +179,9 @@ pub trait EpochFamily: Sync + 'static {
     /// The `[model] kind` values this family trains.
     fn kinds() -> &'static [&'static str];
     /// Checks a parsed config, resolving relative paths against `dir`; `origin` names it.
-    fn check(cfg: toml::Table, dir: &Path, origin: &Path) -> Result<Self::Config, BoxError>;
+    fn check(cfg: toml::Table, dir: &Path, origin: &Path) -> Result<Self::Config, BoxError> {
+        Ok(Self::Config::from_toml(cfg, dir, origin)?)
+    }
     /// Every metric an evaluation reports: the registry `train.metric` is checked against.
     fn metrics(cfg: &Self::Config) -> Vec<MetricSpec>;
     /// Trains the placed `cfg` as the ranks of `ranks` and writes its run directory.

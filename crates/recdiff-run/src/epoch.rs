@@ -28,10 +28,18 @@ pub trait EpochExperiment: serde::Serialize {
     fn schedule(&self) -> Schedule<'_>;
     /// Points the config at one seed's run: its seed and run directory.
     fn place(&mut self, seed: u64, out: PathBuf);
+    /// Checks a parsed config, resolving relative paths against `dir`; `origin` names it.
+    fn from_toml(
+        table: toml::Table,
+        dir: &std::path::Path,
+        origin: &std::path::Path,
+    ) -> Result<Self, crate::config::ConfigError>
+    where
+        Self: Sized;
 }
 
 /// Implements [`EpochExperiment`] for a config with `name`, `seed`, `model.name()`,
-/// `output_dir()` and the `[train]` keys of [`Schedule`].
+/// `output_dir()`, `from_table` and the `[train]` keys of [`Schedule`].
 macro_rules! epoch_experiment {
     ($config:ty) => {
         impl $crate::epoch::EpochExperiment for $config {
@@ -49,6 +57,13 @@ macro_rules! epoch_experiment {
             }
             fn place(&mut self, seed: u64, out: std::path::PathBuf) {
                 (self.seed, self.output) = (seed, Some(out));
+            }
+            fn from_toml(
+                table: toml::Table,
+                dir: &std::path::Path,
+                origin: &std::path::Path,
+            ) -> Result<Self, $crate::config::ConfigError> {
+                Self::from_table(table, dir, origin)
             }
             fn schedule(&self) -> $crate::epoch::Schedule<'_> {
                 let t = &self.train;

@@ -6,7 +6,6 @@ use crate::SeqExperimentConfig;
 use crate::eval::registry;
 use recdiff_experiment::data_parallel::Ranks;
 use recdiff_experiment::{BoxError, EpochFamily, MetricSpec, RunRecord};
-use std::path::Path;
 
 /// The family's name in `results.json`.
 pub const FAMILY: &str = "seq";
@@ -25,10 +24,6 @@ impl EpochFamily for Seq {
 
     fn kinds() -> &'static [&'static str] {
         &recdiff_model::seq::KINDS
-    }
-
-    fn check(cfg: toml::Table, dir: &Path, origin: &Path) -> Result<SeqExperimentConfig, BoxError> {
-        Ok(SeqExperimentConfig::from_table(cfg, dir, origin)?)
     }
 
     fn metrics(cfg: &SeqExperimentConfig) -> Vec<MetricSpec> {

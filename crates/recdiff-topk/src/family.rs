@@ -5,7 +5,6 @@
 use recdiff_experiment::data_parallel::Ranks;
 use recdiff_experiment::{BoxError, EpochFamily, MetricSpec, RunRecord};
 use recdiff_run::topk_config::{TopKExperimentConfig, metric_names};
-use std::path::Path;
 
 /// The family's name in `results.json`.
 pub const FAMILY: &str = "topk";
@@ -23,10 +22,6 @@ impl EpochFamily for TopK {
 
     fn kinds() -> &'static [&'static str] {
         &recdiff_model::topk::KINDS
-    }
-
-    fn check(cfg: toml::Table, dir: &Path, origin: &Path) -> Result<TopKExperimentConfig, BoxError> {
-        Ok(TopKExperimentConfig::from_table(cfg, dir, origin)?)
     }
 
     /// Every name evaluation reports.
