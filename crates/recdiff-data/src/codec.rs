@@ -122,10 +122,10 @@ impl Codec {
                 }
             }
             Codec::Hash { buckets: 0, .. } => return Err("hash codec with 0 buckets".into()),
-            Codec::Bucketize { boundaries } => {
-                if boundaries.iter().any(|b| !b.is_finite()) || boundaries.windows(2).any(|w| w[0] >= w[1]) {
-                    return Err("bucketize codec whose boundaries are not finite and ascending".into());
-                }
+            Codec::Bucketize { boundaries }
+                if boundaries.iter().any(|b| !b.is_finite()) || boundaries.windows(2).any(|w| w[0] >= w[1]) =>
+            {
+                return Err("bucketize codec whose boundaries are not finite and ascending".into());
             }
             _ => {}
         }

@@ -266,7 +266,11 @@ mod tests {
             wanted: vec!["id".into(), "text".into()],
         };
         let mut sizes = Vec::new();
-        source.for_each_batch(&mut |b| Ok(sizes.push(b.len())), &mut |e| Err(e)).unwrap();
+        let mut visit = |b: &dyn RowBatch| {
+            sizes.push(b.len());
+            Ok(())
+        };
+        source.for_each_batch(&mut visit, &mut |e| Err(e)).unwrap();
         assert_eq!(sizes.iter().sum::<usize>(), 100, "every row read, in batches {sizes:?}");
         // 32 cells of 1,000 bytes: a batch closes once its ~903-byte records pass 32,000 bytes.
         assert!(sizes.len() == 3 && sizes.iter().all(|&n| n <= 36), "{sizes:?}");
