@@ -98,12 +98,22 @@ pub struct RunDir {
 }
 
 impl RunDir {
-    pub fn open(cfg: &impl EpochExperiment, dp: &crate::data_parallel::DataParallel) -> Result<Self, FitError> {
+    /// With `resume`, a checkpoint in `<run>/last` trained under another config (less
+    /// `train.epochs`) is refused here, before anything is written: a refused resume leaves the run
+    /// as it was.
+    pub fn open(
+        cfg: &impl EpochExperiment,
+        dp: &crate::data_parallel::DataParallel,
+        resume: bool,
+    ) -> Result<Self, FitError> {
         let out = cfg.run_dir();
         let resolved = toml::to_string_pretty(cfg)
             .map_err(|e| FitError::Resume { path: out.display().to_string(), message: e.to_string() })?;
         dp.check(&resolved, cfg.schedule().batch_size)?;
         recdiff_run::layout::check_run_dir(&out)?;
+        if resume {
+            crate::fit::check_resume_key(&out, &crate::hash::resume_key(cfg)?)?;
+        }
         std::fs::create_dir_all(&out).map_err(|e| RunError::at(&out, e))?;
         let run = Self { out, root: dp.is_root() };
         run.write("config.resolved.toml", resolved.as_bytes())?;

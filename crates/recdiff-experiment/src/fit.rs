@@ -384,6 +384,25 @@ fn resume(spec: &FitSpec<'_>, task: &mut dyn Task, per_epoch: u64) -> Result<Opt
     Ok(Some(state))
 }
 
+/// Refuses to resume the run in `out` when its `last/` checkpoint was trained under another
+/// resume key (the config less `train.epochs`); without a checkpoint there is nothing to refuse.
+/// Reads only: the checkpoint's own checks (fingerprint, checksums) come when [`fit`] restores it.
+pub fn check_resume_key(out: &Path, key: &str) -> Result<(), FitError> {
+    let last = recdiff_run::manifest::resolve(&out.join(LAST_DIR));
+    let path = last.join(LOOP_FILE);
+    let Ok(bytes) = std::fs::read(&path) else { return Ok(()) };
+    let fail = |message: String| FitError::Resume { path: path.display().to_string(), message };
+    let state: LoopState = serde_json::from_slice(&bytes).map_err(|e| fail(e.to_string()))?;
+    if state.resume_key != key {
+        return Err(fail(format!(
+            "the checkpoint was trained under another config (key {}, now {key}); resume it with that config, \
+             or train into another output",
+            state.resume_key
+        )));
+    }
+    Ok(())
+}
+
 /// A fresh run drops an earlier run's `last/` (and any switch of it cut short), so a later
 /// `--resume` cannot continue a run this one replaced.
 fn remove_checkpoint(last: &Path) -> Result<(), FitError> {

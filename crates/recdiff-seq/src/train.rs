@@ -94,7 +94,7 @@ pub fn run(cfg: &SeqExperimentConfig) -> Result<RunRecord, SeqError> {
 /// its shard of every batch ([`train_epoch_in`]), every rank evaluates its (identical) replica,
 /// and rank 0 alone writes the run. The loop is the experiment layer's [`fit`].
 pub fn run_in(cfg: &SeqExperimentConfig, ranks: Ranks, resume: bool) -> Result<RunRecord, SeqError> {
-    let run = RunDir::open(cfg, &ranks.dp)?;
+    let run = RunDir::open(cfg, &ranks.dp, resume)?;
     let mut task = SeqTask::new(cfg, ranks)?;
     run.write(ITEMS_FILE, &task.items_json)?;
     let spec = FitSpec::new(cfg, crate::family::FAMILY, task.fingerprint(), &run, resume)?;

@@ -146,7 +146,7 @@ pub fn run(cfg: &TopKExperimentConfig) -> Result<RunRecord, TopKError> {
 /// its shard of every batch ([`Trainer::in_world`]), every rank evaluates its (identical)
 /// replica, and rank 0 alone writes the run. The loop is the experiment layer's [`fit`].
 pub fn run_in(cfg: &TopKExperimentConfig, ranks: Ranks, resume: bool) -> Result<RunRecord, TopKError> {
-    let run = RunDir::open(cfg, &ranks.dp)?;
+    let run = RunDir::open(cfg, &ranks.dp, resume)?;
     let (data, split) = load_data(cfg)?;
     let items = serde_json::to_vec(&data.items[1..])?;
     run.write(ITEMS_FILE, &items)?;

@@ -281,3 +281,34 @@ fn a_command_that_does_not_apply_to_a_runs_family_names_the_family_and_the_comma
         assert!(err.contains("recdiff predict") || err.contains("RUN argument"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn a_refused_resume_of_a_top_k_run_leaves_the_run_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = SynthConfig {
+        rows: 3_000,
+        users: 150,
+        items: 120,
+        fields: 24,
+        format: OutputFormat::Csv,
+        ..Default::default()
+    };
+    synth::generate(&cfg, &dir.path().join("data")).unwrap();
+    let config = |hidden: usize| {
+        format!(
+            "name = \"t\"\noutput = \"run\"\n[data]\nschema = \"data/schema.toml\"\n[model]\nkind = \"diffrec\"\n\
+             hidden = [{hidden}]\nsteps = 5\n[train]\nbatch_size = 64\nepochs = 2\nprogress = false\n"
+        )
+    };
+    std::fs::write(dir.path().join("a.toml"), config(32)).unwrap();
+    std::fs::write(dir.path().join("b.toml"), config(48)).unwrap();
+    let out = recdiff(dir.path()).args(["train", "a.toml"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = dir.path().join("run");
+    let before = snapshot(&run);
+    // Another architecture under --resume: refused before anything is written into the run.
+    let out = recdiff(dir.path()).args(["train", "b.toml", "--resume"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("another config"), "{err}");
+    assert_eq!(snapshot(&run), before, "the refused resume wrote into the run");
+}
