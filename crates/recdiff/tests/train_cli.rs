@@ -312,3 +312,45 @@ fn a_refused_resume_of_a_top_k_run_leaves_the_run_as_it_was() {
     assert!(!out.status.success() && err.contains("another config"), "{err}");
     assert_eq!(snapshot(&run), before, "the refused resume wrote into the run");
 }
+
+#[test]
+fn schema_tables_and_ranking_widths_past_the_memory_limit_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg =
+        SynthConfig { rows: 2_000, users: 100, items: 80, fields: 24, format: OutputFormat::Csv, ..Default::default() };
+    synth::generate(&cfg, &dir.path().join("data")).unwrap();
+    // The schema's own maximum: 2^27 hash buckets for one field.
+    let schema = std::fs::read_to_string(dir.path().join("data/schema.toml")).unwrap();
+    let hashed = schema.replacen(
+        "name = \"user_id\"\nkind = \"categorical\"\n",
+        "name = \"user_id\"\nkind = \"categorical\"\nencoding = \"hash\"\nbuckets = 134217728\n",
+        1,
+    );
+    assert_ne!(hashed, schema, "the synthetic schema's user_id field");
+    std::fs::write(dir.path().join("data/huge.toml"), hashed).unwrap();
+    let ctr = "name = \"m\"\noutput = \"run\"\n[data]\nschema = \"data/huge.toml\"\n[model]\nkind = \"ctr\"\nembedding_dim = 16\n\
+               [model.base]\nkind = \"dcnv2\"\ncross_layers = 1\ndeep = [16]\nlatent_dim = 8\n[train]\nepochs = 1\nprogress = false\n";
+    let topk = "name = \"t\"\noutput = \"trun\"\n[data]\nschema = \"data/schema.toml\"\n[model]\nkind = \"diffrec\"\n\
+                hidden = [1000000000]\nsteps = 5\n[train]\nbatch_size = 64\nepochs = 1\nprogress = false\n";
+    for (text, key) in [(ctr, "buckets (schema)"), (topk, "model.hidden")] {
+        std::fs::write(dir.path().join("m.toml"), text).unwrap();
+        let out = recdiff(dir.path()).args(["train", "m.toml", "--max-memory", "8"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key}: {err}");
+        assert!(err.contains(&format!("`{key}`")), "{key}: {err}");
+    }
+}
+
+#[test]
+fn a_failed_encoding_leaves_no_empty_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg =
+        SynthConfig { rows: 500, users: 50, items: 40, fields: 24, format: OutputFormat::Csv, ..Default::default() };
+    synth::generate(&cfg, &dir.path().join("data")).unwrap();
+    // A schema whose data file is not there: the encoding fails once its output exists.
+    std::fs::create_dir(dir.path().join("moved")).unwrap();
+    std::fs::copy(dir.path().join("data/schema.toml"), dir.path().join("moved/schema.toml")).unwrap();
+    let out = recdiff(dir.path()).args(["data", "encode", "moved/schema.toml", "--out", "enc"]).output().unwrap();
+    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(!dir.path().join("enc").exists(), "the failed encoding left its directory");
+}
