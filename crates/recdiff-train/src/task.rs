@@ -36,6 +36,8 @@ pub struct CtrTask {
     buf: Vec<f32>,
     progress: Box<dyn Bar>,
     valid_rows: Option<u64>,
+    /// The run's codecs as `best/meta.json` holds them (serialised once, not at every improvement).
+    meta_json: Vec<u8>,
     /// The best weights' validation and test metrics, once [`Task::finish`] ran.
     metrics: Option<(EvalMetrics, EvalMetrics)>,
 }
@@ -77,7 +79,8 @@ impl CtrTask {
         if train.is_empty() || valid.is_empty() {
             return Err(TrainError::Other("train and valid splits must both hold rows".into()));
         }
-        let per_epoch = session.steps_per_epoch()?;
+        let per_epoch = session.steps_per_epoch();
+        let meta_json = serde_json::to_vec_pretty(&session.meta)?;
         let progress = recdiff_experiment::progress::bar(
             session.cfg.train.progress && session.is_root(),
             &session.cfg.name,
@@ -94,6 +97,7 @@ impl CtrTask {
             buf: Vec::new(),
             progress,
             valid_rows: None,
+            meta_json,
             metrics: None,
         })
     }
@@ -171,7 +175,7 @@ impl Task for CtrTask {
     /// Saves the best checkpoint with the run's codecs (`meta.json`) in it, so the file serving
     /// reads them from is covered by the checkpoint's manifest.
     fn keep_best(&mut self) -> Result<(), BoxError> {
-        let meta = (recdiff_data::encode::META_FILE.to_string(), serde_json::to_vec_pretty(&self.session.meta)?);
+        let meta = (recdiff_data::encode::META_FILE.to_string(), self.meta_json.clone());
         Ok(self.session.save_checkpoint(&self.session.out.join("best"), &[meta])?)
     }
 

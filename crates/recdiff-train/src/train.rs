@@ -38,6 +38,8 @@ pub struct Session {
     pub engine: Engine,
     /// Optimiser steps taken (what the steps' random streams and annealing are keyed by).
     pub step: u64,
+    /// Optimiser steps in one epoch of the train split.
+    per_epoch: u64,
     pub out: PathBuf,
     pub data_dir: PathBuf,
     /// The architecture fingerprint its checkpoints carry.
@@ -119,7 +121,9 @@ impl Session {
             recdiff_data::write_atomic(&out.join(recdiff_data::encode::META_FILE), &meta_json)?;
         }
         crate::world::check_shared_run_dir(world.as_ref(), &out, resolved.as_bytes())?;
-        Ok(Self { cfg: cfg.clone(), meta, engine, step: 0, out, data_dir, fingerprint, world })
+        let train = SplitFile::open(&EncodedMeta::split_path(&data_dir, recdiff_data::split::TRAIN))?;
+        let per_epoch = train.len().div_ceil(cfg.train.batch_size).max(1) as u64;
+        Ok(Self { cfg: cfg.clone(), meta, engine, step: 0, per_epoch, out, data_dir, fingerprint, world })
     }
 
     pub fn split(&self, s: u8) -> Result<SplitFile, TrainError> {
@@ -212,15 +216,15 @@ impl Session {
     /// state every rank holds alike, and with row-wise sharded tables every rank writes its
     /// shard's tables into it as well.
     pub fn save_checkpoint(&self, dir: &Path, extra: &[(String, Vec<u8>)]) -> Result<(), TrainError> {
-        let (e, per_epoch) = (&self.engine, self.steps_per_epoch()?);
+        let (e, per_epoch) = (&self.engine, self.per_epoch);
         let state = LoopState { epoch: (self.step / per_epoch) as usize, step: self.step };
         let contents = Contents { model: e.model(), optim: &e.optim, store: &e.store, state, extra };
         Ok(checkpoint::save(self.world.as_ref(), e.shard(), dir, &self.fingerprint, &contents)?)
     }
 
-    /// Optimiser steps in one epoch of the train split.
-    pub fn steps_per_epoch(&self) -> Result<u64, TrainError> {
-        Ok(self.split(recdiff_data::split::TRAIN)?.len().div_ceil(self.cfg.train.batch_size).max(1) as u64)
+    /// Optimiser steps in one epoch of the train split (counted once, when the session opens).
+    pub fn steps_per_epoch(&self) -> u64 {
+        self.per_epoch
     }
 
     /// Replaces the weights with the best checkpoint's.
